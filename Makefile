@@ -1,0 +1,76 @@
+# Probity: build, test and benchmark. `make help` lists the targets.
+#
+# The BPF programs in bpf/ are compiled with clang into one linked object, which is embedded
+# into the binaries through a bpftool skeleton header (Sources/CProbityBPF/generated/). The
+# kernel types come from bpf/vmlinux.h, generated from this machine's /sys/kernel/btf/vmlinux
+# (not committed: CO-RE relocations make the object portable across kernels).
+
+SHELL := /bin/bash
+CLANG ?= clang
+BPFTOOL ?= bpftool
+SWIFT ?= swift
+CONFIG ?= release
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:.bpf.c=.o)
+BPF_HDRS := bpf/common.bpf.h Sources/CProbityBPF/include/probity.h
+SKEL := Sources/CProbityBPF/generated/probity.skel.h
+DEB_PACKAGES := clang libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
+	bpftool libbpf-tools socat dnsmasq iproute2 procps
+
+.PHONY: all help deps mounts bpf build run test bench clean
+
+all: build
+
+help:
+	@echo "make deps    install Debian packages and mount tracefs/bpffs"
+	@echo "make         build the BPF object and the Swift binaries ($(CONFIG))"
+	@echo "make run     build, then trace the whole host: probity trace --json"
+	@echo "make test    set up, build and run the whole test suite (real kernel, as root)"
+	@echo "make bench   slowdown of fixed workloads: none vs probity trace vs opensnoop+execsnoop"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(MAKE) --no-print-directory mounts
+
+mounts:
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+bpf/vmlinux.h:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+bpf/%.o: bpf/%.bpf.c $(BPF_HDRS) bpf/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function -Wno-default-const-init-var-unsafe \
+		-Ibpf -ISources/CProbityBPF/include -c $< -o $@
+
+bpf/probity.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(SKEL): bpf/probity.bpf.o
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) gen skeleton $< name probity_bpf > $@.tmp && mv $@.tmp $@
+
+bpf: $(SKEL)
+
+build: bpf
+	$(SWIFT) build -c $(CONFIG)
+
+run: deps build
+	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/probity trace --json
+
+test: deps bpf
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --no-parallel
+
+bench: deps build
+	./Benchmarks/run.sh
+
+clean:
+	rm -f bpf/*.o bpf/vmlinux.h $(SKEL)
+	$(SWIFT) package clean

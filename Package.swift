@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+//
+// Probity: an eBPF behavioural monitor. The targets follow an event's journey:
+// CProbityBPF (libbpf) -> ProbityProbes -> ProbityPipeline -> ProbityProcess
+// -> ProbityAttribution -> ProbitySinks, wired together by ProbityMonitor.
+import PackageDescription
+
+let package = Package(
+    name: "Probity",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "probity", targets: ["probity"]),
+        .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libbpf itself, found with pkg-config.
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // Thin C over libbpf: the shared event layouts, the embedded BPF object, libbpf's log hook.
+        .target(
+            name: "CProbityBPF",
+            dependencies: ["CLibBPF"],
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+        // Event value types and their decoding from the kernel's records.
+        .target(name: "ProbityEvents", dependencies: ["CProbityBPF"]),
+        // Lock-free rings, batching and user-space loss counters.
+        .target(name: "ProbityPipeline", dependencies: []),
+        // Loading and attaching the BPF programs, the ring-buffer reader thread, kernel drop counters.
+        .target(name: "ProbityProbes", dependencies: ["CProbityBPF", "ProbityEvents", "ProbityPipeline"]),
+        // The process table: lineage, exe, argv, cwd; seeded from /proc.
+        .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
+        // SBOM readers, package databases, the path index.
+        .target(name: "ProbityAttribution", dependencies: ["Yams"]),
+        // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
+        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess"]),
+        // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
+        .target(
+            name: "ProbityMonitor",
+            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents", "ProbityAttribution"]
+        ),
+        .executableTarget(
+            name: "probity",
+            dependencies: ["ProbityMonitor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
+        .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
+        .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
+        .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution"]),
+        .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess"]),
+        // Real probes on the real kernel, as root. Never skipped when CI=true.
+        .testTarget(
+            name: "KernelTests",
+            dependencies: ["ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "CProbityBPF"]
+        ),
+    ]
+)

@@ -1,0 +1,177 @@
+/*
+ * probity.h: the event layouts shared by the BPF programs (bpf/NAME.bpf.c), the C shim and Swift.
+ *
+ * Every record the kernel writes into the `events` ring buffer starts with a
+ * `struct probity_header`; its `kind` says which struct follows. Fields are fixed-width and
+ * naturally aligned, with explicit padding: the same bytes mean the same thing on both sides.
+ * A test (KernelTests/LayoutTests) checks the Swift view of each struct against the BTF of the
+ * compiled BPF object, field by field.
+ *
+ * Variable-length data (paths, argv) follows the fixed part of a record in `data[]`, in the order
+ * the struct's comment gives, each piece's byte length in a `*_len` field. Paths walked from a
+ * dentry ("dentry paths") are written leaf first, one NUL-terminated component after another
+ * ("b\0a\0" for /a/b); user space reverses them.
+ */
+#ifndef PROBITY_H
+#define PROBITY_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* Event kinds. */
+enum probity_kind {
+	PROBITY_KIND_EXEC = 1,
+	PROBITY_KIND_FORK = 2,
+	PROBITY_KIND_EXIT = 3,
+	PROBITY_KIND_OPEN = 4,
+	PROBITY_KIND_CONNECT = 5,   /* connect(2), and sendto/sendmsg with a destination address */
+	PROBITY_KIND_IO_URING = 6,  /* io_uring ring creation and submissions that bypass syscalls */
+	PROBITY_KIND_MAX = 8,       /* size of the per-kind counter arrays */
+};
+
+/* Limits of the variable-length parts. */
+#define PROBITY_PATH_MAX 4096        /* user-supplied path strings (open, exec filename) */
+#define PROBITY_DPATH_MAX 2048       /* dentry paths (exe, cwd, directory of a relative open) */
+#define PROBITY_DPATH_DEPTH 48       /* components walked up a dentry chain */
+#define PROBITY_ARGV_MAX 4096        /* argv bytes, NUL-separated */
+#define PROBITY_ARGS_MAX 32          /* argv entries */
+#define PROBITY_ENV_MAX 1024         /* selected environment bytes, NUL-separated "K=V" */
+#define PROBITY_UNIX_PATH_MAX 108
+
+/* Flags describing truncation and special cases (`probity_header.flags`). */
+enum probity_flag {
+	PROBITY_F_PATH_TRUNCATED = 1 << 0,  /* path / filename cut at the limit */
+	PROBITY_F_DPATH_TRUNCATED = 1 << 1, /* a dentry walk stopped at the depth or size limit */
+	PROBITY_F_ARGV_TRUNCATED = 1 << 2,  /* argv cut at PROBITY_ARGV_MAX bytes or PROBITY_ARGS_MAX entries */
+	PROBITY_F_RELATIVE = 1 << 3,        /* open: path was relative; the directory follows */
+	PROBITY_F_FAILED_EXEC = 1 << 4,     /* exec: reported from the syscall's exit with an error */
+	PROBITY_F_EXE_UNLINKED = 1 << 5,    /* exec: the executable has no link on disk (memfd, deleted) */
+	PROBITY_F_COALESCED = 1 << 6,       /* open: stands for `count` identical opens */
+	PROBITY_F_ENV_TRUNCATED = 1 << 7,
+};
+
+/* Which system call produced an open / connect / exec record. */
+enum probity_syscall {
+	PROBITY_SYS_OPEN = 1,
+	PROBITY_SYS_OPENAT = 2,
+	PROBITY_SYS_OPENAT2 = 3,
+	PROBITY_SYS_CREAT = 4,
+	PROBITY_SYS_CONNECT = 5,
+	PROBITY_SYS_SENDTO = 6,
+	PROBITY_SYS_SENDMSG = 7,
+	PROBITY_SYS_EXECVE = 8,
+	PROBITY_SYS_EXECVEAT = 9,
+	PROBITY_SYS_IO_URING_SETUP = 10,
+	PROBITY_SYS_IO_URING_SUBMIT = 11,
+};
+
+/* 48 bytes, first in every record. */
+struct probity_header {
+	__u64 time_ns;     /* CLOCK_BOOTTIME nanoseconds */
+	__u32 kind;        /* enum probity_kind */
+	__u32 flags;       /* enum probity_flag */
+	__u32 pid;         /* thread-group id of the acting process */
+	__u32 tid;         /* thread id */
+	__u32 ppid;        /* thread-group id of the real parent */
+	__u32 uid;
+	__u32 gid;
+	__u32 _pad0;
+	__u64 cgroup_id;   /* cgroup v2 id */
+};
+
+/*
+ * exec: data[] = filename (filename_len, as passed to execve, NUL-terminated),
+ *                exe (exe_len, dentry path of the file the kernel executes),
+ *                argv (argv_len, NUL-separated),
+ *                cwd (cwd_len, dentry path),
+ *                env (env_len, selected variables, NUL-separated "K=V").
+ */
+struct probity_exec {
+	struct probity_header hdr;
+	__s64 result;          /* 0, or -errno for a failed exec */
+	__u64 start_time_ns;   /* the process's start, CLOCK_BOOTTIME ns (stable identity with pid) */
+	__u32 argc;            /* argument count as the kernel saw it (may exceed the entries kept) */
+	__u16 syscall;         /* enum probity_syscall */
+	__u16 _pad0;
+	__u16 filename_len;
+	__u16 exe_len;
+	__u16 argv_len;
+	__u16 cwd_len;
+	__u16 env_len;
+	__u16 _pad1;
+	__u32 _pad2;
+	char data[];
+};
+
+/* fork: hdr describes the parent. Only new processes (not threads) are reported. */
+struct probity_fork {
+	struct probity_header hdr;
+	__u32 child_pid;
+	__u32 _pad0;
+	__u64 child_start_time_ns;
+};
+
+/* exit: the last thread of a process exited. */
+struct probity_exit {
+	struct probity_header hdr;
+	__u32 exit_code;       /* wait(2) status: (code << 8) | signal */
+	__u32 _pad0;
+	__u64 start_time_ns;
+};
+
+/*
+ * open: data[] = path (path_len, as passed, NUL-terminated),
+ *                then, when PROBITY_F_RELATIVE, dir (dir_len, dentry path of dirfd or the cwd).
+ */
+struct probity_open {
+	struct probity_header hdr;
+	__s64 result;          /* fd, or -errno */
+	__s32 open_flags;      /* O_* flags as passed */
+	__u32 mode;
+	__s32 dirfd;           /* AT_FDCWD (-100) for open/creat */
+	__u32 count;           /* identical opens this record stands for (>= 1) */
+	__u16 syscall;         /* enum probity_syscall */
+	__u16 path_len;
+	__u16 dir_len;
+	__u16 _pad0;
+	__u32 _pad1;
+	char data[];
+};
+
+/* connect / sendto / sendmsg with a destination. */
+struct probity_connect {
+	struct probity_header hdr;
+	__s64 result;          /* 0, or -errno (-EINPROGRESS is an attempt under way); bytes sent for send* */
+	__u16 family;          /* AF_INET, AF_INET6, AF_UNIX */
+	__u16 port;            /* host byte order */
+	__u16 sock_type;       /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;        /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 syscall;         /* enum probity_syscall */
+	__u16 unix_path_len;
+	__s32 fd;
+	__u8 addr[16];         /* IPv4 in the first 4 bytes, or IPv6 */
+	char unix_path[PROBITY_UNIX_PATH_MAX]; /* AF_UNIX; abstract names start with '@' */
+	__u32 _pad0;
+};
+
+/* io_uring: a ring was created, or a request that bypasses syscall tracepoints was submitted. */
+struct probity_io_uring {
+	struct probity_header hdr;
+	__u16 syscall;         /* PROBITY_SYS_IO_URING_SETUP or _SUBMIT */
+	__u8 opcode;           /* IORING_OP_* for submissions */
+	__u8 _pad0;
+	__s32 fd;              /* ring fd (setup) or request fd (submit) */
+	__u32 sq_entries;
+	__u32 cq_entries;
+};
+
+/* Settings written by user space into the `settings` array map before the programs attach. */
+struct probity_config {
+	__u32 follow_tree;         /* 1: report only processes in the `tracked` map and their descendants */
+	__u32 ignore_tgid;         /* the monitor itself */
+	__u64 coalesce_window_ns;  /* 0 disables in-kernel coalescing of identical opens */
+	__u64 wakeup_bytes;        /* wake the reader only when this much data is pending */
+};
+
+#endif /* PROBITY_H */

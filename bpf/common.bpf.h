@@ -1,0 +1,232 @@
+/* common.bpf.h: maps and helpers shared by every Probity BPF program.
+ *
+ * The maps are declared __weak so that each .bpf.c object can name them and
+ * `bpftool gen object` links them into one map each.
+ */
+#ifndef PROBITY_COMMON_BPF_H
+#define PROBITY_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "probity.h"
+
+#define AT_FDCWD_ (-100)
+
+/* `v & mask`, done where the verifier sees it (the compiler may otherwise drop a mask it can
+ * prove redundant, and the verifier then loses the bound). */
+static __always_inline __u64 bounded(__u64 v, __u64 mask)
+{
+	asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(mask));
+	return v;
+}
+
+/* The one ring buffer all records go through. User space sets its size before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} events SEC(".maps") __weak;
+
+/* Records that could not be reserved, per kind, per CPU. Never silent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROBITY_KIND_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropped SEC(".maps") __weak;
+
+/* Opens folded into an earlier identical record, per CPU (index 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} coalesced_total SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct probity_config);
+} settings SEC(".maps") __weak;
+
+/* Process tree being followed (tgid -> 1), inherited on fork when follow_tree is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} tracked SEC(".maps") __weak;
+
+/* Scratch space for building a record before it is copied into the ring. */
+#define SCRATCH_SIZE 16384
+#define SCRATCH_MASK (SCRATCH_SIZE - 1)
+struct scratch {
+	char buf[SCRATCH_SIZE * 2]; /* masked offsets stay in the first half; reads may spill into the second */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps") __weak;
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+static __always_inline struct probity_config *get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&settings, &zero);
+}
+
+static __always_inline void count_drop(__u32 kind)
+{
+	__u64 *n = bpf_map_lookup_elem(&dropped, &kind);
+	if (n)
+		*n += 1;
+}
+
+/* Whether events of the current process should be reported. */
+static __always_inline bool should_report(struct probity_config *cfg, __u32 tgid)
+{
+	if (!cfg)
+		return false;
+	if (tgid == cfg->ignore_tgid)
+		return false;
+	if (cfg->follow_tree && !bpf_map_lookup_elem(&tracked, &tgid))
+		return false;
+	return true;
+}
+
+static __always_inline __u64 wake_flags(struct probity_config *cfg)
+{
+	if (cfg && cfg->wakeup_bytes &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct probity_header *h, __u32 kind, struct task_struct *task)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	h->time_ns = bpf_ktime_get_boot_ns();
+	h->kind = kind;
+	h->flags = 0;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	h->_pad0 = 0;
+	h->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+/* Submit `size` bytes of the scratch record; counts a drop when the ring is full. */
+static __always_inline void emit(struct probity_config *cfg, void *rec, __u64 size, __u32 kind)
+{
+	if (size > SCRATCH_SIZE)
+		size = SCRATCH_SIZE;
+	if (bpf_ringbuf_output(&events, rec, size, wake_flags(cfg)) != 0)
+		count_drop(kind);
+}
+
+/* State of one dentry walk, carried through bpf_loop (a plain loop this deep is too many
+ * states for the verifier). */
+struct dpath_walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+	struct dentry *mnt_root;
+	__u32 start;
+	__u32 off;
+	bool truncated;
+};
+
+static __always_inline void put_name(struct dpath_walk *w, struct dentry *dentry)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return;
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	long n = bpf_probe_read_kernel_str(&s->buf[bounded(w->off, SCRATCH_MASK)], 256, name);
+	if (n > 0)
+		w->off += n;
+}
+
+static long dpath_step(__u64 index, void *ctx)
+{
+	struct dpath_walk *w = ctx;
+	struct dentry *dentry = w->dentry;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	if (dentry == w->mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (dentry != w->mnt_root || mnt_parent == mnt) {
+			/* The real root, or a pseudo filesystem's root (pipe:, memfd:), whose own
+			 * name is then the whole path. */
+			if (dentry == parent && dentry != w->mnt_root && w->off == w->start)
+				put_name(w, dentry);
+			return 1;
+		}
+		/* Cross the mount point into the parent mount. */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->mnt_root = BPF_CORE_READ(mnt_parent, mnt.mnt_root);
+		return 0;
+	}
+	if (w->off - w->start > PROBITY_DPATH_MAX - 256) {
+		w->truncated = true;
+		return 1;
+	}
+	put_name(w, dentry);
+	w->dentry = parent;
+	if (index == PROBITY_DPATH_DEPTH - 1)
+		w->truncated = true;
+	return 0;
+}
+
+/*
+ * Walk a path's dentries up to the root, writing components leaf first, NUL-terminated, into
+ * the scratch buffer at `off`. Returns bytes written; sets *truncated when a limit was reached.
+ */
+static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path *path, bool *truncated)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
+	struct dpath_walk w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
+		.start = off,
+		.off = off,
+	};
+	bpf_loop(PROBITY_DPATH_DEPTH, dpath_step, &w, 0);
+	if (w.truncated)
+		*truncated = true;
+	return w.off - w.start;
+}
+
+/* The struct file behind a descriptor of the current task, or NULL. */
+static __always_inline struct file *fd_to_file(struct task_struct *task, int fd)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* The user-space registers saved at syscall entry: the syscall's arguments at its exit. */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+#endif

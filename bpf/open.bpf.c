@@ -1,0 +1,171 @@
+/* open.bpf.c: open, openat, openat2 and creat, reported at the syscall's exit with the result.
+ *
+ * The arguments come from the registers saved at syscall entry (bpf_task_pt_regs), so no
+ * per-thread state is kept between entry and exit. A relative path is sent with the dentry path
+ * of the directory it is relative to (dirfd, or the cwd for AT_FDCWD), walked at the exit;
+ * user space joins the two. Identical opens by one process within the coalescing window are
+ * folded into the next record of that key (its `count`).
+ */
+#include "common.bpf.h"
+
+struct coalesce_key {
+	__u32 tgid;
+	__s32 flags;
+	__s32 result_class; /* 0 for success, -errno otherwise */
+	__u32 _pad;
+	__u64 path_hash;
+};
+
+struct coalesce_value {
+	__u64 window_start_ns;
+	__u32 suppressed;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct coalesce_key);
+	__type(value, struct coalesce_value);
+} coalesce SEC(".maps");
+
+/* FNV-1a over the path's bytes, eight at a time, then the tail. */
+static __always_inline __u64 hash_path(const char *buf, __u32 off, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 words = len / 8;
+	for (__u32 i = 0; i < PROBITY_PATH_MAX / 8; i++) {
+		if (i >= words)
+			break;
+		__u64 w = *(const __u64 *)&buf[(off + i * 8) & SCRATCH_MASK];
+		h = (h ^ w) * 0x100000001b3ULL;
+	}
+	for (__u32 i = 0; i < 8; i++) {
+		__u32 j = words * 8 + i;
+		if (j >= len)
+			break;
+		h = (h ^ (__u8)buf[(off + j) & SCRATCH_MASK]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static __always_inline int report_open(long ret, int dirfd, const char *filename, __s32 flags, __u32 mode, __u16 sys)
+{
+	struct probity_config *cfg = get_config();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!should_report(cfg, tgid))
+		return 0;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct probity_open *e = (struct probity_open *)s->buf;
+	__u32 off = sizeof(*e);
+	long n = bpf_probe_read_user_str(&s->buf[off & SCRATCH_MASK], PROBITY_PATH_MAX, filename);
+	if (n < 0)
+		n = 0;
+	__u32 plen = n;
+
+	__u32 count = 1;
+	if (cfg->coalesce_window_ns) {
+		struct coalesce_key key = {
+			.tgid = tgid,
+			.flags = flags,
+			.result_class = ret >= 0 ? 0 : (__s32)ret,
+			.path_hash = hash_path(s->buf, off, plen),
+		};
+		if (dirfd != AT_FDCWD_ && plen > 0 && s->buf[off & SCRATCH_MASK] != '/')
+			key.path_hash ^= (__u64)(__u32)dirfd << 32; /* relative to different dirs */
+		__u64 now = bpf_ktime_get_boot_ns();
+		struct coalesce_value *v = bpf_map_lookup_elem(&coalesce, &key);
+		if (v) {
+			if (now - v->window_start_ns < cfg->coalesce_window_ns) {
+				__sync_fetch_and_add(&v->suppressed, 1);
+				__u32 zero = 0;
+				__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
+				if (total)
+					*total += 1;
+				return 0;
+			}
+			count += v->suppressed;
+			v->suppressed = 0;
+			v->window_start_ns = now;
+		} else {
+			struct coalesce_value nv = { .window_start_ns = now };
+			bpf_map_update_elem(&coalesce, &key, &nv, BPF_ANY);
+		}
+	}
+
+	struct task_struct *task = bpf_get_current_task_btf();
+	fill_header(&e->hdr, PROBITY_KIND_OPEN, task);
+	if (plen == PROBITY_PATH_MAX)
+		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
+	if (count > 1)
+		e->hdr.flags |= PROBITY_F_COALESCED;
+	e->result = ret;
+	e->open_flags = flags;
+	e->mode = mode;
+	e->dirfd = dirfd;
+	e->count = count;
+	e->syscall = sys;
+	e->path_len = plen;
+	e->dir_len = 0;
+	e->_pad0 = 0;
+	e->_pad1 = 0;
+	off += plen;
+
+	if (plen > 1 && s->buf[sizeof(*e)] != '/') {
+		struct path *dir = NULL;
+		if (dirfd == AT_FDCWD_) {
+			dir = &task->fs->pwd;
+		} else {
+			struct file *f = fd_to_file(task, dirfd);
+			if (f)
+				dir = (struct path *)&f->f_path;
+		}
+		e->hdr.flags |= PROBITY_F_RELATIVE;
+		if (dir) {
+			bool truncated = false;
+			__u32 w = write_dentry_path(s->buf, off, dir, &truncated);
+			e->dir_len = w;
+			off += w;
+			if (truncated)
+				e->hdr.flags |= PROBITY_F_DPATH_TRUNCATED;
+		}
+	}
+	emit(cfg, e, off, PROBITY_KIND_OPEN);
+	return 0;
+}
+
+#define O_CREAT_ 0100
+#define O_WRONLY_ 01
+#define O_TRUNC_ 01000
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int probity_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	return report_open(ctx->ret, (int)regs->di, (const char *)regs->si, (__s32)regs->dx, (__u32)regs->r10, PROBITY_SYS_OPENAT);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int probity_open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	return report_open(ctx->ret, AT_FDCWD_, (const char *)regs->di, (__s32)regs->si, (__u32)regs->dx, PROBITY_SYS_OPEN);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int probity_creat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	return report_open(ctx->ret, AT_FDCWD_, (const char *)regs->di, O_CREAT_ | O_WRONLY_ | O_TRUNC_, (__u32)regs->si, PROBITY_SYS_CREAT);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int probity_openat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)regs->dx);
+	return report_open(ctx->ret, (int)regs->di, (const char *)regs->si, (__s32)how.flags, (__u32)how.mode, PROBITY_SYS_OPENAT2);
+}
