@@ -1,0 +1,225 @@
+/// The events Probity reports, as value types.
+///
+/// Each kernel record (see `bpf/` and `Sources/CProbityBPF/include/probity.h`) decodes into one
+/// ``Event``. The fields every record carries live in ``EventHeader``; the rest in the payload
+/// of each case.
+
+/// What kind of activity an event reports.
+public enum EventKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case exec = 1
+    case fork = 2
+    case exit = 3
+    case open = 4
+    case connect = 5
+    case ioUring = 6
+
+    /// The name used in JSON output and in counters.
+    public var description: String {
+        switch self {
+        case .exec: "exec"
+        case .fork: "fork"
+        case .exit: "exit"
+        case .open: "open"
+        case .connect: "connect"
+        case .ioUring: "io_uring"
+        }
+    }
+}
+
+/// Truncation and special-case markers a record carries (`probity_header.flags`).
+public struct EventFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// A path or filename was cut at the kernel's limit.
+    public static let pathTruncated = EventFlags(rawValue: 1 << 0)
+    /// A directory walk (exe, cwd, the directory of a relative open) stopped at a limit.
+    public static let dentryPathTruncated = EventFlags(rawValue: 1 << 1)
+    /// argv was cut (4 KiB or 32 entries).
+    public static let argvTruncated = EventFlags(rawValue: 1 << 2)
+    /// An open's path was relative; it was resolved against a directory.
+    public static let relative = EventFlags(rawValue: 1 << 3)
+    /// An exec that failed, reported from the syscall's exit.
+    public static let failedExec = EventFlags(rawValue: 1 << 4)
+    /// The executed file has no link on disk: a `memfd_create` file or a deleted one.
+    public static let executableUnlinked = EventFlags(rawValue: 1 << 5)
+    /// An open that stands for several identical opens (see ``FileOpen/count``).
+    public static let coalesced = EventFlags(rawValue: 1 << 6)
+}
+
+/// Fields common to every event.
+public struct EventHeader: Sendable, Hashable {
+    /// When it happened, in nanoseconds of `CLOCK_BOOTTIME`.
+    public var bootTimeNanoseconds: UInt64
+    public var kind: EventKind
+    public var flags: EventFlags
+    /// Process (thread-group) id.
+    public var pid: Int32
+    /// Thread id.
+    public var tid: Int32
+    /// The real parent's process id at the time of the event.
+    public var ppid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var cgroupID: UInt64
+
+    public init(
+        bootTimeNanoseconds: UInt64, kind: EventKind, flags: EventFlags = [], pid: Int32, tid: Int32,
+        ppid: Int32, uid: UInt32, gid: UInt32, cgroupID: UInt64
+    ) {
+        self.bootTimeNanoseconds = bootTimeNanoseconds
+        self.kind = kind
+        self.flags = flags
+        self.pid = pid
+        self.tid = tid
+        self.ppid = ppid
+        self.uid = uid
+        self.gid = gid
+        self.cgroupID = cgroupID
+    }
+}
+
+/// A program started executing (or failed to).
+public struct ProcessExec: Sendable, Hashable {
+    public var header: EventHeader
+    /// 0 on success, or a negative errno.
+    public var result: Int64
+    /// The process's start time (`CLOCK_BOOTTIME` ns); with the pid, a stable identity.
+    public var startTimeNanoseconds: UInt64
+    /// The path as passed to execve (relative, a symlink, `/dev/fd/N` for `fexecve`).
+    public var filename: String
+    /// The file the kernel executed, resolved (for a `#!` script, its interpreter). Empty for a
+    /// failed exec.
+    public var executable: String
+    public var argv: [String]
+    /// argc as the kernel counted it; larger than `argv.count` when argv was truncated.
+    public var argc: UInt32
+    public var cwd: String
+    /// Environment variables captured at exec (`KEY=VALUE`), if any.
+    public var environment: [String]
+
+    /// The executable is memory-backed (`memfd_create`) or deleted from disk.
+    public var isMemoryBacked: Bool { header.flags.contains(.executableUnlinked) }
+    public var succeeded: Bool { result == 0 }
+}
+
+/// A process created another (threads are not reported).
+public struct ProcessFork: Sendable, Hashable {
+    public var header: EventHeader
+    public var childPID: Int32
+    public var childStartTimeNanoseconds: UInt64
+}
+
+/// The last thread of a process exited.
+public struct ProcessExit: Sendable, Hashable {
+    public var header: EventHeader
+    /// The wait(2) status word.
+    public var status: UInt32
+    public var startTimeNanoseconds: UInt64
+
+    /// The exit code, when the process exited normally.
+    public var exitCode: Int32? { status & 0x7f == 0 ? Int32((status >> 8) & 0xff) : nil }
+    /// The signal that ended the process, if one did.
+    public var signal: Int32? { status & 0x7f != 0 ? Int32(status & 0x7f) : nil }
+}
+
+/// A file was opened (open, openat, openat2, creat).
+public struct FileOpen: Sendable, Hashable {
+    public var header: EventHeader
+    /// The file descriptor, or a negative errno.
+    public var result: Int64
+    /// The absolute path: the path as passed when absolute, else joined to the directory it was
+    /// relative to (the dirfd's or the cwd, as the kernel saw it at the time) and normalised.
+    public var path: String
+    /// The path exactly as the caller passed it.
+    public var requestedPath: String
+    public var flags: OpenFlags
+    public var mode: UInt32
+    public var dirfd: Int32
+    /// How many identical opens (same process, path, flags and outcome) this event stands for.
+    public var count: UInt32
+    public var syscall: Syscall
+}
+
+/// An outbound connection attempt, or a datagram sent to a named destination.
+public struct NetworkConnect: Sendable, Hashable {
+    public var header: EventHeader
+    /// 0, a negative errno (`-EINPROGRESS` for a non-blocking attempt under way), or, for
+    /// sendto/sendmsg, the bytes sent.
+    public var result: Int64
+    public var destination: SocketAddress
+    public var socketType: SocketType
+    public var transport: TransportProtocol
+    public var fd: Int32
+    public var syscall: Syscall
+}
+
+/// An io_uring ring was created, or a request that bypasses syscall tracepoints was submitted.
+public struct IOUringActivity: Sendable, Hashable {
+    public var header: EventHeader
+    public var syscall: Syscall
+    /// The `IORING_OP_*` opcode of a submission.
+    public var opcode: UInt8
+    public var fd: Int32
+    public var submissionEntries: UInt32
+    public var completionEntries: UInt32
+
+    /// A readable name of the opcode.
+    public var operation: String {
+        switch (syscall, opcode) {
+        case (.ioUringSetup, _): "setup"
+        case (_, 16): "connect"
+        case (_, 18): "openat"
+        case (_, 28): "openat2"
+        default: "op\(opcode)"
+        }
+    }
+}
+
+/// One decoded kernel record.
+public enum Event: Sendable, Hashable {
+    case exec(ProcessExec)
+    case fork(ProcessFork)
+    case exit(ProcessExit)
+    case open(FileOpen)
+    case connect(NetworkConnect)
+    case ioUring(IOUringActivity)
+
+    public var header: EventHeader {
+        switch self {
+        case .exec(let e): e.header
+        case .fork(let e): e.header
+        case .exit(let e): e.header
+        case .open(let e): e.header
+        case .connect(let e): e.header
+        case .ioUring(let e): e.header
+        }
+    }
+
+    public var kind: EventKind { header.kind }
+    public var pid: Int32 { header.pid }
+}
+
+/// The system call behind an event.
+public enum Syscall: UInt16, Sendable, CustomStringConvertible {
+    case unknown = 0
+    case open = 1, openat, openat2, creat, connect, sendto, sendmsg, execve, execveat
+    case ioUringSetup, ioUringSubmit
+
+    public var description: String {
+        switch self {
+        case .unknown: "unknown"
+        case .open: "open"
+        case .openat: "openat"
+        case .openat2: "openat2"
+        case .creat: "creat"
+        case .connect: "connect"
+        case .sendto: "sendto"
+        case .sendmsg: "sendmsg"
+        case .execve: "execve"
+        case .execveat: "execveat"
+        case .ioUringSetup: "io_uring_setup"
+        case .ioUringSubmit: "io_uring_submit"
+        }
+    }
+}

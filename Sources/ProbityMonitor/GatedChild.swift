@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process created stopped at a gate: it exists (so its pid can be put into the
+/// followed tree) but has not executed its command yet. ``release()`` lets it `execvp`.
+///
+/// The child is forked before the monitor starts any thread, and between fork and exec it
+/// only calls async-signal-safe functions on memory prepared before the fork.
+public final class GatedChild {
+    public let pid: pid_t
+    private var gateFD: Int32
+    private var reaped: Int32?
+
+    /// The error when the command cannot be started.
+    public struct LaunchError: Error, CustomStringConvertible {
+        public var command: [String]
+        public var errno: Int32
+        public var description: String {
+            "cannot start \(command.first ?? "(empty command)"): \(String(cString: strerror(errno)))"
+        }
+    }
+
+    /// Forks a child that waits, then runs `command` (looked up in PATH) with this process's
+    /// environment.
+    public init(command: [String]) throws(LaunchError) {
+        guard !command.isEmpty else { throw LaunchError(command: command, errno: EINVAL) }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw LaunchError(command: command, errno: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        guard let program = argv[0] else { throw LaunchError(command: command, errno: ENOMEM) }
+        let readFD = fds[0], writeFD = fds[1]
+        let child = fork()
+        if child < 0 {
+            let err = errno
+            close(readFD); close(writeFD)
+            throw LaunchError(command: command, errno: err)
+        }
+        if child == 0 {
+            close(writeFD)
+            var byte: UInt8 = 0
+            while read(readFD, &byte, 1) < 0 && errno == EINTR {}
+            if byte != 1 { _exit(125) }  // the monitor went away before releasing us
+            argv.withUnsafeBufferPointer { p in if let base = p.baseAddress { _ = execvp(program, base) } }
+            let message = "probity: cannot execute the command\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(errno == ENOENT ? 127 : 126)
+        }
+        close(readFD)
+        pid = child
+        gateFD = writeFD
+    }
+
+    deinit {
+        if gateFD >= 0 { close(gateFD) }
+    }
+
+    /// Lets the child run its command.
+    public func release() {
+        guard gateFD >= 0 else { return }
+        var one: UInt8 = 1
+        _ = write(gateFD, &one, 1)
+        close(gateFD)
+        gateFD = -1
+    }
+
+    /// Closes the gate without running the command: the child exits with 125.
+    public func abandon() {
+        guard gateFD >= 0 else { return }
+        close(gateFD)
+        gateFD = -1
+        _ = wait()
+    }
+
+    /// Waits for the child and returns its wait status.
+    @discardableResult
+    public func wait() -> Int32 {
+        if let reaped { return reaped }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaped = status
+        return status
+    }
+
+    /// The shell convention for a wait status: the exit code, or 128 + the signal.
+    public static func exitCode(fromWaitStatus status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import ProbityEvents
+import ProbityPipeline
+import ProbityProbes
+import ProbityProcess
+
+/// Loss and throughput figures of a running or finished monitor.
+public struct MonitorStatistics: Sendable, CustomStringConvertible {
+    /// Records the kernel could not reserve in the ring buffer, per kind.
+    public var kernelDrops: [EventKind: UInt64]
+    /// Opens folded into earlier identical records in the kernel (not lost: counted in `count`).
+    public var coalescedOpens: UInt64
+    public var pipeline: PipelineCounters.Snapshot
+    /// Events decoded and delivered, per kind.
+    public var delivered: [EventKind: UInt64]
+
+    public var kernelDropTotal: UInt64 { kernelDrops.values.reduce(0, +) }
+    /// Everything lost anywhere: kernel drops, user-space drops and undecodable records.
+    public var lostTotal: UInt64 { kernelDropTotal + pipeline.dropped + pipeline.undecodable }
+
+    public var description: String {
+        let kinds = EventKind.allCases.map { "\($0)=\(delivered[$0] ?? 0)" }.joined(separator: " ")
+        let drops = EventKind.allCases.compactMap { k in (kernelDrops[k] ?? 0) > 0 ? "\(k)=\(kernelDrops[k] ?? 0)" : nil }
+        return "events: \(kinds); lost: \(lostTotal) (kernel \(kernelDropTotal)\(drops.isEmpty ? "" : ": " + drops.joined(separator: " ")), "
+            + "user-space dropped \(pipeline.dropped), undecodable \(pipeline.undecodable)); "
+            + "coalesced opens: \(coalescedOpens); batches: \(pipeline.batches)"
+    }
+}
+
+/// Settings of a ``Monitor``.
+public struct MonitorOptions: Sendable {
+    public var probes = ProbeOptions()
+    /// How often the reader polls the ring buffer.
+    public var pollMilliseconds: Int32 = 5
+    /// Seed the process table from /proc at start.
+    public var seedFromProc = true
+
+    public init() {}
+}
+
+/// The event path from the kernel to a handler: probes → ring-buffer reader thread → SPSC queue
+/// → processing thread (decode, process table) → `handler`, called on the processing thread
+/// once per event with the process table entry of the event's process.
+public final class Monitor: @unchecked Sendable {
+    // Safety: `table` and `delivered` are owned by the processing thread while it runs, and
+    // read by others only after stop() has joined it.
+
+    public let probes: KernelProbes
+    private let reader: RingBufferReader
+    private let counters = PipelineCounters()
+    private var table = ProcessTable()
+    private var delivered = [UInt64](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
+    private let running = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+    private let lastEventBootTime = Atomic<UInt64>(0)
+    private var handler: (@Sendable (Event, TrackedProcess?) -> Void)?
+
+    /// Loads and attaches the probes. Nothing is delivered until ``start(handler:)``.
+    public init(options: MonitorOptions = MonitorOptions()) throws(ProbeError) {
+        probes = try KernelProbes.load(options: options.probes)
+        reader = try RingBufferReader(mapFD: probes.eventsMapFD, counters: counters, pollMilliseconds: options.pollMilliseconds)
+        if options.seedFromProc {
+            for info in ProcSeeder.snapshot() { table.insert(info) }
+        }
+    }
+
+    /// Starts the reader and processing threads; `handler` sees every event in order.
+    public func start(handler: @escaping @Sendable (Event, TrackedProcess?) -> Void) {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        self.handler = handler
+        reader.start()
+        let thread = Thread { [self] in self.process() }
+        thread.name = "probity-pipeline"
+        thread.start()
+    }
+
+    /// Drains everything the kernel has written, delivers it, and stops both threads.
+    public func stop() {
+        reader.stop()
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        while !finished.load(ordering: .acquiring) { usleep(500) }
+    }
+
+    /// Detaches the probes. Call after ``stop()``.
+    public func close() { probes.close() }
+
+    /// The boot-time stamp of the newest event processed so far.
+    public var newestEventTime: UInt64 { lastEventBootTime.load(ordering: .relaxed) }
+
+    public var statistics: MonitorStatistics {
+        var byKind: [EventKind: UInt64] = [:]
+        for kind in EventKind.allCases { byKind[kind] = delivered[Int(kind.rawValue)] }
+        return MonitorStatistics(
+            kernelDrops: probes.kernelDrops(), coalescedOpens: probes.coalescedOpens(), pipeline: counters.snapshot,
+            delivered: byKind)
+    }
+
+    /// The process table (read it after ``stop()``; while running it belongs to the pipeline).
+    public var processTable: ProcessTable { table }
+
+    private func process() {
+        var idle = 0
+        while true {
+            if let batch = reader.queue.pop() {
+                idle = 0
+                deliver(batch)
+                var empty = batch
+                empty.removeAll()
+                _ = reader.recycled.push(empty)
+                continue
+            }
+            if !running.load(ordering: .acquiring) && reader.isFinished && reader.queue.count == 0 { break }
+            idle += 1
+            usleep(idle < 10 ? 200 : 1000)
+        }
+        finished.store(true, ordering: .releasing)
+    }
+
+    private func deliver(_ batch: RecordBatch) {
+        guard let handler else { return }
+        var newest: UInt64 = 0
+        batch.forEach { record in
+            let event: Event
+            do {
+                event = try EventDecoder.decode(record)
+            } catch {
+                counters.undecodable.add(1, ordering: .relaxed)
+                return
+            }
+            table.apply(event)
+            delivered[Int(event.kind.rawValue)] &+= 1
+            newest = max(newest, event.header.bootTimeNanoseconds)
+            handler(event, table[event.pid])
+        }
+        if newest > 0 {
+            lastEventBootTime.store(newest, ordering: .relaxed)
+            table.forgetExited(before: newest)
+        }
+    }
+}

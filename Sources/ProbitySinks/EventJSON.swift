@@ -1,0 +1,110 @@
+import ProbityEvents
+import ProbityProcess
+
+/// Writes events as JSON lines, in the schema documented in `docs/events.md`.
+public final class EventJSONEncoder {
+    private var writer: JSONLineWriter
+    private var clock: WallClock
+    private var timeBytes: [UInt8] = []
+
+    /// An encoder writing to `fd` (1 for standard output).
+    public init(fd: Int32, clock: WallClock = WallClock()) {
+        writer = JSONLineWriter(fd: fd)
+        self.clock = clock
+        timeBytes.reserveCapacity(40)
+    }
+
+    /// Writes one event; `process` (from the process table) supplies `exe` for events other
+    /// than exec.
+    public func write(_ event: Event, process: TrackedProcess?) {
+        let h = event.header
+        writer.beginObject()
+        writer.field("kind", h.kind.description)
+        timeBytes.removeAll(keepingCapacity: true)
+        timeBytes.append(UInt8(ascii: "\""))
+        clock.appendRFC3339(boot: h.bootTimeNanoseconds, to: &timeBytes)
+        timeBytes.append(UInt8(ascii: "\""))
+        writer.rawField("time", timeBytes)
+        writer.field("pid", h.pid)
+        writer.field("tid", h.tid)
+        writer.field("ppid", h.ppid)
+        writer.field("uid", h.uid)
+        writer.field("gid", h.gid)
+        writer.field("cgroup", h.cgroupID)
+
+        switch event {
+        case .exec(let e):
+            if !e.executable.isEmpty { writer.field("exe", e.executable) }
+            writer.field("filename", e.filename)
+            writer.field("argv", e.argv)
+            writer.field("argc", e.argc)
+            writer.field("cwd", e.cwd)
+            writer.field("start_time", e.startTimeNanoseconds)
+            writeResult(e.result)
+            if e.isMemoryBacked { writer.field("memory_backed", true) }
+            if !e.environment.isEmpty { writer.field("env", e.environment) }
+        case .fork(let f):
+            exe(process)
+            writer.field("child_pid", f.childPID)
+            writer.field("child_start_time", f.childStartTimeNanoseconds)
+        case .exit(let x):
+            exe(process)
+            writer.field("status", x.status)
+            if let code = x.exitCode { writer.field("exit_code", code) }
+            if let signal = x.signal { writer.field("signal", signal) }
+        case .open(let o):
+            exe(process)
+            writer.field("path", o.path)
+            if o.requestedPath != o.path { writer.field("requested_path", o.requestedPath) }
+            writer.field("flags", o.flags.names)
+            writer.field("flags_raw", o.flags.rawValue)
+            if o.flags.creates { writer.field("mode", o.mode) }
+            writer.field("syscall", o.syscall.description)
+            writeResult(o.result)
+            if o.count > 1 { writer.field("count", o.count) }
+        case .connect(let c):
+            exe(process)
+            writer.field("family", c.destination.family.description)
+            writer.field("address", c.destination.address)
+            if let port = c.destination.port { writer.field("port", port) }
+            writer.field("protocol", c.transport.description)
+            writer.field("socket_type", c.socketType.description)
+            writer.field("syscall", c.syscall.description)
+            writeResult(c.result)
+        case .ioUring(let u):
+            exe(process)
+            writer.field("operation", u.operation)
+            writer.field("fd", u.fd)
+            if u.syscall == .ioUringSetup {
+                writer.field("sq_entries", u.submissionEntries)
+                writer.field("cq_entries", u.completionEntries)
+            }
+        }
+        let truncated = Self.truncationNames(h.flags)
+        if !truncated.isEmpty { writer.field("truncated", truncated) }
+        writer.endLine()
+    }
+
+    /// Writes everything buffered.
+    public func flush() { writer.flush() }
+
+    /// Bytes that could not be written to the descriptor.
+    public var writeErrors: Int { writer.writeErrors }
+
+    private func exe(_ process: TrackedProcess?) {
+        if let exe = process?.executable, !exe.isEmpty { writer.field("exe", exe) }
+    }
+
+    private func writeResult(_ result: Int64) {
+        writer.field("result", result)
+        if result < 0 { writer.field("error", ErrnoName.name(result)) }
+    }
+
+    static func truncationNames(_ flags: EventFlags) -> [String] {
+        var out: [String] = []
+        if flags.contains(.pathTruncated) { out.append("path") }
+        if flags.contains(.dentryPathTruncated) { out.append("dentry_path") }
+        if flags.contains(.argvTruncated) { out.append("argv") }
+        return out
+    }
+}

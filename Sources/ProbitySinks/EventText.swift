@@ -1,0 +1,32 @@
+import ProbityEvents
+import ProbityProcess
+
+/// One readable line per event, for `probity trace` without `--json`.
+public enum EventText {
+    public static func line(_ event: Event, process: TrackedProcess?, clock: inout WallClock) -> String {
+        let h = event.header
+        let time = clock.rfc3339(boot: h.bootTimeNanoseconds)
+        let who = "\(h.pid)<\(h.ppid) uid=\(h.uid)"
+        let exe = process?.executable ?? ""
+        func result(_ r: Int64) -> String { r < 0 ? ErrnoName.name(r) : "\(r)" }
+        let detail: String
+        switch event {
+        case .exec(let e):
+            let args = e.argv.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+            detail = "exec \(e.executable.isEmpty ? e.filename : e.executable) [\(args)] cwd=\(e.cwd)"
+                + (e.succeeded ? "" : " -> \(result(e.result))") + (e.isMemoryBacked ? " (memory-backed)" : "")
+        case .fork(let f):
+            detail = "fork -> \(f.childPID) \(exe)"
+        case .exit(let x):
+            detail = "exit " + (x.signal.map { "signal \($0)" } ?? "code \(x.exitCode ?? 0)") + " \(exe)"
+        case .open(let o):
+            detail = "open \(o.path) [\(o.flags.names.joined(separator: ","))] -> \(result(o.result))"
+                + (o.count > 1 ? " x\(o.count)" : "") + " \(exe)"
+        case .connect(let c):
+            detail = "\(c.syscall) \(c.transport) \(c.destination) -> \(result(c.result)) \(exe)"
+        case .ioUring(let u):
+            detail = "io_uring \(u.operation) fd=\(u.fd) \(exe)"
+        }
+        return "\(time) \(who) \(detail)"
+    }
+}

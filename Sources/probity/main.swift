@@ -1,0 +1,60 @@
+import ArgumentParser
+import ProbityMonitor
+
+/// The `probity` command: parses arguments, then calls into ProbityMonitor.
+struct Probity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probity",
+        abstract: "eBPF behavioural monitor: what did this code actually do?",
+        subcommands: [TraceCommand.self]
+    )
+}
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Stream exec, open, connect, fork and exit events from the kernel.",
+        discussion: """
+            With -- CMD, starts CMD, follows exactly its process tree and exits with its status.
+            With --pid N, follows N and its descendants. Otherwise traces the whole host until
+            interrupted. Loss figures are printed to standard error at exit.
+            """
+    )
+
+    @Flag(help: "Write JSON lines (schema: docs/events.md).")
+    var json = false
+
+    @Option(help: "Follow this process and its descendants.")
+    var pid: Int32?
+
+    @Option(name: .customLong("ring-buffer-mb"), help: "BPF ring buffer size in MiB.")
+    var ringBufferMiB: Int = 16
+
+    @Option(name: .customLong("coalesce-ms"), help: "Fold identical opens by a process within this window (0: off).")
+    var coalesceMilliseconds: UInt64 = 1000
+
+    @Flag(name: .shortAndLong, help: "Print only events (no hook or loss summary unless events were lost).")
+    var quiet = false
+
+    @Argument(parsing: .postTerminator, help: "The command to run and follow.")
+    var command: [String] = []
+
+    func validate() throws {
+        if pid != nil && !command.isEmpty { throw ValidationError("--pid and a command cannot be combined") }
+        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+    }
+
+    func run() throws {
+        var options = TraceOptions()
+        options.json = json
+        options.pid = pid
+        options.command = command
+        options.ringBufferBytes = ringBufferMiB << 20
+        options.coalesceWindowNanoseconds = coalesceMilliseconds * 1_000_000
+        options.verbose = !quiet
+        let status = try Trace.run(options)
+        throw ExitCode(status)
+    }
+}
+
+Probity.main()
