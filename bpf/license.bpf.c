@@ -2,3 +2,13 @@
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* Every shared layout, named once so that it is kept in the object's BTF: the layout test
+ * checks the Swift view of each struct against it, and `bpftool btf dump` shows them. */
+struct probity_header probity_layout_header __attribute__((unused));
+struct probity_exec probity_layout_exec __attribute__((unused));
+struct probity_fork probity_layout_fork __attribute__((unused));
+struct probity_exit probity_layout_exit __attribute__((unused));
+struct probity_open probity_layout_open __attribute__((unused));
+struct probity_connect probity_layout_connect __attribute__((unused));
+struct probity_io_uring probity_layout_io_uring __attribute__((unused));

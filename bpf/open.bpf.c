@@ -110,7 +110,6 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	e->path_len = plen;
 	e->dir_len = 0;
 	e->_pad0 = 0;
-	e->_pad1 = 0;
 	off += plen;
 
 	if (plen > 1 && s->buf[sizeof(*e)] != '/') {

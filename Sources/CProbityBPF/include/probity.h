@@ -135,7 +135,6 @@ struct probity_open {
 	__u16 path_len;
 	__u16 dir_len;
 	__u16 _pad0;
-	__u32 _pad1;
 	char data[];
 };
 

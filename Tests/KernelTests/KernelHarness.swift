@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import XCTest
+import ProbityEvents
+import ProbityMonitor
+import ProbityProbes
+import ProbityProcess
+
+/// Runs a real command under real probes and collects what the kernel reported about its tree.
+///
+/// These tests never skip: a machine where the probes cannot load fails them (CI runs as root
+/// on a kernel that loads them).
+struct TracedRun {
+    var events: [Event]
+    var exitStatus: Int32
+    var childPID: Int32
+    var statistics: MonitorStatistics
+    var table: ProcessTable
+
+    var execs: [ProcessExec] { events.compactMap { if case .exec(let e) = $0 { e } else { nil } } }
+    var opens: [FileOpen] { events.compactMap { if case .open(let e) = $0 { e } else { nil } } }
+    var connects: [NetworkConnect] { events.compactMap { if case .connect(let e) = $0 { e } else { nil } } }
+    var forks: [ProcessFork] { events.compactMap { if case .fork(let e) = $0 { e } else { nil } } }
+    var exits: [ProcessExit] { events.compactMap { if case .exit(let e) = $0 { e } else { nil } } }
+    var ioUring: [IOUringActivity] { events.compactMap { if case .ioUring(let e) = $0 { e } else { nil } } }
+
+    /// Text of every event, for failure messages.
+    var dump: String {
+        events.prefix(400).map { "\($0)" }.joined(separator: "\n")
+    }
+}
+
+final class EventCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [Event] = []
+    func add(_ e: Event) { lock.lock(); events.append(e); lock.unlock() }
+    var all: [Event] { lock.lock(); defer { lock.unlock() }; return events }
+}
+
+enum Kernel {
+    /// Runs `command` gated, following exactly its tree.
+    static func trace(
+        _ command: [String], ringBufferBytes: Int = 8 << 20, coalesceWindowNanoseconds: UInt64 = 0,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> TracedRun {
+        let child = try GatedChild(command: command)
+        var options = MonitorOptions()
+        options.probes.followPIDs = [child.pid]
+        options.probes.ringBufferBytes = ringBufferBytes
+        options.probes.coalesceWindowNanoseconds = coalesceWindowNanoseconds
+        let monitor: Monitor
+        do {
+            monitor = try Monitor(options: options)
+        } catch {
+            child.abandon()
+            let ci = ProcessInfo.processInfo.environment["CI"] == "true"
+            XCTFail("the probes must load here\(ci ? " (CI=true)" : ""): \(error)", file: file, line: line)
+            throw error
+        }
+        let collector = EventCollector()
+        let sawExit = Atomic<Bool>(false)
+        let childPID = child.pid
+        monitor.start { event, _ in
+            collector.add(event)
+            if case .exit(let x) = event, x.header.pid == childPID { sawExit.store(true, ordering: .releasing) }
+        }
+        child.release()
+        let status = child.wait()
+        let deadline = Date().addingTimeInterval(5)
+        while !sawExit.load(ordering: .acquiring) && Date() < deadline { usleep(2000) }
+        monitor.stop()
+        let stats = monitor.statistics
+        let table = monitor.processTable
+        monitor.close()
+        XCTAssertTrue(sawExit.load(ordering: .acquiring), "the command's exit event arrived", file: file, line: line)
+        return TracedRun(events: collector.all, exitStatus: status, childPID: child.pid, statistics: stats, table: table)
+    }
+
+    /// A python3 one-off script, run under the probes.
+    static func python(_ script: String, coalesceWindowNanoseconds: UInt64 = 0, ringBufferBytes: Int = 8 << 20) throws -> TracedRun {
+        try trace(["python3", "-c", script], ringBufferBytes: ringBufferBytes, coalesceWindowNanoseconds: coalesceWindowNanoseconds)
+    }
+
+    /// A fresh directory under /tmp, removed by the caller.
+    static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/probity-test-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw POSIXError(.EIO) }
+        return String(cString: p)
+    }
+}
