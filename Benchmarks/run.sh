@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make bench: the slowdown a monitor adds to fixed syscall workloads, as ratios against the
+# workload alone, measured in the same run (these machines are shared and noisy):
+#   none | probity trace --json > /dev/null | opensnoop + execsnoop (libbpf-tools) | cfloor (C floor)
+# Workloads (../shared/tools/cfloor/syscall-load): (a) 1M open+close of one file, (b) 200k opens of
+# distinct files, (c) 3k fork+exec of /bin/true, (d) 200k loopback TCP connects.
+# Each cell is the median of REPS runs, interleaved. Lost events are printed beside each ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+PROBITY=${PROBITY:-$(swift build -c release --show-bin-path)/probity}
+CFLOOR_SRC=${CFLOOR_SRC:-../shared/tools/cfloor}
+OUT=$(mktemp -d /tmp/probity-bench.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+
+cfloor=$("$CFLOOR_SRC/build.sh" "$OUT/cfloor")
+LOAD="$cfloor/syscall-load"
+"$LOAD" open-unique 200000 >/dev/null   # creates the 200k files once
+
+declare -A WORK=([a]="open 1000000" [b]="open-unique 200000" [c]="exec 3000" [d]="connect 200000")
+declare -A NAME=([a]="1M open+close, one file" [b]="200k opens, distinct files" [c]="3k fork+exec /bin/true" [d]="200k loopback TCP connects")
+
+seconds() { awk '{for(i=1;i<=NF;i++) if($i=="in") {print $(i+1); exit}}'; }
+
+run_alone() { "$LOAD" $1 | seconds; }
+
+run_probity() {
+	local log="$OUT/probity.err"
+	"$PROBITY" trace --json >/dev/null 2>"$log" &
+	local pid=$!
+	for _ in $(seq 1 200); do grep -q "hooks attached" "$log" 2>/dev/null && break; sleep 0.05; done
+	local t; t=$("$LOAD" $1 | seconds)
+	kill -INT $pid; wait $pid || true
+	local lost; lost=$(sed -n 's/.*lost: \([0-9]*\).*/\1/p' "$log" | tail -1)
+	echo "$t ${lost:-?}"
+}
+
+run_snoop() {
+	opensnoop >/dev/null 2>"$OUT/os.err" & local o=$!
+	execsnoop >/dev/null 2>"$OUT/es.err" & local e=$!
+	sleep 2
+	local t; t=$("$LOAD" $1 | seconds)
+	kill -INT $o $e; wait $o $e 2>/dev/null || true
+	local lost; lost=$( (grep -hoE 'lost [0-9]+|[0-9]+ lost|Lost [0-9]+' "$OUT/os.err" "$OUT/es.err" || true) | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null)
+	echo "$t ${lost:-0}"
+}
+
+run_floor() {
+	local t; t=$(WAKE=1 "$cfloor/bench" 6 1 -- "$LOAD" $1 2>/dev/null | seconds)
+	echo "$t"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-30s %9s %18s %22s %12s\n' workload "alone(s)" "probity (lost)" "opensnoop+execsnoop" "C floor"
+for w in a b c d; do
+	: >"$OUT/alone"; : >"$OUT/probity"; : >"$OUT/snoop"; : >"$OUT/floor"; : >"$OUT/plost"; : >"$OUT/slost"
+	for _ in $(seq 1 "$REPS"); do
+		run_alone "${WORK[$w]}" >>"$OUT/alone"
+		read -r t l < <(run_probity "${WORK[$w]}"); echo "$t" >>"$OUT/probity"; echo "$l" >>"$OUT/plost"
+		read -r t l < <(run_snoop "${WORK[$w]}"); echo "$t" >>"$OUT/snoop"; echo "$l" >>"$OUT/slost"
+		run_floor "${WORK[$w]}" >>"$OUT/floor" || true
+	done
+	base=$(median <"$OUT/alone")
+	ratio() { local m; m=$(median <"$1"); [ -n "$m" ] && awk -v m="$m" -v b="$base" 'BEGIN{printf "%.2fx", m/b}' || echo "n/a"; }
+	plost=$(paste -sd, "$OUT/plost"); slost=$(paste -sd, "$OUT/slost")
+	printf '(%s) %-26s %9.3f %10s (%s) %14s (%s) %12s\n' "$w" "${NAME[$w]}" "$base" "$(ratio "$OUT/probity")" "$plost" \
+		"$(ratio "$OUT/snoop")" "$slost" "$(ratio "$OUT/floor")"
+done
+echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20x, zero lost events"
