@@ -41,7 +41,7 @@ run_snoop() {
 	sleep 2
 	local t; t=$("$LOAD" $1 | seconds)
 	kill -INT $o $e; wait $o $e 2>/dev/null || true
-	local lost; lost=$( (grep -hoE 'lost [0-9]+|[0-9]+ lost|Lost [0-9]+' "$OUT/os.err" "$OUT/es.err" || true) | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null)
+	local lost; lost=$(cat "$OUT/os.err" "$OUT/es.err" | { grep -oE 'Lost [0-9]+' || true; } | awk '{s+=$2} END {print s+0}')
 	echo "$t ${lost:-0}"
 }
 

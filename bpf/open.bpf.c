@@ -8,25 +8,23 @@
  */
 #include "common.bpf.h"
 
-struct coalesce_key {
-	__u32 tgid;
-	__s32 flags;
-	__s32 result_class; /* 0 for success, -errno otherwise */
-	__u32 _pad;
-	__u64 path_hash;
-};
+/* In-kernel coalescing: a per-CPU direct-mapped cache of recent opens, indexed by a hash of
+ * (process, path, flags, outcome). Per-CPU arrays need no locks and no allocation, unlike an
+ * LRU hash whose insert on every distinct open costs more than the open's record itself. */
+#define COALESCE_SLOTS 1024
 
-struct coalesce_value {
+struct coalesce_slot {
+	__u64 key;              /* hash of tgid, flags, outcome, dirfd and path */
 	__u64 window_start_ns;
-	__u32 suppressed;
-	__u32 _pad;
+	__u32 tgid;
+	__u32 suppressed;       /* identical opens folded since the last record */
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct coalesce_key);
-	__type(value, struct coalesce_value);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COALESCE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct coalesce_slot);
 } coalesce SEC(".maps");
 
 /* FNV-1a over the path's bytes, eight at a time, then the tail. */
@@ -67,31 +65,31 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 
 	__u32 count = 1;
 	if (cfg->coalesce_window_ns) {
-		struct coalesce_key key = {
-			.tgid = tgid,
-			.flags = flags,
-			.result_class = ret >= 0 ? 0 : (__s32)ret,
-			.path_hash = hash_path(s->buf, off, plen),
-		};
+		__u64 key = hash_path(s->buf, off, plen);
+		key = (key ^ tgid) * 0x100000001b3ULL;
+		key = (key ^ (__u32)flags) * 0x100000001b3ULL;
+		key = (key ^ (__u64)(ret >= 0 ? 0 : ret)) * 0x100000001b3ULL;
 		if (dirfd != AT_FDCWD_ && plen > 0 && s->buf[off & SCRATCH_MASK] != '/')
-			key.path_hash ^= (__u64)(__u32)dirfd << 32; /* relative to different dirs */
-		__u64 now = bpf_ktime_get_boot_ns();
-		struct coalesce_value *v = bpf_map_lookup_elem(&coalesce, &key);
-		if (v) {
-			if (now - v->window_start_ns < cfg->coalesce_window_ns) {
-				__sync_fetch_and_add(&v->suppressed, 1);
-				__u32 zero = 0;
-				__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
-				if (total)
-					*total += 1;
-				return 0;
+			key = (key ^ (__u32)dirfd) * 0x100000001b3ULL; /* relative to another directory */
+		__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
+		struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
+		if (slot) {
+			__u64 now = bpf_ktime_get_boot_ns();
+			if (slot->key == key && slot->tgid == tgid) {
+				if (now - slot->window_start_ns < cfg->coalesce_window_ns) {
+					slot->suppressed += 1;
+					__u32 zero = 0;
+					__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
+					if (total)
+						*total += 1;
+					return 0;
+				}
+				count += slot->suppressed;
 			}
-			count += v->suppressed;
-			v->suppressed = 0;
-			v->window_start_ns = now;
-		} else {
-			struct coalesce_value nv = { .window_start_ns = now };
-			bpf_map_update_elem(&coalesce, &key, &nv, BPF_ANY);
+			slot->key = key;
+			slot->tgid = tgid;
+			slot->window_start_ns = now;
+			slot->suppressed = 0;
 		}
 	}
 

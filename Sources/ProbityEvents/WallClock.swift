@@ -26,11 +26,15 @@ public struct WallClock: Sendable {
     /// Unix time in ns of a boot-time stamp.
     public func unixNanoseconds(boot: UInt64) -> Int64 { Int64(bitPattern: boot) + offsetNanoseconds }
 
-    /// `2026-11-24T02:23:19.123456789Z` for a boot-time stamp, as UTF-8 bytes appended to `out`.
-    public mutating func appendRFC3339(boot: UInt64, to out: inout [UInt8]) {
+    /// Bytes ``writeRFC3339(boot:into:)`` writes at most.
+    public static let rfc3339Length = 30
+
+    /// Writes `2026-11-24T02:23:19.123456789Z` for a boot-time stamp into `out` (at least
+    /// ``rfc3339Length`` bytes); returns the bytes written.
+    public mutating func writeRFC3339(boot: UInt64, into out: UnsafeMutablePointer<UInt8>) -> Int {
         let unix = unixNanoseconds(boot: boot)
         let seconds = unix >= 0 ? unix / 1_000_000_000 : (unix - 999_999_999) / 1_000_000_000
-        let nanos = unix - seconds * 1_000_000_000
+        var nanos = unix - seconds * 1_000_000_000
         if seconds != cachedSecond {
             var t = time_t(seconds)
             var tm = tm()
@@ -40,15 +44,25 @@ public struct WallClock: Sendable {
             cachedPrefix = text[0..<n].map { UInt8(bitPattern: $0) }
             cachedSecond = seconds
         }
-        out.append(contentsOf: cachedPrefix)
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 9)
-        var n = nanos
-        for i in stride(from: 8, through: 0, by: -1) {
-            digits[i] = UInt8(ascii: "0") + UInt8(n % 10)
-            n /= 10
+        let prefix = cachedPrefix.count
+        cachedPrefix.withUnsafeBufferPointer { p in
+            if let base = p.baseAddress { out.update(from: base, count: prefix) }
         }
-        out.append(contentsOf: digits)
-        out.append(UInt8(ascii: "Z"))
+        for i in stride(from: prefix + 8, through: prefix, by: -1) {
+            out[i] = UInt8(ascii: "0") + UInt8(nanos % 10)
+            nanos /= 10
+        }
+        out[prefix + 9] = UInt8(ascii: "Z")
+        return prefix + 10
+    }
+
+    /// Appends the RFC 3339 text of a boot-time stamp to `out`.
+    public mutating func appendRFC3339(boot: UInt64, to out: inout [UInt8]) {
+        var bytes = [UInt8](repeating: 0, count: Self.rfc3339Length + 8)
+        let n = bytes.withUnsafeMutableBufferPointer { p in
+            p.baseAddress.map { writeRFC3339(boot: boot, into: $0) } ?? 0
+        }
+        out.append(contentsOf: bytes[0..<n])
     }
 
     /// RFC 3339 text of a boot-time stamp.

@@ -84,7 +84,7 @@ public struct ProcessTable: Sendable {
             exitedOrder.append((x.header.pid, info.startTimeNanoseconds, x.header.bootTimeNanoseconds))
         default:
             let h = event.header
-            if processes[h.pid] == nil {
+            if processes.index(forKey: h.pid) == nil {
                 processes[h.pid] = TrackedProcess(pid: h.pid, ppid: h.ppid, uid: h.uid)
             }
         }

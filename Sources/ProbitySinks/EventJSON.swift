@@ -5,13 +5,11 @@ import ProbityProcess
 public final class EventJSONEncoder {
     private var writer: JSONLineWriter
     private var clock: WallClock
-    private var timeBytes: [UInt8] = []
 
     /// An encoder writing to `fd` (1 for standard output).
     public init(fd: Int32, clock: WallClock = WallClock()) {
         writer = JSONLineWriter(fd: fd)
         self.clock = clock
-        timeBytes.reserveCapacity(40)
     }
 
     /// Writes one event; `process` (from the process table) supplies `exe` for events other
@@ -20,11 +18,12 @@ public final class EventJSONEncoder {
         let h = event.header
         writer.beginObject()
         writer.field("kind", h.kind.description)
-        timeBytes.removeAll(keepingCapacity: true)
-        timeBytes.append(UInt8(ascii: "\""))
-        clock.appendRFC3339(boot: h.bootTimeNanoseconds, to: &timeBytes)
-        timeBytes.append(UInt8(ascii: "\""))
-        writer.rawField("time", timeBytes)
+        writer.rawField("time", maximumBytes: WallClock.rfc3339Length + 2) { out in
+            out[0] = UInt8(ascii: "\"")
+            let n = clock.writeRFC3339(boot: h.bootTimeNanoseconds, into: out + 1)
+            out[n + 1] = UInt8(ascii: "\"")
+            return n + 2
+        }
         writer.field("pid", h.pid)
         writer.field("tid", h.tid)
         writer.field("ppid", h.ppid)
@@ -56,7 +55,7 @@ public final class EventJSONEncoder {
             exe(process)
             writer.field("path", o.path)
             if o.requestedPath != o.path { writer.field("requested_path", o.requestedPath) }
-            writer.field("flags", o.flags.names)
+            writeFlags(o.flags)
             writer.field("flags_raw", o.flags.rawValue)
             if o.flags.creates { writer.field("mode", o.mode) }
             writer.field("syscall", o.syscall.description)
@@ -93,6 +92,18 @@ public final class EventJSONEncoder {
 
     private func exe(_ process: TrackedProcess?) {
         if let exe = process?.executable, !exe.isEmpty { writer.field("exe", exe) }
+    }
+
+    /// The decoded open flags, as `OpenFlags.names` spells them, without building an array.
+    private func writeFlags(_ f: OpenFlags) {
+        writer.beginList("flags")
+        if f.reads { writer.listWord("read") }
+        if f.writes { writer.listWord("write") }
+        if f.creates { writer.listWord("create") }
+        if f.truncates { writer.listWord("truncate") }
+        if f.appends { writer.listWord("append") }
+        if f.isTemporary { writer.listWord("tmpfile") } else if f.isDirectory { writer.listWord("directory") }
+        writer.endList()
     }
 
     private func writeResult(_ result: Int64) {

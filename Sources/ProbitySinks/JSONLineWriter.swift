@@ -3,11 +3,15 @@ import Glibc
 #endif
 
 /// Writes JSON text into a preallocated byte buffer and flushes it to a file descriptor in large
-/// writes. Built for the event path: no `Codable`, no intermediate strings for numbers.
+/// writes. Built for the event path: no `Codable`, no intermediate strings for numbers, keys are
+/// `StaticString`s copied as bytes, and the buffer is raw memory (no exclusivity checks or
+/// copy-on-write checks per byte appended).
 ///
 /// Not thread-safe: one writer per thread.
 public final class JSONLineWriter {
-    private var buffer: [UInt8] = []
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
     private let fd: Int32
     private let flushThreshold: Int
     /// Bytes that could not be written (the descriptor failed); a sink reports this, never hides it.
@@ -18,162 +22,230 @@ public final class JSONLineWriter {
     public init(fd: Int32, flushThreshold: Int = 1 << 20) {
         self.fd = fd
         self.flushThreshold = flushThreshold
-        buffer.reserveCapacity(flushThreshold + 64 * 1024)
+        capacity = flushThreshold + 64 * 1024
+        storage = .allocate(capacity: capacity)
     }
 
-    deinit { flushBuffer() }
+    deinit {
+        flush()
+        storage.deallocate()
+    }
 
     // MARK: Structure
 
-    public func beginObject() { buffer.append(UInt8(ascii: "{")) }
+    public func beginObject() { byte(UInt8(ascii: "{")) }
 
     /// Closes the object and ends the line; flushes when the buffer is full enough.
     public func endLine() {
-        if buffer.last == UInt8(ascii: ",") { buffer.removeLast() }
-        buffer.append(UInt8(ascii: "}"))
-        buffer.append(UInt8(ascii: "\n"))
-        if buffer.count >= flushThreshold { flush() }
+        dropTrailingComma()
+        reserve(2)
+        storage[count] = UInt8(ascii: "}")
+        storage[count + 1] = UInt8(ascii: "\n")
+        count += 2
+        if count >= flushThreshold { flush() }
     }
 
-    public func beginObject(key: String) {
+    public func beginObject(key: StaticString) {
         appendKey(key)
-        buffer.append(UInt8(ascii: "{"))
+        byte(UInt8(ascii: "{"))
     }
 
     public func endObject() {
-        if buffer.last == UInt8(ascii: ",") { buffer.removeLast() }
-        buffer.append(UInt8(ascii: "}"))
-        buffer.append(UInt8(ascii: ","))
+        dropTrailingComma()
+        byte(UInt8(ascii: "}"))
+        byte(UInt8(ascii: ","))
     }
 
     // MARK: Members
 
-    public func field(_ key: String, _ value: String) {
+    public func field(_ key: StaticString, _ value: String) {
         appendKey(key)
         appendString(value)
-        buffer.append(UInt8(ascii: ","))
+        byte(UInt8(ascii: ","))
     }
 
-    public func field<T: BinaryInteger>(_ key: String, _ value: T) {
+    public func field<T: BinaryInteger>(_ key: StaticString, _ value: T) {
         appendKey(key)
         appendInteger(value)
-        buffer.append(UInt8(ascii: ","))
+        byte(UInt8(ascii: ","))
     }
 
-    public func field(_ key: String, _ value: Bool) {
+    public func field(_ key: StaticString, _ value: Bool) {
         appendKey(key)
-        buffer.append(contentsOf: value ? Self.trueBytes : Self.falseBytes)
-        buffer.append(UInt8(ascii: ","))
+        let text: StaticString = value ? "true" : "false"
+        appendBytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        byte(UInt8(ascii: ","))
     }
 
-    public func field(_ key: String, _ values: [String]) {
+    public func field(_ key: StaticString, _ values: [String]) {
         appendKey(key)
-        buffer.append(UInt8(ascii: "["))
+        byte(UInt8(ascii: "["))
         for (i, value) in values.enumerated() {
-            if i > 0 { buffer.append(UInt8(ascii: ",")) }
+            if i > 0 { byte(UInt8(ascii: ",")) }
             appendString(value)
         }
-        buffer.append(UInt8(ascii: "]"))
-        buffer.append(UInt8(ascii: ","))
+        byte(UInt8(ascii: "]"))
+        byte(UInt8(ascii: ","))
     }
 
-    public func field<T: BinaryInteger>(_ key: String, integers values: [T]) {
+    /// Starts a list member; add elements with ``listWord(_:)`` and close it with ``endList()``.
+    public func beginList(_ key: StaticString) {
         appendKey(key)
-        buffer.append(UInt8(ascii: "["))
-        for (i, value) in values.enumerated() {
-            if i > 0 { buffer.append(UInt8(ascii: ",")) }
-            appendInteger(value)
-        }
-        buffer.append(UInt8(ascii: "]"))
-        buffer.append(UInt8(ascii: ","))
+        byte(UInt8(ascii: "["))
     }
 
-    /// A member whose value is already JSON text (bytes appended as they are).
-    public func rawField(_ key: String, _ json: [UInt8]) {
+    /// One static string element of an open list.
+    public func listWord(_ word: StaticString) {
+        if count > 0 && storage[count - 1] != UInt8(ascii: "[") { byte(UInt8(ascii: ",")) }
+        reserve(word.utf8CodeUnitCount + 2)
+        storage[count] = UInt8(ascii: "\"")
+        (storage + count + 1).update(from: word.utf8Start, count: word.utf8CodeUnitCount)
+        count += word.utf8CodeUnitCount + 1
+        storage[count] = UInt8(ascii: "\"")
+        count += 1
+    }
+
+    public func endList() {
+        byte(UInt8(ascii: "]"))
+        byte(UInt8(ascii: ","))
+    }
+
+    /// A member whose value is written by `body` into at most `maximumBytes` of raw buffer space;
+    /// `body` returns how many bytes it wrote. The caller guarantees the bytes are valid JSON.
+    public func rawField(_ key: StaticString, maximumBytes: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
         appendKey(key)
-        buffer.append(contentsOf: json)
-        buffer.append(UInt8(ascii: ","))
+        reserve(maximumBytes)
+        count += min(max(body(storage + count), 0), maximumBytes)
+        byte(UInt8(ascii: ","))
     }
 
     /// Writes everything buffered.
-    public func flush() { flushBuffer() }
-
-    /// The buffered bytes (tests).
-    public var pendingBytes: [UInt8] { buffer }
-
-    // MARK: Encoding
-
-    private static let trueBytes = Array("true".utf8)
-    private static let falseBytes = Array("false".utf8)
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private func appendKey(_ key: String) {
-        buffer.append(UInt8(ascii: "\""))
-        var key = key
-        key.withUTF8 { buffer.append(contentsOf: $0) }
-        buffer.append(UInt8(ascii: "\""))
-        buffer.append(UInt8(ascii: ":"))
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped.
-    func appendString(_ value: String) {
-        buffer.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            var start = 0
-            for i in 0..<utf8.count {
-                let byte = utf8[i]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i]))
-                buffer.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): buffer.append(byte)
-                case 0x0a: buffer.append(UInt8(ascii: "n"))
-                case 0x09: buffer.append(UInt8(ascii: "t"))
-                case 0x0d: buffer.append(UInt8(ascii: "r"))
-                default:
-                    buffer.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0xf)]])
-                }
-                start = i + 1
-            }
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<utf8.count]))
-        }
-        buffer.append(UInt8(ascii: "\""))
-    }
-
-    func appendInteger<T: BinaryInteger>(_ value: T) {
-        if value == 0 {
-            buffer.append(UInt8(ascii: "0"))
-            return
-        }
-        var magnitude = value.magnitude
-        if value < 0 { buffer.append(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, written backwards
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { raw in
-            while magnitude > 0 && count < 24 {
-                raw[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            }
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(24 - count)..<24]))
-        }
-    }
-
-    private func flushBuffer() {
+    public func flush() {
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { raw in
-                write(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset)
-            }
+        while offset < count {
+            let n = write(fd, storage + offset, count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 lastWriteErrno = errno
-                writeErrors += buffer.count - offset
+                writeErrors += count - offset
                 break
             }
             offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        count = 0
+    }
+
+    /// The buffered bytes (tests).
+    public var pendingBytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+
+    // MARK: Encoding
+
+    private static let hexDigits: StaticString = "0123456789abcdef"
+
+    @inline(__always)
+    private func reserve(_ n: Int) {
+        if count + n <= capacity { return }
+        flush()
+        if n > capacity {
+            storage.deallocate()
+            capacity = n
+            storage = .allocate(capacity: capacity)
+        }
+    }
+
+    @inline(__always)
+    private func byte(_ b: UInt8) {
+        reserve(1)
+        storage[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    private func appendBytes(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (storage + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        count += bytes.count
+    }
+
+    private func dropTrailingComma() {
+        if count > 0 && storage[count - 1] == UInt8(ascii: ",") { count -= 1 }
+    }
+
+    private func appendKey(_ key: StaticString) {
+        reserve(key.utf8CodeUnitCount + 3)
+        storage[count] = UInt8(ascii: "\"")
+        (storage + count + 1).update(from: key.utf8Start, count: key.utf8CodeUnitCount)
+        count += key.utf8CodeUnitCount + 1
+        storage[count] = UInt8(ascii: "\"")
+        storage[count + 1] = UInt8(ascii: ":")
+        count += 2
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped.
+    func appendString(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            reserve(utf8.count * 6 + 2)
+            storage[count] = UInt8(ascii: "\"")
+            count += 1
+            var start = 0
+            for i in 0..<utf8.count {
+                let b = utf8[i]
+                guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
+                copy(utf8, start, i)
+                storage[count] = UInt8(ascii: "\\")
+                count += 1
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): storage[count] = b; count += 1
+                case 0x0a: storage[count] = UInt8(ascii: "n"); count += 1
+                case 0x09: storage[count] = UInt8(ascii: "t"); count += 1
+                case 0x0d: storage[count] = UInt8(ascii: "r"); count += 1
+                default:
+                    let hex = Self.hexDigits.utf8Start
+                    storage[count] = UInt8(ascii: "u")
+                    storage[count + 1] = UInt8(ascii: "0")
+                    storage[count + 2] = UInt8(ascii: "0")
+                    storage[count + 3] = hex[Int(b >> 4)]
+                    storage[count + 4] = hex[Int(b & 0xf)]
+                    count += 5
+                }
+                start = i + 1
+            }
+            copy(utf8, start, utf8.count)
+            storage[count] = UInt8(ascii: "\"")
+            count += 1
+        }
+    }
+
+    @inline(__always)
+    private func copy(_ utf8: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
+        guard to > from, let base = utf8.baseAddress else { return }
+        (storage + count).update(from: base + from, count: to - from)
+        count += to - from
+    }
+
+    func appendInteger<T: BinaryInteger>(_ value: T) {
+        reserve(24)
+        if value == 0 {
+            storage[count] = UInt8(ascii: "0")
+            count += 1
+            return
+        }
+        if value < 0 {
+            storage[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        var magnitude = UInt64(truncatingIfNeeded: value.magnitude)
+        var digits = 0
+        var probe = magnitude
+        while probe > 0 { digits += 1; probe /= 10 }
+        var i = count + digits - 1
+        while magnitude > 0 {
+            storage[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            i -= 1
+        }
+        count += digits
     }
 }
