@@ -6,7 +6,8 @@
 # (not committed: CO-RE relocations make the object portable across kernels).
 
 SHELL := /bin/bash
-CLANG ?= clang
+# The Swift toolchain's clang (21) compiles the BPF programs; Debian's clang works too.
+CLANG ?= $(shell d=$$(dirname $$(readlink -f $$(command -v swift 2>/dev/null) 2>/dev/null) 2>/dev/null); [ -x "$$d/clang" ] && echo $$d/clang || echo clang)
 BPFTOOL ?= bpftool
 SWIFT ?= swift
 CONFIG ?= release
@@ -16,7 +17,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:.bpf.c=.o)
 BPF_HDRS := bpf/common.bpf.h Sources/CProbityBPF/include/probity.h
 SKEL := Sources/CProbityBPF/generated/probity.skel.h
-DEB_PACKAGES := clang libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
 	bpftool libbpf-tools socat dnsmasq iproute2 procps
 
 .PHONY: all help deps mounts bpf build run test bench clean
@@ -46,7 +47,7 @@ bpf/vmlinux.h:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 bpf/%.o: bpf/%.bpf.c $(BPF_HDRS) bpf/vmlinux.h
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function -Wno-default-const-init-var-unsafe \
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function -Wno-unknown-warning-option -Wno-default-const-init-var-unsafe \
 		-Ibpf -ISources/CProbityBPF/include -c $< -o $@
 
 bpf/probity.bpf.o: $(BPF_OBJS)

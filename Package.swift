@@ -14,7 +14,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -34,14 +33,12 @@ let package = Package(
         .target(name: "ProbityProbes", dependencies: ["CProbityBPF", "ProbityEvents", "ProbityPipeline"]),
         // The process table: lineage, exe, argv, cwd; seeded from /proc.
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
-        // SBOM readers, package databases, the path index.
-        .target(name: "ProbityAttribution", dependencies: ["Yams"]),
         // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
         .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
         .target(
             name: "ProbityMonitor",
-            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents", "ProbityAttribution"]
+            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents"]
         ),
         .executableTarget(
             name: "probity",
@@ -51,7 +48,6 @@ let package = Package(
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
         .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
-        .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution"]),
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess"]),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
