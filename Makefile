@@ -65,9 +65,14 @@ build: bpf
 run: deps build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/probity trace --json
 
+# XCTest's own closing line is followed by swift-testing's ("0 tests"), so the totals are
+# repeated last as one plain line: "N passed, N failed".
 test: deps bpf
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel
+	@set -o pipefail; $(SWIFT) test --skip-build --no-parallel 2>&1 | tee .build/test.log; rc=$$?; \
+	totals=$$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" .build/test.log | tail -1 | \
+		sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/'); \
+	if [ -n "$$totals" ]; then set -- $$totals; echo "tests: $$(( $$1 - $$2 )) passed, $$2 failed"; fi; exit $$rc
 
 bench: deps build
 	./Benchmarks/run.sh
