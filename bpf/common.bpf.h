@@ -121,7 +121,7 @@ static __always_inline void fill_header(struct probity_header *h, __u32 kind, st
 	h->flags = 0;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->ppid = task->real_parent->tgid; /* BTF pointer walk: no helper call */
 	h->uid = (__u32)uid_gid;
 	h->gid = uid_gid >> 32;
 	h->_pad0 = 0;
