@@ -61,13 +61,16 @@ struct {
 } tracked SEC(".maps") __weak;
 
 /* Scratch space for building a record before it is copied into the ring. */
-#define SCRATCH_SIZE 16384
+#define SCRATCH_SIZE 32768
 #define SCRATCH_MASK (SCRATCH_SIZE - 1)
 struct scratch {
 	char buf[SCRATCH_SIZE * 2]; /* masked offsets stay in the first half; reads may spill into the second */
 };
+/* One slot per CPU, indexed by the CPU id (programs run with migration disabled). An array
+ * rather than a per-CPU array: per-CPU values are limited to 32 KiB. User space sets
+ * max_entries to the number of possible CPUs before load. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);
@@ -75,8 +78,8 @@ struct {
 
 static __always_inline struct scratch *get_scratch(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch_map, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch_map, &cpu);
 }
 
 static __always_inline struct probity_config *get_config(void)

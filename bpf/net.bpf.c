@@ -23,8 +23,10 @@ static __always_inline int report_connect(long ret, int fd, const void *uaddr, i
 		return 0;
 
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s) {
+		count_drop(PROBITY_KIND_CONNECT);
 		return 0;
+	}
 	struct probity_connect *e = (struct probity_connect *)s->buf;
 	__builtin_memset(e, 0, sizeof(*e));
 	struct task_struct *task = bpf_get_current_task_btf();

@@ -54,8 +54,10 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	if (!should_report(cfg, tgid))
 		return 0;
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s) {
+		count_drop(PROBITY_KIND_OPEN);
 		return 0;
+	}
 	struct probity_open *e = (struct probity_open *)s->buf;
 	__u32 off = sizeof(*e);
 	long n = bpf_probe_read_user_str(&s->buf[off & SCRATCH_MASK], PROBITY_PATH_MAX, filename);

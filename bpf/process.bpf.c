@@ -23,8 +23,10 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	if (!should_report(cfg, p->tgid))
 		return 0;
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s) {
+		count_drop(PROBITY_KIND_EXEC);
 		return 0;
+	}
 	struct probity_exec *e = (struct probity_exec *)s->buf;
 	fill_header(&e->hdr, PROBITY_KIND_EXEC, p);
 	e->result = 0;
@@ -75,6 +77,22 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	if (truncated)
 		e->hdr.flags |= PROBITY_F_DPATH_TRUNCATED;
 
+	/* The environment, for attribution (npm lifecycle, PEP 517 builds): read here, in the
+	 * kernel, because a short-lived process is gone before user space could read /proc. */
+	__u64 env_start = BPF_CORE_READ(mm, env_start);
+	__u64 env_end = BPF_CORE_READ(mm, env_end);
+	__u64 env_size = env_end > env_start ? env_end - env_start : 0;
+	if (env_size > PROBITY_ENV_MAX) {
+		env_start = env_end - PROBITY_ENV_MAX;
+		env_size = PROBITY_ENV_MAX;
+		e->hdr.flags |= PROBITY_F_ENV_TRUNCATED;
+	}
+	if (env_size > 0 && env_size <= PROBITY_ENV_MAX &&
+	    bpf_probe_read_user(&s->buf[bounded(off, SCRATCH_MASK)], env_size, (void *)env_start) == 0) {
+		e->env_len = env_size;
+		off += env_size;
+	}
+
 	emit(cfg, e, off, PROBITY_KIND_EXEC);
 	return 0;
 }
@@ -121,8 +139,10 @@ static __always_inline int report_failed_exec(long ret, const char *filename, co
 	if (!should_report(cfg, tgid))
 		return 0;
 	struct scratch *s = get_scratch();
-	if (!s)
+	if (!s) {
+		count_drop(PROBITY_KIND_EXEC);
 		return 0;
+	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct probity_exec *e = (struct probity_exec *)s->buf;
 	fill_header(&e->hdr, PROBITY_KIND_EXEC, task);

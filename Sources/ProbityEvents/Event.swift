@@ -45,6 +45,8 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     public static let executableUnlinked = EventFlags(rawValue: 1 << 5)
     /// An open that stands for several identical opens (see ``FileOpen/count``).
     public static let coalesced = EventFlags(rawValue: 1 << 6)
+    /// The environment was larger than the kernel copies (its last 16 KiB were kept).
+    public static let environmentTruncated = EventFlags(rawValue: 1 << 7)
 }
 
 /// Fields common to every event.
@@ -95,7 +97,8 @@ public struct ProcessExec: Sendable, Hashable {
     /// argc as the kernel counted it; larger than `argv.count` when argv was truncated.
     public var argc: UInt32
     public var cwd: String
-    /// Environment variables captured at exec (`KEY=VALUE`), if any.
+    /// The environment variables kept from the exec (`KEY=VALUE`): only those that name a
+    /// package manager's lifecycle or build (``EnvironmentFilter``), never the rest.
     public var environment: [String]
 
     /// The executable is memory-backed (`memfd_create`) or deleted from disk.

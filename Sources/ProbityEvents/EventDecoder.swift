@@ -77,7 +77,9 @@ public enum EventDecoder {
         let exe = PathText.dentryPath(try tail.take(Int(r.exe_len), kind: .exec))
         var argv = PathText.strings(try tail.take(Int(r.argv_len), kind: .exec))
         let cwd = PathText.dentryPath(try tail.take(Int(r.cwd_len), kind: .exec))
-        let env = PathText.strings(try tail.take(Int(r.env_len), kind: .exec))
+        let env = EnvironmentFilter.kept(
+            from: try tail.take(Int(r.env_len), kind: .exec),
+            startsMidVariable: header.flags.contains(.environmentTruncated))
         var header = header
         if argv.count > Limits.maxArguments {
             argv.removeLast(argv.count - Limits.maxArguments)

@@ -108,6 +108,7 @@ public final class KernelProbes: @unchecked Sendable {
 
         do throws(ProbeError) {
             try Self.setRingSize(obj, bytes: options.ringBufferBytes)
+            try Self.setScratchSlots(obj)
             var status: [String: HookStatus] = [:]
             let vmlinux = btf__load_vmlinux_btf()
             defer { if let vmlinux { btf__free(vmlinux) } }
@@ -215,6 +216,17 @@ public final class KernelProbes: @unchecked Sendable {
         while size < bytes { size <<= 1 }
         let rc = bpf_map__set_max_entries(map, UInt32(size))
         if rc != 0 { throw ProbeError(operation: "set the ring buffer size to \(size)", errno: -rc) }
+    }
+
+    /// The scratch map has one slot per possible CPU.
+    private static func setScratchSlots(_ obj: OpaquePointer) throws(ProbeError) {
+        guard let map = bpf_object__find_map_by_name(obj, "scratch_map") else {
+            throw ProbeError(operation: "find map scratch_map", errno: ENOENT)
+        }
+        let cpus = libbpf_num_possible_cpus()
+        if cpus <= 0 { throw ProbeError(operation: "count the possible CPUs", errno: -cpus) }
+        let rc = bpf_map__set_max_entries(map, UInt32(cpus))
+        if rc != 0 { throw ProbeError(operation: "size the scratch map for \(cpus) CPUs", errno: -rc) }
     }
 
     private static func mapFD(_ obj: OpaquePointer, _ name: String) throws(ProbeError) -> Int32 {

@@ -116,6 +116,7 @@ public final class EventJSONEncoder {
         if flags.contains(.pathTruncated) { out.append("path") }
         if flags.contains(.dentryPathTruncated) { out.append("dentry_path") }
         if flags.contains(.argvTruncated) { out.append("argv") }
+        if flags.contains(.environmentTruncated) { out.append("env") }
         return out
     }
 }

@@ -37,6 +37,28 @@ final class EventStreamTests: XCTestCase {
         XCTAssertEqual(echo.result, 0)
     }
 
+    func testExecKeepsLifecycleEnvironmentOnly() throws {
+        setenv("npm_package_name", "left-pad", 1)
+        setenv("npm_lifecycle_event", "postinstall", 1)
+        setenv("PROBITY_TEST_SECRET", "hunter2", 1)
+        defer {
+            unsetenv("npm_package_name"); unsetenv("npm_lifecycle_event"); unsetenv("PROBITY_TEST_SECRET")
+            unsetenv("PROBITY_TEST_PADDING")
+        }
+        let run = try Kernel.trace(["/bin/true"])
+        let exec = try XCTUnwrap(run.execs.first { $0.executable == "/usr/bin/true" }, run.dump)
+        XCTAssertEqual(Set(exec.environment), ["npm_package_name=left-pad", "npm_lifecycle_event=postinstall"])
+        XCTAssertFalse(exec.header.flags.contains(.environmentTruncated))
+
+        // A 40 KiB environment: the kernel keeps its last 16 KiB, where npm's variables are.
+        setenv("PROBITY_TEST_PADDING", String(repeating: "p", count: 40_000), 1)
+        let big = try Kernel.trace(["/usr/bin/env", "npm_lifecycle_script=node install.js", "/bin/true"])
+        let inner = try XCTUnwrap(big.execs.first { $0.executable == "/usr/bin/true" }, big.dump)
+        XCTAssertTrue(inner.header.flags.contains(.environmentTruncated))
+        XCTAssertTrue(inner.environment.contains("npm_lifecycle_script=node install.js"), "\(inner.environment)")
+        XCTAssertFalse(inner.environment.contains { $0.contains("hunter2") || $0.hasPrefix("PROBITY_TEST") })
+    }
+
     func testFailedExecIsAnEvent() throws {
         let run = try Kernel.python("import os\ntry:\n  os.execv('/nonexistent/probity-prog', ['x', 'y'])\nexcept OSError: pass")
         let failed = try XCTUnwrap(run.execs.first { $0.filename == "/nonexistent/probity-prog" }, run.dump)

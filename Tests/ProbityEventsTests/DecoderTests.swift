@@ -131,6 +131,18 @@ final class DecoderTests: XCTestCase {
         ([0xff, 0x41, 0] as [UInt8]).withUnsafeBytes { XCTAssertEqual(PathText.string($0), "\u{FFFD}A") }
     }
 
+    func testEnvironmentFilterKeepsOnlyAttributionVariables() {
+        let block = Array("HOME=/root\0npm_package_name=a\0AWS_SECRET_ACCESS_KEY=x\0npm_lifecycle_event=install\0=odd\0noequals\0".utf8)
+        block.withUnsafeBytes {
+            XCTAssertEqual(EnvironmentFilter.kept(from: $0, startsMidVariable: false), ["npm_package_name=a", "npm_lifecycle_event=install"])
+        }
+        let cut = Array("package_name=partial\0npm_package_version=1.0\0".utf8)
+        cut.withUnsafeBytes {
+            XCTAssertEqual(EnvironmentFilter.kept(from: $0, startsMidVariable: true), ["npm_package_version=1.0"])
+        }
+        [UInt8]().withUnsafeBytes { XCTAssertEqual(EnvironmentFilter.kept(from: $0, startsMidVariable: false), []) }
+    }
+
     func testIPv6Formatting() {
         func f(_ s: [UInt8]) -> String { SocketAddress.formatIPv6(s) }
         XCTAssertEqual(f([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]), "2001:db8::1")

@@ -36,7 +36,8 @@ enum probity_kind {
 #define PROBITY_DPATH_DEPTH 48       /* components walked up a dentry chain */
 #define PROBITY_ARGV_MAX 4096        /* argv bytes, NUL-separated */
 #define PROBITY_ARGS_MAX 32          /* argv entries */
-#define PROBITY_ENV_MAX 1024         /* selected environment bytes, NUL-separated "K=V" */
+#define PROBITY_ENV_MAX 16384        /* environment bytes; the last 16 KiB when larger (package
+                                        managers append their variables to what they inherit) */
 #define PROBITY_UNIX_PATH_MAX 108
 
 /* Flags describing truncation and special cases (`probity_header.flags`). */
@@ -85,7 +86,8 @@ struct probity_header {
  *                exe (exe_len, dentry path of the file the kernel executes),
  *                argv (argv_len, NUL-separated),
  *                cwd (cwd_len, dentry path),
- *                env (env_len, selected variables, NUL-separated "K=V").
+ *                env (env_len, the environment block, NUL-separated "K=V"; user space keeps
+ *                only the variables that name a package manager's lifecycle or build).
  */
 struct probity_exec {
 	struct probity_header hdr;
