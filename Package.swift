@@ -33,12 +33,14 @@ let package = Package(
         .target(name: "ProbityProbes", dependencies: ["CProbityBPF", "ProbityEvents", "ProbityPipeline"]),
         // The process table: lineage, exe, argv, cwd; seeded from /proc.
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
+        // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
+        .target(name: "ProbityAttribution", dependencies: []),
         // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
         .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
         .target(
             name: "ProbityMonitor",
-            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents"]
+            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents", "ProbityAttribution"]
         ),
         .executableTarget(
             name: "probity",
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
         .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
+        .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution"]),
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess"]),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(

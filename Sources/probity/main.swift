@@ -6,7 +6,7 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
-        subcommands: [TraceCommand.self]
+        subcommands: [TraceCommand.self, WhoseCommand.self]
     )
 }
 
@@ -54,6 +54,28 @@ struct TraceCommand: ParsableCommand {
         options.verbose = !quiet
         let status = try Trace.run(options)
         throw ExitCode(status)
+    }
+}
+
+struct WhoseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "whose",
+        abstract: "Which installed package owns each path (like dpkg -S, across dpkg, pip and npm).",
+        discussion: "Exits 1 when a path has no owner."
+    )
+
+    @Flag(help: "Write one JSON object per path.")
+    var json = false
+
+    @Option(name: .customLong("workspace"), help: "Where to look for node_modules and virtual environments (default: the current directory).")
+    var workspaces: [String] = []
+
+    @Argument(help: "Absolute paths.")
+    var paths: [String]
+
+    func run() throws {
+        let status = Whose.run(paths: paths, workspaces: workspaces, json: json)
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

@@ -1,0 +1,158 @@
+import Foundation
+import XCTest
+@testable import ProbityAttribution
+
+final class PathIndexTests: XCTestCase {
+    func testExactLongestRootSharedAndAliases() {
+        var index = PathIndex()
+        let a = index.add(InstalledPackage(name: "a", version: "1", ecosystem: "npm", source: .npm))
+        let b = index.add(InstalledPackage(name: "b", version: "2", ecosystem: "npm", source: .npm))
+        let c = index.add(InstalledPackage(name: "coreutils", version: "9", ecosystem: "deb", source: .dpkg))
+        let d = index.add(InstalledPackage(name: "other", version: nil, ecosystem: "deb", source: .dpkg))
+        index.addRoot("/w/node_modules/a", package: a)
+        index.addRoot("/w/node_modules/a/node_modules/b/", package: b)
+        index.addFile("/bin/ls", package: c)
+        index.addFile("/usr/share/doc", package: c)
+        index.addFile("/usr/share/doc", package: d)
+        index.addAlias("/bin", target: "/usr/bin")
+
+        XCTAssertEqual(index.owner(of: "/w/node_modules/a/index.js")?.package.name, "a")
+        XCTAssertEqual(index.owner(of: "/w/node_modules/a/node_modules/b/lib/x.js")?.package.name, "b")
+        XCTAssertEqual(index.owner(of: "/w/node_modules/a/node_modules/b")?.match, .root("/w/node_modules/a/node_modules/b"))
+        XCTAssertNil(index.owner(of: "/w/node_modules/ab/x.js"), "a prefix match must end at a path component")
+        XCTAssertEqual(index.owner(of: "/usr/bin/ls")?.package.name, "coreutils", "found through the /bin alias")
+        XCTAssertEqual(index.owner(of: "/bin/ls")?.match, .file)
+        XCTAssertEqual(Set(index.owners(of: "/usr/share/doc").map(\.package.name)), ["coreutils", "other"])
+        XCTAssertTrue(index.owners(of: "/nothing/here").isEmpty)
+        XCTAssertEqual(index.fileCount, 2)
+    }
+
+    func testPurls() {
+        XCTAssertEqual(InstalledPackage(name: "@scope/pkg", version: "1.0.0", ecosystem: "npm", source: .npm).purl, "pkg:npm/%40scope/pkg@1.0.0")
+        XCTAssertEqual(InstalledPackage(name: "Typing_Extensions", version: "4", ecosystem: "pypi", source: .pip).purl, "pkg:pypi/typing-extensions@4")
+    }
+}
+
+final class PackageDatabaseTests: XCTestCase {
+    /// `probity whose` agrees with `dpkg -S` on 1,000 files sampled from this machine's database.
+    func testDpkgAgreesWithDpkgS() throws {
+        var index = PathIndex()
+        let packages = try DpkgDatabase.load(into: &index)
+        XCTAssertGreaterThan(packages, 100, "this machine's dpkg database was read")
+
+        var candidates: [String] = []
+        let info = "/var/lib/dpkg/info"
+        for list in try FileManager.default.contentsOfDirectory(atPath: info) where list.hasSuffix(".list") {
+            let text = try String(contentsOfFile: info + "/" + list, encoding: .utf8)
+            for path in text.split(separator: "\n") where !path.contains(where: { "*?[]\\ ".contains($0) }) {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: String(path), isDirectory: &isDir), !isDir.boolValue {
+                    candidates.append(String(path))
+                }
+            }
+        }
+        var generator = SplitMix(seed: 20261124)
+        candidates.shuffle(using: &generator)
+        let sample = Array(candidates.prefix(1000))
+        XCTAssertEqual(sample.count, 1000)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/dpkg-query")
+        process.arguments = ["-S"] + sample
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var expected: [String: Set<String>] = [:]
+        for line in output.split(separator: "\n") where !line.hasPrefix("diversion by") {
+            guard let sep = line.range(of: ": ") else { continue }
+            let owners = line[..<sep.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            expected[String(line[sep.upperBound...]), default: []].formUnion(owners)
+        }
+        var agree = 0
+        var disagreements: [String] = []
+        for path in sample {
+            let ours = Set(index.owners(of: path).filter { $0.match == .file }.map(\.package.qualifiedName))
+            if ours == expected[path] { agree += 1 } else { disagreements.append("\(path): ours \(ours) dpkg \(expected[path] ?? [])") }
+        }
+        XCTAssertEqual(agree, 1000, disagreements.prefix(5).joined(separator: "\n"))
+    }
+
+    /// A real virtual environment (pip comes with it, offline): every file pip's RECORD lists
+    /// resolves to pip.
+    func testVenvRecordFilesResolveToTheirDistribution() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probity-venv-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let venv = Process()
+        venv.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        venv.arguments = ["python3", "-m", "venv", dir]
+        try venv.run()
+        venv.waitUntilExit()
+        XCTAssertEqual(venv.terminationStatus, 0, "python3 -m venv")
+        let lib = dir + "/lib"
+        let python = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: lib).first { $0.hasPrefix("python3") })
+        let site = "\(lib)/\(python)/site-packages"
+
+        var index = PathIndex()
+        XCTAssertGreaterThanOrEqual(try PythonDistributions.load(into: &index, sitePackages: site), 1)
+        let record = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: site).first { $0.hasPrefix("pip-") && $0.hasSuffix(".dist-info") })
+        let rows = try String(contentsOfFile: "\(site)/\(record)/RECORD", encoding: .utf8).split(whereSeparator: \.isNewline)
+        XCTAssertGreaterThan(rows.count, 100)
+        for row in rows {
+            let relative = String(row.split(separator: ",", omittingEmptySubsequences: false)[0])
+            let path = PythonDistributions.normalize(site + "/" + relative)
+            XCTAssertEqual(index.owner(of: path)?.package.name, "pip", path)
+        }
+        XCTAssertEqual(index.owner(of: site + "/pip/dropped_later.py")?.package.name, "pip", "a new file in pip's directory is pip's")
+    }
+
+    func testRecordCSVQuoting() {
+        XCTAssertEqual(PythonDistributions.firstCSVField(ArraySlice(Array("a/b.py,sha256=x,12".utf8))), "a/b.py")
+        XCTAssertEqual(PythonDistributions.firstCSVField(ArraySlice(Array("\"a,b \"\"q\"\".py\",,".utf8))), "a,b \"q\".py")
+        XCTAssertNil(PythonDistributions.firstCSVField(ArraySlice(Array("\"unterminated".utf8))))
+    }
+
+    /// npm trees: nested node_modules, scoped packages, a symlinked workspace package.
+    func testNpmTreeNestedScopedAndSymlinked() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probity-npm-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func package(_ dir: String, _ name: String, _ version: String) throws {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data("{\"name\":\"\(name)\",\"version\":\"\(version)\"}".utf8).write(to: URL(fileURLWithPath: dir + "/package.json"))
+        }
+        try package("\(root)/node_modules/a", "a", "1.0.0")
+        try package("\(root)/node_modules/a/node_modules/b", "b", "2.0.0")
+        try package("\(root)/node_modules/@scope/c", "@scope/c", "3.0.0")
+        try package("\(root)/packages/ws", "ws-local", "0.1.0")
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/node_modules/ws-local", withDestinationPath: "../packages/ws")
+
+        var index = PathIndex()
+        XCTAssertEqual(try NpmTree.load(into: &index, nodeModules: root + "/node_modules"), 4)
+        XCTAssertEqual(index.owner(of: "\(root)/node_modules/a/index.js")?.package.name, "a")
+        XCTAssertEqual(index.owner(of: "\(root)/node_modules/a/node_modules/b/lib/x.js")?.package.version, "2.0.0")
+        XCTAssertEqual(index.owner(of: "\(root)/node_modules/@scope/c/x.js")?.package.purl, "pkg:npm/%40scope/c@3.0.0")
+        XCTAssertEqual(index.owner(of: "\(root)/packages/ws/index.js")?.package.name, "ws-local", "the resolved path of a symlinked workspace")
+        XCTAssertEqual(index.owner(of: "\(root)/node_modules/ws-local/index.js")?.package.name, "ws-local")
+
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(root)/node_modules/a/package.json"))
+        var broken = PathIndex()
+        XCTAssertThrowsError(try NpmTree.load(into: &broken, nodeModules: root + "/node_modules")) { error in
+            XCTAssertTrue("\(error)".contains("node_modules/a/package.json"), "\(error)")
+        }
+    }
+}
+
+/// A small seeded generator, so samples are the same on every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
