@@ -34,9 +34,9 @@ let package = Package(
         // The process table: lineage, exe, argv, cwd; seeded from /proc.
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
         // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
-        .target(name: "ProbityAttribution", dependencies: []),
+        .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess"]),
         // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
-        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess"]),
+        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
         .target(
             name: "ProbityMonitor",
@@ -50,12 +50,12 @@ let package = Package(
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
         .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
-        .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution"]),
+        .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution", "ProbityEvents", "ProbityProcess"]),
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess"]),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",
-            dependencies: ["ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "CProbityBPF"]
+            dependencies: ["ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "ProbityAttribution", "CProbityBPF"]
         ),
     ]
 )

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Synchronization
+import ProbityAttribution
 import ProbityEvents
 import ProbityPipeline
 import ProbityProbes
@@ -38,8 +39,18 @@ public struct MonitorOptions: Sendable {
     public var pollMilliseconds: Int32 = 5
     /// Seed the process table from /proc at start.
     public var seedFromProc = true
+    /// Attribute events to packages with this index (nil: no attribution).
+    public var attributionIndex: PathIndex?
 
     public init() {}
+}
+
+/// What the pipeline knows about an event's process when it hands the event on.
+public struct EventContext: Sendable {
+    /// The process table's entry for the event's process.
+    public var process: TrackedProcess?
+    /// The package responsible, when attribution is on.
+    public var attribution: Attribution?
 }
 
 /// The event path from the kernel to a handler: probes → ring-buffer reader thread → SPSC queue
@@ -57,7 +68,8 @@ public final class Monitor: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private let lastEventBootTime = Atomic<UInt64>(0)
-    private var handler: (@Sendable (Event, TrackedProcess?) -> Void)?
+    private var handler: (@Sendable (Event, EventContext) -> Void)?
+    private var attributor: Attributor?
 
     /// Loads and attaches the probes. Nothing is delivered until ``start(handler:)``.
     public init(options: MonitorOptions = MonitorOptions()) throws(ProbeError) {
@@ -66,10 +78,11 @@ public final class Monitor: @unchecked Sendable {
         if options.seedFromProc {
             for info in ProcSeeder.snapshot() { table.insert(info) }
         }
+        attributor = options.attributionIndex.map { Attributor(index: $0) }
     }
 
     /// Starts the reader and processing threads; `handler` sees every event in order.
-    public func start(handler: @escaping @Sendable (Event, TrackedProcess?) -> Void) {
+    public func start(handler: @escaping @Sendable (Event, EventContext) -> Void) {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
         self.handler = handler
         reader.start()
@@ -134,7 +147,8 @@ public final class Monitor: @unchecked Sendable {
             table.apply(event)
             delivered[Int(event.kind.rawValue)] &+= 1
             newest = max(newest, event.header.bootTimeNanoseconds)
-            handler(event, table[event.pid])
+            let attribution = attributor?.apply(event, table: table)
+            handler(event, EventContext(process: table[event.pid], attribution: attribution))
         }
         if newest > 0 {
             lastEventBootTime.store(newest, ordering: .relaxed)

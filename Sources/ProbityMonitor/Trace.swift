@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import ProbityAttribution
 import ProbityEvents
 import ProbityProbes
 import ProbityProcess
@@ -22,6 +23,8 @@ public struct TraceOptions: Sendable {
     public var outputFD: Int32 = 1
     /// Print hooks and loss figures to standard error.
     public var verbose = true
+    /// Attribute events to packages (dpkg, pip, npm databases found on this machine).
+    public var attribution = true
 
     public init() {}
 }
@@ -37,6 +40,7 @@ public enum Trace {
     public static func run(_ options: TraceOptions) throws -> Int32 {
         // Fork the command before any thread exists; it waits at the gate.
         let child = options.command.isEmpty ? nil : try GatedChild(command: options.command)
+        if child == nil { StopSignal.install() }
         var monitorOptions = MonitorOptions()
         monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
         monitorOptions.probes.coalesceWindowNanoseconds = options.coalesceWindowNanoseconds
@@ -49,6 +53,15 @@ public enum Trace {
             monitorOptions.probes.followPIDs = [pid] + descendants(of: pid)
         }
 
+        if options.attribution {
+            let found = PackageDiscovery.discover()
+            for problem in found.problems { printError("probity: \(problem)\n") }
+            monitorOptions.attributionIndex = found.index
+            if options.verbose {
+                let counts = InstalledPackage.Source.allCases.compactMap { s in found.counts[s].map { "\(s.rawValue) \($0)" } }
+                printError("probity: packages: \(counts.joined(separator: ", ")); \(found.index.fileCount) files indexed\n")
+            }
+        }
         let monitor: Monitor
         do {
             monitor = try Monitor(options: monitorOptions)
@@ -61,8 +74,8 @@ public enum Trace {
         let sink = OutputSink(fd: options.outputFD, json: options.json)
         let childPID = child?.pid
         let childExited = Atomic<Bool>(false)
-        monitor.start { event, process in
-            sink.write(event, process: process)
+        monitor.start { event, context in
+            sink.write(event, context: context)
             if case .exit(let x) = event, x.header.pid == childPID { childExited.store(true, ordering: .releasing) }
         }
 
@@ -75,7 +88,6 @@ public enum Trace {
             let deadline = WallClock.bootTimeNow() + 2_000_000_000
             while !childExited.load(ordering: .acquiring) && WallClock.bootTimeNow() < deadline { usleep(2000) }
         } else {
-            StopSignal.install()
             while !StopSignal.received { usleep(50_000) }
         }
         monitor.stop()
@@ -119,11 +131,11 @@ final class OutputSink: @unchecked Sendable {
         encoder = EventJSONEncoder(fd: fd)
     }
 
-    func write(_ event: Event, process: TrackedProcess?) {
+    func write(_ event: Event, context: EventContext) {
         if json {
-            encoder.write(event, process: process)
+            encoder.write(event, process: context.process, attribution: context.attribution)
         } else {
-            let line = EventText.line(event, process: process, clock: &clock) + "\n"
+            let line = EventText.line(event, process: context.process, attribution: context.attribution, clock: &clock) + "\n"
             let n = line.utf8.withContiguousStorageIfAvailable { Glibc.write(fd, $0.baseAddress, $0.count) } ?? -1
             if n < 0 { textErrors += line.utf8.count }
         }

@@ -1,3 +1,4 @@
+import ProbityAttribution
 import ProbityEvents
 import ProbityProcess
 
@@ -14,7 +15,7 @@ public final class EventJSONEncoder {
 
     /// Writes one event; `process` (from the process table) supplies `exe` for events other
     /// than exec.
-    public func write(_ event: Event, process: TrackedProcess?) {
+    public func write(_ event: Event, process: TrackedProcess?, attribution: Attribution? = nil) {
         let h = event.header
         writer.beginObject()
         writer.field("kind", h.kind.description)
@@ -79,6 +80,7 @@ public final class EventJSONEncoder {
                 writer.field("cq_entries", u.completionEntries)
             }
         }
+        if let attribution { writeAttribution(attribution) }
         let truncated = Self.truncationNames(h.flags)
         if !truncated.isEmpty { writer.field("truncated", truncated) }
         writer.endLine()
@@ -92,6 +94,24 @@ public final class EventJSONEncoder {
 
     private func exe(_ process: TrackedProcess?) {
         if let exe = process?.executable, !exe.isEmpty { writer.field("exe", exe) }
+    }
+
+    /// `package` (the responsible package) and `attribution` (why).
+    private func writeAttribution(_ a: Attribution) {
+        if let p = a.package {
+            writer.beginObject(key: "package")
+            writer.field("name", p.name)
+            if let version = p.version { writer.field("version", version) }
+            if let purl = p.purl { writer.field("purl", purl) }
+            writer.field("ecosystem", p.ecosystem)
+            writer.field("source", p.source.rawValue)
+            writer.endObject()
+        }
+        writer.beginObject(key: "attribution")
+        writer.field("reason", a.reason.rawValue)
+        if !a.evidence.isEmpty { writer.field("evidence", a.evidence) }
+        if let exe = a.executablePackage { writer.field("executable_package", exe.name) }
+        writer.endObject()
     }
 
     /// The decoded open flags, as `OpenFlags.names` spells them, without building an array.

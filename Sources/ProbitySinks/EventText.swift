@@ -1,9 +1,10 @@
+import ProbityAttribution
 import ProbityEvents
 import ProbityProcess
 
 /// One readable line per event, for `probity trace` without `--json`.
 public enum EventText {
-    public static func line(_ event: Event, process: TrackedProcess?, clock: inout WallClock) -> String {
+    public static func line(_ event: Event, process: TrackedProcess?, attribution: Attribution? = nil, clock: inout WallClock) -> String {
         let h = event.header
         let time = clock.rfc3339(boot: h.bootTimeNanoseconds)
         let who = "\(h.pid)<\(h.ppid) uid=\(h.uid)"
@@ -27,6 +28,7 @@ public enum EventText {
         case .ioUring(let u):
             detail = "io_uring \(u.operation) fd=\(u.fd) \(exe)"
         }
-        return "\(time) \(who) \(detail)"
+        let package = attribution?.package.map { " [\($0.name)\($0.version.map { "@\($0)" } ?? "") \(attribution?.reason.rawValue ?? "")]" } ?? ""
+        return "\(time) \(who) \(detail)\(package)"
     }
 }

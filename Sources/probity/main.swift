@@ -36,6 +36,9 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only events (no hook or loss summary unless events were lost).")
     var quiet = false
 
+    @Flag(name: .customLong("no-attribution"), help: "Do not attribute events to packages.")
+    var noAttribution = false
+
     @Argument(parsing: .postTerminator, help: "The command to run and follow.")
     var command: [String] = []
 
@@ -52,6 +55,7 @@ struct TraceCommand: ParsableCommand {
         options.ringBufferBytes = ringBufferMiB << 20
         options.coalesceWindowNanoseconds = coalesceMilliseconds * 1_000_000
         options.verbose = !quiet
+        options.attribution = !noAttribution
         let status = try Trace.run(options)
         throw ExitCode(status)
     }

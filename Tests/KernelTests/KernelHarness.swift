@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import XCTest
+import ProbityAttribution
 import ProbityEvents
 import ProbityMonitor
 import ProbityProbes
@@ -15,6 +16,8 @@ import ProbityProcess
 /// on a kernel that loads them).
 struct TracedRun {
     var events: [Event]
+    /// The attribution of each event (same order), when the run had an index.
+    var attributions: [Attribution?] = []
     var exitStatus: Int32
     var childPID: Int32
     var statistics: MonitorStatistics
@@ -36,21 +39,24 @@ struct TracedRun {
 final class EventCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var events: [Event] = []
-    func add(_ e: Event) { lock.lock(); events.append(e); lock.unlock() }
+    private var attributions: [Attribution?] = []
+    func add(_ e: Event, _ a: Attribution?) { lock.lock(); events.append(e); attributions.append(a); lock.unlock() }
     var all: [Event] { lock.lock(); defer { lock.unlock() }; return events }
+    var allAttributions: [Attribution?] { lock.lock(); defer { lock.unlock() }; return attributions }
 }
 
 enum Kernel {
     /// Runs `command` gated, following exactly its tree.
     static func trace(
         _ command: [String], ringBufferBytes: Int = 8 << 20, coalesceWindowNanoseconds: UInt64 = 0,
-        file: StaticString = #filePath, line: UInt = #line
+        attribution: PathIndex? = nil, file: StaticString = #filePath, line: UInt = #line
     ) throws -> TracedRun {
         let child = try GatedChild(command: command)
         var options = MonitorOptions()
         options.probes.followPIDs = [child.pid]
         options.probes.ringBufferBytes = ringBufferBytes
         options.probes.coalesceWindowNanoseconds = coalesceWindowNanoseconds
+        options.attributionIndex = attribution
         let monitor: Monitor
         do {
             monitor = try Monitor(options: options)
@@ -63,8 +69,8 @@ enum Kernel {
         let collector = EventCollector()
         let sawExit = Atomic<Bool>(false)
         let childPID = child.pid
-        monitor.start { event, _ in
-            collector.add(event)
+        monitor.start { event, context in
+            collector.add(event, context.attribution)
             if case .exit(let x) = event, x.header.pid == childPID { sawExit.store(true, ordering: .releasing) }
         }
         child.release()
@@ -76,7 +82,7 @@ enum Kernel {
         let table = monitor.processTable
         monitor.close()
         XCTAssertTrue(sawExit.load(ordering: .acquiring), "the command's exit event arrived", file: file, line: line)
-        return TracedRun(events: collector.all, exitStatus: status, childPID: child.pid, statistics: stats, table: table)
+        return TracedRun(events: collector.all, attributions: collector.allAttributions, exitStatus: status, childPID: child.pid, statistics: stats, table: table)
     }
 
     /// A python3 one-off script, run under the probes.

@@ -82,7 +82,10 @@ final class TraceCommandTests: XCTestCase {
     func testTraceByPIDFollowsAnExistingTree() throws {
         let dir = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let target = try GatedChildProcess(["/bin/sh", "-c", "sleep 1.5; cat \(dir)/marker 2>/dev/null; exit 0"])
+        // The target waits for a go file, so that its cat starts only once the tracer is attached.
+        let target = try GatedChildProcess([
+            "/bin/sh", "-c", "while [ ! -e \(dir)/go ]; do sleep 0.05; done; cat \(dir)/marker 2>/dev/null; exit 0",
+        ])
         defer { target.stop() }
         let tracer = Process()
         tracer.executableURL = try probityBinary()
@@ -91,6 +94,15 @@ final class TraceCommandTests: XCTestCase {
         tracer.standardOutput = out
         tracer.standardError = err
         try tracer.run()
+        var stderrText = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !stderrText.contains("hooks attached") && Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            stderrText += String(decoding: chunk, as: UTF8.self)
+        }
+        XCTAssertTrue(stderrText.contains("hooks attached"), stderrText)
+        FileManager.default.createFile(atPath: dir + "/go", contents: nil)
         target.waitForExit()
         usleep(300_000)
         tracer.interrupt()
