@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "probity", targets: ["probity"]),
         .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
+        .library(name: "ProbityAttribution", targets: ["ProbityAttribution"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -68,3 +68,5 @@ for w in a b c d; do
 		"$(ratio "$OUT/snoop")" "$slost" "$(ratio "$OUT/floor")"
 done
 echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20x, zero lost events"
+echo
+(cd Benchmarks && swift build -c release --product index-bench >/dev/null && "$(swift build -c release --show-bin-path)/index-bench" 1000000)

@@ -1,9 +1,10 @@
 /// Path → package: exact file entries, plus package root directories where the longest prefix
 /// wins (a file under `node_modules/a/node_modules/b/` belongs to `b`).
 ///
-/// Files are stored per directory: a dictionary of directories, each holding a dictionary of
-/// base names. Most base names fit Swift's 15-byte inline strings, so a million entries cost
-/// tens of MiB rather than one heap string per path.
+/// Paths are not stored: entries are keyed by a 64-bit FNV-1a hash of the path's bytes, and roots
+/// by the hash of each directory prefix, which one left-to-right pass over a path computes for
+/// all its prefixes at once. A lookup allocates nothing. Two different paths colliding in 64
+/// bits among a million entries has a probability of about 3·10⁻⁸.
 public struct PathIndex: Sendable {
     /// How a path was matched.
     public enum Match: Sendable, Hashable {
@@ -20,16 +21,18 @@ public struct PathIndex: Sendable {
     }
 
     public private(set) var packages: [InstalledPackage] = []
-    private var directories: [String: Int] = [:]
-    private var files: [[String: UInt32]] = []
+    private var files = HashTable()
     /// Owner lists for paths that more than one package lists (directories, mostly).
     private var shared: [[UInt32]] = []
-    private var roots: [String: UInt32] = [:]
+    private var roots = HashTable(capacity: 64)
+    private var rootEntries: [(path: String, package: UInt32)] = []
     /// Directory aliases, e.g. `/bin` → `/usr/bin` on a merged-/usr system.
     public private(set) var aliases: [(alias: String, target: String)] = []
     public private(set) var fileCount = 0
 
     private static let sharedFlag: UInt32 = 1 << 31
+    private static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    private static let prime: UInt64 = 0x100_0000_01b3
 
     public init() {}
 
@@ -42,25 +45,17 @@ public struct PathIndex: Sendable {
 
     /// Records that `path` (absolute) belongs to `package`.
     public mutating func addFile(_ path: String, package: UInt32) {
-        let (dir, base) = Self.split(path)
-        let d: Int
-        if let existing = directories[dir] {
-            d = existing
-        } else {
-            d = files.count
-            directories[dir] = d
-            files.append([:])
-        }
-        if let current = files[d][base] {
+        let key = Self.hash(path)
+        if let current = files[key] {
             if current & Self.sharedFlag != 0 {
                 let s = Int(current & ~Self.sharedFlag)
                 if !shared[s].contains(package) { shared[s].append(package) }
             } else if current != package {
                 shared.append([current, package])
-                files[d][base] = UInt32(shared.count - 1) | Self.sharedFlag
+                files[key] = UInt32(shared.count - 1) | Self.sharedFlag
             }
         } else {
-            files[d][base] = package
+            files[key] = package
             fileCount += 1
         }
     }
@@ -70,7 +65,13 @@ public struct PathIndex: Sendable {
     public mutating func addRoot(_ path: String, package: UInt32) {
         var p = path
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        roots[p] = package
+        let key = Self.prefixHash(p)
+        if let existing = roots[key] {
+            rootEntries[Int(existing)] = (p, package)
+        } else {
+            roots[key] = UInt32(rootEntries.count)
+            rootEntries.append((p, package))
+        }
     }
 
     /// Declares that paths under `alias` are the same files as under `target` (a symlinked
@@ -82,33 +83,55 @@ public struct PathIndex: Sendable {
     /// The packages owning `path`: every package that lists it as a file (as `dpkg -S` does),
     /// else the package whose root directory is the longest prefix of it. Empty when none.
     public func owners(of path: String) -> [Owner] {
-        for candidate in [path] + aliased(path) {
-            let exact = fileOwners(candidate)
-            if !exact.isEmpty { return exact.map { Owner(package: packages[Int($0)], match: .file) } }
+        if let ids = fileOwners(path) { return ids.map { Owner(package: packages[Int($0)], match: .file) } }
+        for candidate in aliased(path) {
+            if let ids = fileOwners(candidate) { return ids.map { Owner(package: packages[Int($0)], match: .file) } }
         }
-        for candidate in [path] + aliased(path) {
-            if let (id, root) = rootOwner(candidate) { return [Owner(package: packages[Int(id)], match: .root(root))] }
+        if let owner = rootOwner(path) { return [owner] }
+        for candidate in aliased(path) {
+            if let owner = rootOwner(candidate) { return [owner] }
         }
         return []
     }
 
-    /// The single most specific owner (first listed), or nil.
-    public func owner(of path: String) -> Owner? { owners(of: path).first }
+    /// The id (an index into ``packages``) of the most specific owner, without building an
+    /// ``Owner``: the hot path for per-event attribution.
+    public func ownerID(of path: String) -> UInt32? {
+        if let value = files[Self.hash(path)] {
+            return value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
+        }
+        guard let owner = owners(of: path).first else { return nil }
+        return packages.firstIndex(of: owner.package).map { UInt32($0) }
+    }
 
-    private func fileOwners(_ path: String) -> [UInt32] {
-        let (dir, base) = Self.split(path)
-        guard let d = directories[dir], let value = files[d][base] else { return [] }
+    /// The most specific owner (the first listed for a shared path), or nil.
+    public func owner(of path: String) -> Owner? {
+        if let value = files[Self.hash(path)] {
+            let id = value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
+            return Owner(package: packages[Int(id)], match: .file)
+        }
+        return owners(of: path).first
+    }
+
+    private func fileOwners(_ path: String) -> [UInt32]? {
+        guard let value = files[Self.hash(path)] else { return nil }
         return value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)] : [value]
     }
 
-    private func rootOwner(_ path: String) -> (UInt32, String)? {
+    /// The longest root that is a whole-component prefix of `path`.
+    private func rootOwner(_ path: String) -> Owner? {
         guard !roots.isEmpty else { return nil }
-        var prefix = Substring(path)
-        while true {
-            if let id = roots[String(prefix)] { return (id, String(prefix)) }
-            guard let slash = prefix.lastIndex(of: "/"), slash > prefix.startIndex else { return nil }
-            prefix = prefix[..<slash]
+        var best: UInt32?
+        var h = Self.offsetBasis
+        var utf8 = path.utf8.makeIterator()
+        while let byte = utf8.next() {
+            if byte == UInt8(ascii: "/"), h != Self.offsetBasis, let entry = roots[h] { best = entry }
+            h = (h ^ UInt64(byte)) &* Self.prime
         }
+        if let entry = roots[h] { best = entry }
+        guard let best else { return nil }
+        let (rootPath, package) = rootEntries[Int(best)]
+        return Owner(package: packages[Int(package)], match: .root(rootPath))
     }
 
     private func aliased(_ path: String) -> [String] {
@@ -120,10 +143,33 @@ public struct PathIndex: Sendable {
         return out
     }
 
-    /// ("/a/b", "c") for "/a/b/c"; ("/", "a") for "/a"; ("", path) for a relative path.
-    static func split(_ path: String) -> (String, String) {
-        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
-        let dir = slash == path.startIndex ? "/" : String(path[..<slash])
-        return (dir, String(path[path.index(after: slash)...]))
+    /// The key of a file entry: FNV-1a-style mixing of the path's bytes, eight at a time.
+    static func hash(_ path: String) -> UInt64 {
+        if let h = path.utf8.withContiguousStorageIfAvailable({ hashBytes(UnsafeRawBufferPointer($0)) }) { return h }
+        var copy = path
+        return copy.withUTF8 { hashBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    private static func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h = offsetBasis
+        var i = 0
+        while i + 8 <= bytes.count {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* prime
+            h ^= h >> 29
+            i += 8
+        }
+        while i < bytes.count {
+            h = (h ^ UInt64(bytes[i])) &* prime
+            i += 1
+        }
+        return h ^ (h >> 32)
+    }
+
+    /// The key of a root: byte-wise FNV-1a, which ``rootOwner(_:)`` computes for every prefix of
+    /// a path in one pass.
+    static func prefixHash(_ path: String) -> UInt64 {
+        var h = offsetBasis
+        for byte in path.utf8 { h = (h ^ UInt64(byte)) &* prime }
+        return h
     }
 }

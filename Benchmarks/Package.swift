@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+// Benchmarks live in their own package (as swift-nio's do), so the main package's build and tests
+// never pay for them. `make bench` builds and runs them in release mode.
+import PackageDescription
+
+let package = Package(
+    name: "ProbityBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [.package(name: "Probity", path: "..")],
+    targets: [
+        .executableTarget(
+            name: "index-bench",
+            dependencies: [.product(name: "ProbityAttribution", package: "Probity")],
+            path: "Sources/index-bench"
+        ),
+    ]
+)
