@@ -194,6 +194,84 @@ static long dpath_step(__u64 index, void *ctx)
 	return 0;
 }
 
+/* In-kernel coalescing of identical opens: a per-CPU direct-mapped cache of recent opens,
+ * indexed by a hash of (process, path, flags, outcome). Per-CPU arrays need no locks and no
+ * allocation, unlike an LRU hash whose insert on every distinct open costs more than the open's
+ * record itself. A slot that has folded opens keeps the path and header of the open, so that
+ * the folded count can be reported with them when the slot is reused or the process exits. */
+#define COALESCE_SLOTS 1024
+#define COALESCE_PATH_MAX 256
+
+struct coalesce_slot {
+	__u64 key;              /* hash of tgid, flags, outcome and path */
+	__u64 window_start_ns;
+	__u32 tgid;
+	__u32 suppressed;       /* identical opens folded since the last record */
+	/* Filled at the first fold of a window: */
+	__u64 cgroup_id;
+	__s64 result;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 open_flags;
+	__u32 mode;
+	__u16 syscall;
+	__u16 path_len;
+	char path[COALESCE_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COALESCE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct coalesce_slot);
+} coalesce SEC(".maps") __weak;
+
+/* Processes with folded opens not yet reported (tgid -> 1): their exit flushes them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} folding SEC(".maps") __weak;
+
+/* Reports the opens a slot folded since its last record, as one open record with their count,
+ * built in the second half of the scratch buffer (the first may hold a record in progress). */
+static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot)
+{
+	struct scratch *s = get_scratch();
+	if (!s) {
+		count_drop(PROBITY_KIND_OPEN);
+		return;
+	}
+	struct probity_open *r = (struct probity_open *)&s->buf[SCRATCH_SIZE];
+	r->hdr.time_ns = bpf_ktime_get_boot_ns();
+	r->hdr.kind = PROBITY_KIND_OPEN;
+	r->hdr.flags = PROBITY_F_COALESCED;
+	r->hdr.pid = slot->tgid;
+	r->hdr.tid = slot->tgid;
+	r->hdr.ppid = slot->ppid;
+	r->hdr.uid = slot->uid;
+	r->hdr.gid = slot->gid;
+	r->hdr._pad0 = 0;
+	r->hdr.cgroup_id = slot->cgroup_id;
+	r->result = slot->result;
+	r->open_flags = slot->open_flags;
+	r->mode = slot->mode;
+	r->dirfd = AT_FDCWD_;
+	r->count = slot->suppressed;
+	r->syscall = slot->syscall;
+	r->path_len = slot->path_len;
+	r->dir_len = 0;
+	r->_pad0 = 0;
+	bpf_probe_read_kernel(&s->buf[SCRATCH_SIZE + sizeof(*r)], COALESCE_PATH_MAX, slot->path);
+	__u32 len = slot->path_len;
+	if (len > COALESCE_PATH_MAX)
+		len = COALESCE_PATH_MAX;
+	emit(cfg, r, sizeof(*r) + len, PROBITY_KIND_OPEN);
+	slot->suppressed = 0;
+}
+
 /*
  * Walk a path's dentries up to the root, writing components leaf first, NUL-terminated, into
  * the scratch buffer at `off`. Returns bytes written; sets *truncated when a limit was reached.

@@ -8,25 +8,6 @@
  */
 #include "common.bpf.h"
 
-/* In-kernel coalescing: a per-CPU direct-mapped cache of recent opens, indexed by a hash of
- * (process, path, flags, outcome). Per-CPU arrays need no locks and no allocation, unlike an
- * LRU hash whose insert on every distinct open costs more than the open's record itself. */
-#define COALESCE_SLOTS 1024
-
-struct coalesce_slot {
-	__u64 key;              /* hash of tgid, flags, outcome, dirfd and path */
-	__u64 window_start_ns;
-	__u32 tgid;
-	__u32 suppressed;       /* identical opens folded since the last record */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, COALESCE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct coalesce_slot);
-} coalesce SEC(".maps");
-
 /* FNV-1a over the path's bytes, eight at a time, then the tail. */
 static __always_inline __u64 hash_path(const char *buf, __u32 off, __u32 len)
 {
@@ -66,19 +47,36 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	__u32 plen = n;
 
 	__u32 count = 1;
-	if (cfg->coalesce_window_ns) {
+	/* Coalescing applies to absolute paths short enough to keep in a slot, so that folded opens
+	 * can always be reported later with their path. */
+	if (cfg->coalesce_window_ns && plen > 1 && plen <= COALESCE_PATH_MAX && s->buf[sizeof(*e)] == '/') {
 		__u64 key = hash_path(s->buf, off, plen);
 		key = (key ^ tgid) * 0x100000001b3ULL;
 		key = (key ^ (__u32)flags) * 0x100000001b3ULL;
 		key = (key ^ (__u64)(ret >= 0 ? 0 : ret)) * 0x100000001b3ULL;
-		if (dirfd != AT_FDCWD_ && plen > 0 && s->buf[off & SCRATCH_MASK] != '/')
-			key = (key ^ (__u32)dirfd) * 0x100000001b3ULL; /* relative to another directory */
 		__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
 		struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
 		if (slot) {
 			__u64 now = bpf_ktime_get_boot_ns();
 			if (slot->key == key && slot->tgid == tgid) {
 				if (now - slot->window_start_ns < cfg->coalesce_window_ns) {
+					if (slot->suppressed == 0) {
+						/* First fold in this window: keep what a later record needs. */
+						struct task_struct *task = bpf_get_current_task_btf();
+						__u64 uid_gid = bpf_get_current_uid_gid();
+						slot->ppid = task->real_parent->tgid;
+						slot->uid = (__u32)uid_gid;
+						slot->gid = uid_gid >> 32;
+						slot->cgroup_id = bpf_get_current_cgroup_id();
+						slot->result = ret;
+						slot->open_flags = flags;
+						slot->mode = mode;
+						slot->syscall = sys;
+						slot->path_len = plen;
+						bpf_probe_read_kernel(slot->path, COALESCE_PATH_MAX, &s->buf[sizeof(*e)]);
+						__u8 one = 1;
+						bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
+					}
 					slot->suppressed += 1;
 					__u32 zero = 0;
 					__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
@@ -87,6 +85,9 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 					return 0;
 				}
 				count += slot->suppressed;
+			} else if (slot->suppressed > 0) {
+				/* The slot goes to another open: report what it had folded first. */
+				emit_folded(cfg, slot);
 			}
 			slot->key = key;
 			slot->tgid = tgid;

@@ -234,6 +234,23 @@ int BPF_PROG(probity_fork, struct task_struct *parent, struct task_struct *child
 	return 0;
 }
 
+/* At exit, report the opens this CPU's coalescing slots folded for the process. */
+struct flush_folded {
+	__u32 tgid;
+};
+
+static long flush_step(__u64 index, void *ctx)
+{
+	struct flush_folded *f = ctx;
+	__u32 i = (__u32)index;
+	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &i);
+	if (slot && slot->tgid == f->tgid && slot->suppressed > 0) {
+		emit_folded(get_config(), slot);
+		slot->key = 0;
+	}
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(probity_exit, struct task_struct *p, bool group_dead)
 {
@@ -241,6 +258,11 @@ int BPF_PROG(probity_exit, struct task_struct *p, bool group_dead)
 		return 0;
 	struct probity_config *cfg = get_config();
 	__u32 tgid = p->tgid;
+	if (bpf_map_lookup_elem(&folding, &tgid)) {
+		struct flush_folded f = { .tgid = tgid };
+		bpf_loop(COALESCE_SLOTS, flush_step, &f, 0);
+		bpf_map_delete_elem(&folding, &tgid);
+	}
 	if (!should_report(cfg, tgid))
 		return 0;
 	struct probity_exit e = {};
