@@ -116,7 +116,10 @@ public final class KernelProbes: @unchecked Sendable {
                 guard let prog = bpf_object__find_program_by_name(obj, hook.program) else {
                     throw ProbeError(operation: "find program \(hook.program) in the BPF object", errno: ENOENT)
                 }
-                if !Self.hookExists(hook, vmlinux: vmlinux) {
+                if case .inaccessible(let err) = Self.hookPresence(hook, vmlinux: vmlinux) {
+                    throw ProbeError(operation: "look up \(hook.attachPoint) in tracefs", errno: err, libbpfLog: [])
+                }
+                if Self.hookPresence(hook, vmlinux: vmlinux) == .absent {
                     if !hook.optional {
                         throw ProbeError(operation: "find \(hook.attachPoint) on this kernel", errno: ENOENT, libbpfLog: [])
                     }
@@ -238,18 +241,22 @@ public final class KernelProbes: @unchecked Sendable {
         return fd
     }
 
-    /// Whether the tracepoint behind `hook` exists on the running kernel.
-    static func hookExists(_ hook: Hook, vmlinux: OpaquePointer?) -> Bool {
+    enum Presence: Equatable { case present, absent, inaccessible(Int32) }
+
+    /// Whether the tracepoint behind `hook` exists on the running kernel (or cannot be told:
+    /// tracefs is not readable without privileges).
+    static func hookPresence(_ hook: Hook, vmlinux: OpaquePointer?) -> Presence {
         if hook.attachPoint.hasPrefix("tp_btf/") {
             let name = "btf_trace_" + hook.attachPoint.dropFirst("tp_btf/".count)
-            guard let vmlinux else { return false }
-            return btf__find_by_name_kind(vmlinux, name, UInt32(BTF_KIND_TYPEDEF)) > 0
+            guard let vmlinux else { return .absent }
+            return btf__find_by_name_kind(vmlinux, name, UInt32(BTF_KIND_TYPEDEF)) > 0 ? .present : .absent
         }
         if hook.attachPoint.hasPrefix("tracepoint/") {
             let path = "/sys/kernel/tracing/events/" + hook.attachPoint.dropFirst("tracepoint/".count)
-            return access(path, F_OK) == 0
+            if access(path, F_OK) == 0 { return .present }
+            return errno == EACCES || errno == EPERM ? .inaccessible(errno) : .absent
         }
-        return false
+        return .absent
     }
 }
 

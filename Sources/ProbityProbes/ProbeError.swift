@@ -24,7 +24,9 @@ public struct ProbeError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var text = "\(operation) failed"
         if errno != 0 { text += ": \(String(cString: strerror(errno))) (errno \(errno))" }
-        if errno == EPERM { text += "; Probity needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE)" }
+        if errno == EPERM || errno == EACCES {
+            text += "; Probity needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and read access to tracefs)"
+        }
         let tail = libbpfLog.suffix(12)
         if !tail.isEmpty { text += "\nlibbpf:\n  " + tail.joined(separator: "\n  ") }
         return text

@@ -27,10 +27,15 @@ final class TraceCommandTests: XCTestCase {
         var stderr: String
     }
 
-    private func run(_ arguments: [String], whileRunning body: (() -> Void)? = nil) throws -> Output {
+    private func run(_ arguments: [String], asUser uid: Int? = nil, whileRunning body: (() -> Void)? = nil) throws -> Output {
         let process = Process()
-        process.executableURL = try probityBinary()
-        process.arguments = arguments
+        if let uid {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", try probityBinary().path] + arguments
+        } else {
+            process.executableURL = try probityBinary()
+            process.arguments = arguments
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -125,6 +130,18 @@ final class TraceCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("no such process"), missing.stderr)
         let noCommand = try run(["trace", "--json", "--", "/nonexistent/program"])
         XCTAssertEqual(noCommand.status, 127)
+        let badSize = try run(["trace", "--ring-buffer-mb", "0", "--", "/bin/true"])
+        XCTAssertNotEqual(badSize.status, 0)
+        XCTAssertTrue(badSize.stderr.contains("--ring-buffer-mb"), badSize.stderr)
+    }
+
+    /// Without privileges the probes cannot load: a clear refusal that says what is needed, and
+    /// the command is not run.
+    func testUnprivilegedUserGetsAClearError() throws {
+        let out = try run(["trace", "--no-attribution", "--", "/bin/true"], asUser: 65534)
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("needs root"), out.stderr)
+        XCTAssertTrue(out.events.isEmpty)
     }
 }
 
