@@ -86,10 +86,34 @@ public final class KernelProbes: @unchecked Sendable {
     public static func load(options: ProbeOptions = ProbeOptions()) throws(ProbeError) -> KernelProbes {
         LibbpfLog.install()
         KernelFilesystems.mountIfNeeded()
-        return try KernelProbes(options: options)
+        // An optional program the verifier refuses is left out and reported, and the object is
+        // loaded again without it (libbpf loads an object's programs all together).
+        var refused: [String: String] = [:]
+        while true {
+            do {
+                return try KernelProbes(options: options, refused: refused)
+            } catch {
+                guard error.operation.hasPrefix("load BPF object"),
+                      let program = Self.refusedOptionalProgram(in: error.libbpfLog), refused[program] == nil
+                else { throw error }
+                refused[program] = "refused by the verifier: \(error.libbpfLog.last ?? "")"
+            }
+        }
     }
 
-    private init(options: ProbeOptions) throws(ProbeError) {
+    /// The optional program libbpf says failed to load, from lines like
+    /// `libbpf: prog 'probity_io_uring_submit': failed to load: -13`.
+    static func refusedOptionalProgram(in log: [String]) -> String? {
+        for line in log.reversed() {
+            guard let start = line.range(of: "prog '"), let end = line[start.upperBound...].firstIndex(of: "'"),
+                  line.contains("failed to load") else { continue }
+            let name = String(line[start.upperBound..<end])
+            if hooks.contains(where: { $0.program == name && $0.optional }) { return name }
+        }
+        return nil
+    }
+
+    private init(options: ProbeOptions, refused: [String: String]) throws(ProbeError) {
         self.options = options
         var size = 0
         guard let bytes = probity_bpf_object_bytes(&size), size > 0 else {
@@ -116,15 +140,19 @@ public final class KernelProbes: @unchecked Sendable {
                 guard let prog = bpf_object__find_program_by_name(obj, hook.program) else {
                     throw ProbeError(operation: "find program \(hook.program) in the BPF object", errno: ENOENT)
                 }
-                if case .inaccessible(let err) = Self.hookPresence(hook, vmlinux: vmlinux) {
+                let presence = Self.hookPresence(hook, vmlinux: vmlinux)
+                if case .inaccessible(let err) = presence {
                     throw ProbeError(operation: "look up \(hook.attachPoint) in tracefs", errno: err, libbpfLog: [])
                 }
-                if Self.hookPresence(hook, vmlinux: vmlinux) == .absent {
+                if presence == .absent {
                     if !hook.optional {
                         throw ProbeError(operation: "find \(hook.attachPoint) on this kernel", errno: ENOENT, libbpfLog: [])
                     }
                     bpf_program__set_autoload(prog, false)
                     status[hook.program] = HookStatus(hook: hook, state: .absent, detail: "not on this kernel")
+                } else if let reason = refused[hook.program] {
+                    bpf_program__set_autoload(prog, false)
+                    status[hook.program] = HookStatus(hook: hook, state: .failed, detail: reason)
                 }
             }
             LibbpfLog.shared.clear()

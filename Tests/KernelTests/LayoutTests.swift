@@ -101,3 +101,20 @@ final class LayoutTests: XCTestCase {
         ])
     }
 }
+
+@testable import ProbityProbes
+
+/// Reading libbpf's log to find which optional program the verifier refused.
+final class LoaderLogTests: XCTestCase {
+    func testRefusedOptionalProgramIsFoundInTheLog() {
+        let log = [
+            "libbpf: prog 'probity_io_uring_submit': BPF program load failed: Permission denied",
+            "libbpf: prog 'probity_io_uring_submit': failed to load: -13",
+            "libbpf: failed to load object 'probity'",
+        ]
+        XCTAssertEqual(KernelProbes.refusedOptionalProgram(in: log), "probity_io_uring_submit")
+        // A required program is never left out: its failure is an error.
+        XCTAssertNil(KernelProbes.refusedOptionalProgram(in: ["libbpf: prog 'probity_exec': failed to load: -22"]))
+        XCTAssertNil(KernelProbes.refusedOptionalProgram(in: ["unrelated"]))
+    }
+}
