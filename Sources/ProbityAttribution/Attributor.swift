@@ -3,7 +3,10 @@ import ProbityEvents
 import ProbityProcess
 
 /// Which package is responsible for a process, and why.
-public struct Attribution: Sendable, Hashable {
+///
+/// Immutable and shared: every event of a process carries the same instance, so handing it on
+/// costs one reference count, not a copy of every string in it.
+public final class Attribution: Sendable, Hashable {
     /// Why the package was chosen (`attribution.reason` in events).
     public enum Reason: String, Sendable, Hashable {
         /// The executable file belongs to an application package (pip, npm, SBOM).
@@ -24,14 +27,32 @@ public struct Attribution: Sendable, Hashable {
         case unattributed
     }
 
-    public var package: InstalledPackage?
-    public var reason: Reason
+    public let package: InstalledPackage?
+    public let reason: Reason
     /// The file, variable or ancestor that decided it.
-    public var evidence: String
+    public let evidence: String
     /// The owner of the executable file itself, when it differs from `package`.
-    public var executablePackage: InstalledPackage?
+    public let executablePackage: InstalledPackage?
+
+    public init(package: InstalledPackage?, reason: Reason, evidence: String, executablePackage: InstalledPackage?) {
+        self.package = package
+        self.reason = reason
+        self.evidence = evidence
+        self.executablePackage = executablePackage
+    }
 
     public static let unattributed = Attribution(package: nil, reason: .unattributed, evidence: "", executablePackage: nil)
+
+    public static func == (lhs: Attribution, rhs: Attribution) -> Bool {
+        lhs === rhs || (lhs.package == rhs.package && lhs.reason == rhs.reason && lhs.evidence == rhs.evidence
+            && lhs.executablePackage == rhs.executablePackage)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(package)
+        hasher.combine(reason)
+        hasher.combine(evidence)
+    }
 }
 
 /// Attributes processes to packages with a ``PathIndex``, caching per process: computed at exec,
@@ -70,8 +91,9 @@ public struct Attributor: Sendable {
             let parent = byPID[f.header.pid] ?? attributeExisting(f.header.pid, table: table)
             var child = parent
             if parent.package != nil && parent.reason != .inherited && parent.reason != .systemExecutable {
-                child.reason = .inherited
-                child.evidence = "pid \(f.header.pid)"
+                child = Attribution(
+                    package: parent.package, reason: .inherited, evidence: "pid \(f.header.pid)",
+                    executablePackage: parent.executablePackage)
             }
             byPID[f.childPID] = child
             return parent

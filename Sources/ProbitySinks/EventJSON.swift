@@ -96,8 +96,26 @@ public final class EventJSONEncoder {
         if let exe = process?.executable, !exe.isEmpty { writer.field("exe", exe) }
     }
 
-    /// `package` (the responsible package) and `attribution` (why).
+    /// `package` and `attribution`: the same for every event of a process, so encoded once per
+    /// attribution and copied afterwards. The cache holds the objects it keys, so an identifier
+    /// is never reused for another attribution while cached.
+    private var attributionJSON: [ObjectIdentifier: (Attribution, [UInt8])] = [:]
+
     private func writeAttribution(_ a: Attribution) {
+        if let (_, bytes) = attributionJSON[ObjectIdentifier(a)] {
+            writer.appendRaw(bytes)
+            return
+        }
+        let fragment = JSONLineWriter(fd: -1, flushThreshold: 1 << 16)
+        Self.encodeAttribution(a, into: fragment)
+        let bytes = fragment.pendingBytes
+        fragment.discard()
+        if attributionJSON.count >= 4096 { attributionJSON.removeAll(keepingCapacity: true) }
+        attributionJSON[ObjectIdentifier(a)] = (a, bytes)
+        writer.appendRaw(bytes)
+    }
+
+    private static func encodeAttribution(_ a: Attribution, into writer: JSONLineWriter) {
         if let p = a.package {
             writer.beginObject(key: "package")
             writer.field("name", p.name)

@@ -138,6 +138,9 @@ public final class JSONLineWriter {
     /// The buffered bytes (tests).
     public var pendingBytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
 
+    /// Forgets the buffered bytes without writing them (a writer used to build a fragment).
+    public func discard() { count = 0 }
+
     // MARK: Encoding
 
     private static let hexDigits: StaticString = "0123456789abcdef"
@@ -189,33 +192,69 @@ public final class JSONLineWriter {
             reserve(utf8.count * 6 + 2)
             storage[count] = UInt8(ascii: "\"")
             count += 1
-            var start = 0
-            for i in 0..<utf8.count {
-                let b = utf8[i]
-                guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
-                copy(utf8, start, i)
-                storage[count] = UInt8(ascii: "\\")
-                count += 1
-                switch b {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): storage[count] = b; count += 1
-                case 0x0a: storage[count] = UInt8(ascii: "n"); count += 1
-                case 0x09: storage[count] = UInt8(ascii: "t"); count += 1
-                case 0x0d: storage[count] = UInt8(ascii: "r"); count += 1
-                default:
-                    let hex = Self.hexDigits.utf8Start
-                    storage[count] = UInt8(ascii: "u")
-                    storage[count + 1] = UInt8(ascii: "0")
-                    storage[count + 2] = UInt8(ascii: "0")
-                    storage[count + 3] = hex[Int(b >> 4)]
-                    storage[count + 4] = hex[Int(b & 0xf)]
-                    count += 5
-                }
-                start = i + 1
+            if !Self.needsEscaping(utf8) {
+                copy(utf8, 0, utf8.count)
+            } else {
+                appendEscaped(utf8)
             }
-            copy(utf8, start, utf8.count)
             storage[count] = UInt8(ascii: "\"")
             count += 1
         }
+    }
+
+    /// Whether any byte is a control character, a quote or a backslash; eight bytes at a time.
+    @inline(__always)
+    static func needsEscaping(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = utf8.baseAddress else { return false }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= utf8.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let control = (w &- ones &* 0x20) & ~w & highs
+            let quote = ((w ^ (ones &* 0x22)) &- ones) & ~(w ^ (ones &* 0x22)) & highs
+            let backslash = ((w ^ (ones &* 0x5c)) &- ones) & ~(w ^ (ones &* 0x5c)) & highs
+            if control | quote | backslash != 0 { return true }
+            i += 8
+        }
+        while i < utf8.count {
+            let b = base[i]
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return true }
+            i += 1
+        }
+        return false
+    }
+
+    private func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        var start = 0
+        for i in 0..<utf8.count {
+            let b = utf8[i]
+            guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
+            copy(utf8, start, i)
+            storage[count] = UInt8(ascii: "\\")
+            count += 1
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): storage[count] = b; count += 1
+            case 0x0a: storage[count] = UInt8(ascii: "n"); count += 1
+            case 0x09: storage[count] = UInt8(ascii: "t"); count += 1
+            case 0x0d: storage[count] = UInt8(ascii: "r"); count += 1
+            default:
+                let hex = Self.hexDigits.utf8Start
+                storage[count] = UInt8(ascii: "u")
+                storage[count + 1] = UInt8(ascii: "0")
+                storage[count + 2] = UInt8(ascii: "0")
+                storage[count + 3] = hex[Int(b >> 4)]
+                storage[count + 4] = hex[Int(b & 0xf)]
+                count += 5
+            }
+            start = i + 1
+        }
+        copy(utf8, start, utf8.count)
+    }
+
+    /// Appends bytes that are already JSON (a cached fragment such as `"package":{...},`).
+    public func appendRaw(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { appendBytes($0) }
     }
 
     @inline(__always)

@@ -41,6 +41,20 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual((parsed[0]["empty"] as? [String])?.count, 0)
     }
 
+    func testEscapeDetectionAtEveryPosition() {
+        func check(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBufferPointer { JSONLineWriter.needsEscaping($0) } }
+        let plain = Array("/usr/lib/python3/dist-packages/é/x".utf8)
+        XCTAssertFalse(check(plain))
+        for special: UInt8 in [0x00, 0x01, 0x0a, 0x1f, 0x22, 0x5c] {
+            for position in 0..<plain.count {
+                var bytes = plain
+                bytes[position] = special
+                XCTAssertTrue(check(bytes), "byte \(special) at \(position)")
+            }
+        }
+        XCTAssertFalse(check([0x20, 0x7f, 0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0xc3, 0xa9]))
+    }
+
     func testEventSchemaFields() throws {
         let header = EventHeader(bootTimeNanoseconds: 1_000, kind: .open, pid: 5, tid: 6, ppid: 4, uid: 1000, gid: 1000, cgroupID: 9)
         let open = FileOpen(
