@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -35,7 +36,7 @@ let package = Package(
         // The process table: lineage, exe, argv, cwd; seeded from /proc.
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
         // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
-        .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess"]),
+        .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess", "Yams"]),
         // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
         .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.

@@ -1,0 +1,143 @@
+import Foundation
+import XCTest
+@testable import ProbityAttribution
+
+/// Every SBOM in ../shared/corpus/sbom (written by other tools and projects) is read, with the
+/// component and file counts its SOURCES.md gives.
+final class SBOMCorpusTests: XCTestCase {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("../shared/corpus/sbom").standardized.path
+
+    struct Expected { var file: String; var components: Int; var files: Int }
+
+    /// The table of SOURCES.md: file name, components / packages (first number), file entries.
+    static func expectations() throws -> [Expected] {
+        let text = try String(contentsOfFile: corpus + "/SOURCES.md", encoding: .utf8)
+        var out: [Expected] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("| ") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count > 6, cells[1].contains("."), !cells[1].hasPrefix("file"),
+                  FileManager.default.fileExists(atPath: corpus + "/" + cells[1]) else { continue }
+            let components = Int(cells[5].prefix { $0.isNumber }) ?? -1
+            let files = Int(cells[6].prefix { $0.isNumber }) ?? -1
+            out.append(Expected(file: cells[1], components: components, files: files))
+        }
+        return out
+    }
+
+    func testEveryCorpusFileReadsWithItsCounts() throws {
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Self.corpus + "/SOURCES.md"), "the corpus is at \(Self.corpus)")
+        let expected = try Self.expectations()
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0 != "SOURCES.md" }
+        XCTAssertEqual(expected.count, onDisk.count, "SOURCES.md lists every corpus file")
+        for e in expected {
+            let path = Self.corpus + "/" + e.file
+            if e.file.hasPrefix("NOT-AN-SBOM") {
+                XCTAssertThrowsError(try SBOMReader.read(contentsOf: path), e.file) { error in
+                    XCTAssertTrue("\(error)".contains("not an SBOM"), "\(error)")
+                    XCTAssertTrue("\(error)".contains(e.file), "the error names the file: \(error)")
+                }
+                continue
+            }
+            do {
+                let doc = try SBOMReader.read(contentsOf: path)
+                XCTAssertEqual(doc.components.count, e.components, "\(e.file): components/packages")
+                let fileCount = doc.format == .cycloneDXJSON || doc.format == .cycloneDXXML ? doc.fileComponentCount : doc.files.count
+                XCTAssertEqual(fileCount, e.files, "\(e.file): file entries")
+                if e.file.contains("INVALID") {
+                    XCTAssertFalse(doc.problems.isEmpty, "\(e.file): read leniently, with its problems reported")
+                }
+            } catch {
+                XCTFail("\(e.file): \(error)")
+            }
+        }
+    }
+
+    func testFormatComesFromContentNotName() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("probity-misnamed-\(getpid()).spdx").path
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try FileManager.default.copyItem(atPath: Self.corpus + "/cdx-1.6_cyclonedx-py-7.5.0_venv.cdx.json", toPath: tmp)
+        let doc = try SBOMReader.read(contentsOf: tmp)
+        XCTAssertEqual(doc.format, .cycloneDXJSON)
+        XCTAssertEqual(doc.specVersion, "1.6")
+    }
+
+    func testFilesHashesAndOwnership() throws {
+        let ps = try SBOMReader.read(contentsOf: Self.corpus + "/spdx-2.2_ms-sbom-tool-2.0.88_powershell-7.2.1.spdx.json")
+        XCTAssertEqual(ps.files.count, 617)
+        XCTAssertTrue(ps.files.allSatisfy { $0.hashes["SHA256"] != nil }, "every file has its SHA256")
+        XCTAssertTrue(ps.files.allSatisfy { $0.ownerRef != nil }, "hasFiles gives every file an owner")
+        XCTAssertFalse(ps.files.contains { $0.path.hasPrefix("./") })
+
+        let syft = try SBOMReader.read(contentsOf: Self.corpus + "/cdx-1.6_syft-1.18.1_debian12-rootfs.cdx.json")
+        XCTAssertEqual(syft.components.map(\.paths.count).reduce(0, +), 470, "syft:location:N:path properties")
+        let npm = try SBOMReader.read(contentsOf: Self.corpus + "/cdx-1.4_bom-examples_juice-shop-npm-nested.cdx.json")
+        XCTAssertEqual(npm.components.filter { !$0.paths.isEmpty }.count, 1115, "cdx:npm:package:path on every component")
+        XCTAssertTrue(npm.components.contains { $0.isDirect == true })
+        XCTAssertTrue(npm.components.contains { $0.isDirect == false }, "transitive packages through the cyclic graph")
+    }
+
+    func testUTF16AndTagValue() throws {
+        let utf16 = try SBOMReader.read(contentsOf: Self.corpus + "/spdx-2.2_tools-python_example-UTF-16.spdx.json")
+        XCTAssertEqual(utf16.components.count, 4)
+        let tv = try SBOMReader.read(contentsOf: Self.corpus + "/spdx-2.2_dart-sbom_mqtt-client.spdx")
+        XCTAssertEqual(tv.format, .spdxTagValue)
+        XCTAssertEqual(tv.files.count, 98)
+        XCTAssertTrue(tv.files.allSatisfy { $0.hashes["SHA1"] != nil })
+    }
+}
+
+/// Bad input: clear errors with places, never a crash.
+final class SBOMBadInputTests: XCTestCase {
+    private func read(_ text: String) -> Result<SBOMDocument, SBOMError> {
+        do { return .success(try SBOMReader.read(data: Data(text.utf8), source: "test.json")) } catch { return .failure(error) }
+    }
+
+    func testMalformedJSONNamesFileAndPlace() {
+        guard case .failure(let e) = read("{\"bomFormat\": \"CycloneDX\",\n \"components\": [ {\"name\": }") else { return XCTFail() }
+        XCTAssertEqual(e.file, "test.json")
+        XCTAssertNotNil(e.place)
+        XCTAssertTrue("\(e)".contains("line") || "\(e)".contains("character"), "\(e)")
+    }
+
+    func testWrongTypesAreProblemsWithPointers() throws {
+        guard case .success(let doc) = read("""
+            {"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":7},{"name":"ok","bom-ref":"a"},{"name":"dup","bom-ref":"a"},
+             {"name":"h","hashes":[{"alg":"SHA-256","content":"0000000000"}]}],
+             "dependencies":[{"dependsOn":["a"]},{"ref":"a","dependsOn":["ghost"]}]}
+            """) else { return XCTFail() }
+        let places = doc.problems.map(\.place)
+        XCTAssertTrue(places.contains("/components/0/name"), "\(places)")
+        XCTAssertTrue(places.contains("/components/2/bom-ref"), "duplicate bom-ref: \(places)")
+        XCTAssertTrue(places.contains("/components/3/hashes/0/content"), "all-zero hash dropped: \(places)")
+        XCTAssertTrue(places.contains("/dependencies/0"), "\(places)")
+        XCTAssertTrue(doc.problems.contains { $0.message.contains("ghost") })
+        XCTAssertEqual(doc.components.count, 3)
+        XCTAssertTrue(doc.components.allSatisfy { $0.hashes.isEmpty })
+    }
+
+    func testTruncatedCorpusFilesNeverCrash() throws {
+        let corpus = SBOMCorpusTests.corpus
+        var tried = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus) where name != "SOURCES.md" {
+            guard let data = FileManager.default.contents(atPath: corpus + "/" + name), data.count > 0 else { continue }
+            for fraction in [0.1, 0.5, 0.9] {
+                let cut = data.prefix(Int(Double(data.count) * fraction))
+                switch Result(catching: { try SBOMReader.read(data: cut, source: name) }) {
+                case .success: break
+                case .failure(let error): XCTAssertTrue("\(error)".hasPrefix(name), "\(error)")
+                }
+                tried += 1
+            }
+        }
+        print("truncated inputs tried: \(tried)")
+        XCTAssertGreaterThan(tried, 100)
+    }
+
+    func testNotAnSBOM() {
+        for text in ["[1,2,3]", "{\"hello\": 1}", "just text", "<html></html>", "42"] {
+            guard case .failure(let e) = read(text) else { return XCTFail(text) }
+            XCTAssertTrue(e.message.contains("not") , "\(e)")
+        }
+    }
+}
