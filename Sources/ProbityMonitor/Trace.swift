@@ -25,6 +25,9 @@ public struct TraceOptions: Sendable {
     public var verbose = true
     /// Attribute events to packages (dpkg, pip, npm databases found on this machine).
     public var attribution = true
+    /// SBOMs whose file paths also attribute events, and the directory their relative paths are in.
+    public var sboms: [String] = []
+    public var sbomRoot = "/"
 
     public init() {}
 }
@@ -54,8 +57,14 @@ public enum Trace {
         }
 
         if options.attribution {
-            let found = PackageDiscovery.discover()
+            var found = PackageDiscovery.discover()
             for problem in found.problems { printError("probity: \(problem)\n") }
+            for sbom in options.sboms {
+                let document = try SBOMReader.read(contentsOf: sbom)
+                let paths = SBOMIndexing.add(document, to: &found.index, root: options.sbomRoot)
+                found.counts[.sbom, default: 0] += document.components.count
+                if options.verbose { printError("probity: \(sbom): \(document.components.count) components, \(paths) paths\n") }
+            }
             monitorOptions.attributionIndex = found.index
             if options.verbose {
                 let counts = InstalledPackage.Source.allCases.compactMap { s in found.counts[s].map { "\(s.rawValue) \($0)" } }

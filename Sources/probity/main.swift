@@ -6,7 +6,7 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
-        subcommands: [TraceCommand.self, WhoseCommand.self]
+        subcommands: [TraceCommand.self, WhoseCommand.self, SBOMCommand.self]
     )
 }
 
@@ -39,6 +39,12 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("no-attribution"), help: "Do not attribute events to packages.")
     var noAttribution = false
 
+    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
+    var sboms: [String] = []
+
+    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
+    var sbomRoot: String = "/"
+
     @Argument(parsing: .postTerminator, help: "The command to run and follow.")
     var command: [String] = []
 
@@ -56,6 +62,8 @@ struct TraceCommand: ParsableCommand {
         options.coalesceWindowNanoseconds = coalesceMilliseconds * 1_000_000
         options.verbose = !quiet
         options.attribution = !noAttribution
+        options.sboms = sboms
+        options.sbomRoot = sbomRoot
         let status = try Trace.run(options)
         throw ExitCode(status)
     }
@@ -80,6 +88,28 @@ struct WhoseCommand: ParsableCommand {
     func run() throws {
         let status = Whose.run(paths: paths, workspaces: workspaces, json: json)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct SBOMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sbom", abstract: "Read SBOMs (CycloneDX, SPDX 2, SPDX 3).", subcommands: [Inspect.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Format and version, counts, files with paths and hashes, and the problems found.",
+            discussion: "Exits 1 when a file cannot be read.")
+
+        @Flag(help: "Write one JSON object per file.")
+        var json = false
+
+        @Argument(help: "SBOM files.")
+        var files: [String]
+
+        func run() throws {
+            let status = SBOMInspect.run(files: files, json: json)
+            if status != 0 { throw ExitCode(status) }
+        }
     }
 }
 

@@ -89,6 +89,26 @@ final class AttributionTests: XCTestCase {
         }
     }
 
+    func testSBOMListedScriptIsAttributedToItsComponent() throws {
+        let root = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Data("cat /etc/hostname > /dev/null\n".utf8).write(to: URL(fileURLWithPath: root + "/vendor-hook.sh"))
+        let sbom = """
+            {"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"vendored-hooks",
+             "version":"4.2.0","purl":"pkg:generic/vendored-hooks@4.2.0","bom-ref":"vh",
+             "evidence":{"occurrences":[{"location":"vendor-hook.sh"}]}}]}
+            """
+        let document = try SBOMReader.read(data: Data(sbom.utf8), source: "inline.cdx.json")
+        var index = index(workspace: root)
+        XCTAssertEqual(SBOMIndexing.add(document, to: &index, root: root), 1)
+        let run = try Kernel.trace(["/bin/sh", "\(root)/vendor-hook.sh"], attribution: index)
+        let a = try XCTUnwrap(attributionOfOpen("/etc/hostname", run))
+        XCTAssertEqual(a.package?.name, "vendored-hooks")
+        XCTAssertEqual(a.package?.source, .sbom)
+        XCTAssertEqual(a.package?.purl, "pkg:generic/vendored-hooks@4.2.0")
+        XCTAssertEqual(a.reason, .inherited, "cat inherits from the sh running the SBOM's script")
+    }
+
     func testPythonDashMAndNodeScript() throws {
         let root = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
