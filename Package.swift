@@ -46,7 +46,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "probity",
-            dependencies: ["ProbityMonitor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ProbityMonitor", "ProbityAttribution", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),

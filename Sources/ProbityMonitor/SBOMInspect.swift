@@ -42,3 +42,40 @@ public enum SBOMInspect {
         return failed ? 1 : 0
     }
 }
+
+/// `probity sbom diff OLD NEW`.
+public enum SBOMDiffCommand {
+    /// Prints the differences; returns 1 when a `failOn` kind is present, 2 when a file cannot be read.
+    public static func run(old: String, new: String, json: Bool, failOn: [SBOMDiff.Failure]) -> Int32 {
+        let diff: SBOMDiff
+        do {
+            diff = SBOMDiff(old: try SBOMReader.read(contentsOf: old), new: try SBOMReader.read(contentsOf: new))
+        } catch {
+            printError("probity: \(error)\n")
+            return 2
+        }
+        func label(_ e: SBOMDiff.Entry) -> String { e.name + (e.version.map { "@\($0)" } ?? "") }
+        if json {
+            let w = JSONLineWriter(fd: 1)
+            w.beginObject()
+            w.field("added", diff.added.map(label))
+            w.field("new_transitive", diff.newTransitive.map(label))
+            w.field("removed", diff.removed.map(label))
+            w.field("changed", diff.changed.map { "\(label($0.old)) -> \($0.new.version ?? "?")" })
+            w.field("changed_file_hashes", diff.changedFileHashes)
+            w.endLine()
+            w.flush()
+        } else {
+            var lines: [String] = []
+            lines += diff.added.map { "+ \(label($0))\($0.isDirect == false ? " (transitive)" : "")" }
+            lines += diff.removed.map { "- \(label($0))" }
+            lines += diff.changed.map { "~ \($0.old.name) \($0.old.version ?? "?") -> \($0.new.version ?? "?")" }
+            lines += diff.changedFileHashes.map { "! \($0): hash changed" }
+            lines.append("\(diff.added.count) added (\(diff.newTransitive.count) transitive), \(diff.removed.count) removed, "
+                + "\(diff.changed.count) changed, \(diff.changedFileHashes.count) file hashes changed")
+            var text = lines.joined(separator: "\n") + "\n"
+            text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+        }
+        return failOn.contains(where: diff.has) ? 1 : 0
+    }
+}

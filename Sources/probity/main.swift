@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProbityAttribution
 import ProbityMonitor
 
 /// The `probity` command: parses arguments, then calls into ProbityMonitor.
@@ -93,7 +94,33 @@ struct WhoseCommand: ParsableCommand {
 
 struct SBOMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sbom", abstract: "Read SBOMs (CycloneDX, SPDX 2, SPDX 3).", subcommands: [Inspect.self])
+        commandName: "sbom", abstract: "Read SBOMs (CycloneDX, SPDX 2, SPDX 3).", subcommands: [Inspect.self, Diff.self])
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Added, removed and changed packages, new transitive packages, changed file hashes.",
+            discussion: "Exits 1 when --fail-on finds its kind of change, 2 when a file cannot be read.")
+
+        @Flag(help: "Write one JSON object.")
+        var json = false
+
+        @Option(name: .customLong("fail-on"), help: "new, new-transitive or changed (repeatable).")
+        var failOn: [String] = []
+
+        @Argument(help: "The old SBOM.") var old: String
+        @Argument(help: "The new SBOM.") var new: String
+
+        func validate() throws {
+            for f in failOn where SBOMDiff.Failure(rawValue: f) == nil {
+                throw ValidationError("--fail-on \(f): expected one of new, new-transitive, changed")
+            }
+        }
+
+        func run() throws {
+            let status = SBOMDiffCommand.run(old: old, new: new, json: json, failOn: failOn.compactMap(SBOMDiff.Failure.init))
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(

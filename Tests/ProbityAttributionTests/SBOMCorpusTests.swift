@@ -141,3 +141,31 @@ final class SBOMBadInputTests: XCTestCase {
         }
     }
 }
+
+final class SBOMDiffTests: XCTestCase {
+    private func doc(_ json: String) throws -> SBOMDocument { try SBOMReader.read(data: Data(json.utf8), source: "t.json") }
+
+    func testAddedRemovedChangedTransitiveAndHashes() throws {
+        let old = try doc("""
+            {"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"component":{"bom-ref":"app","name":"app"}},
+             "components":[{"name":"a","version":"1","purl":"pkg:npm/a@1","bom-ref":"a"},{"name":"gone","version":"1","purl":"pkg:npm/gone@1","bom-ref":"g"},
+              {"type":"file","name":"bin/tool","hashes":[{"alg":"SHA-256","content":"aa"}]}],
+             "dependencies":[{"ref":"app","dependsOn":["a","g"]}]}
+            """)
+        let new = try doc("""
+            {"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"component":{"bom-ref":"app","name":"app"}},
+             "components":[{"name":"a","version":"2","purl":"pkg:npm/a@2","bom-ref":"a"},{"name":"b","version":"1","purl":"pkg:npm/b@1","bom-ref":"b"},
+              {"name":"c","version":"1","purl":"pkg:npm/c@1","bom-ref":"c"},
+              {"type":"file","name":"bin/tool","hashes":[{"alg":"SHA-256","content":"bb"}]}],
+             "dependencies":[{"ref":"app","dependsOn":["a","b"]},{"ref":"b","dependsOn":["c"]}]}
+            """)
+        let diff = SBOMDiff(old: old, new: new)
+        XCTAssertEqual(diff.added.map(\.name), ["b", "c"])
+        XCTAssertEqual(diff.newTransitive.map(\.name), ["c"])
+        XCTAssertEqual(diff.removed.map(\.name), ["gone"])
+        XCTAssertEqual(diff.changed.map { "\($0.old.version ?? "") \($0.new.version ?? "")" }, ["1 2"])
+        XCTAssertEqual(diff.changedFileHashes, ["bin/tool"])
+        XCTAssertTrue(diff.has(.new) && diff.has(.newTransitive) && diff.has(.changed))
+        XCTAssertFalse(SBOMDiff(old: old, new: old).has(.changed))
+    }
+}
