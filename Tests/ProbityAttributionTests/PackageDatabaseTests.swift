@@ -156,3 +156,51 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// An SBOM made in the test run by a real generator (cyclonedx-bom from PyPI, in a venv with a
+/// few real packages): its components are the venv's distributions, and every file a
+/// distribution's RECORD lists resolves to that distribution.
+final class GeneratedSBOMTests: XCTestCase {
+    func testCycloneDXPyEnvironmentSBOM() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probity-cdx-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func sh(_ script: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, script)
+        }
+        try sh("python3 -m venv \(dir)/venv && \(dir)/venv/bin/pip install -q --disable-pip-version-check cyclonedx-bom six")
+        try sh("\(dir)/venv/bin/cyclonedx-py environment --of JSON -o \(dir)/sbom.json \(dir)/venv")
+        let sbom = try SBOMReader.read(contentsOf: "\(dir)/sbom.json")
+        XCTAssertEqual(sbom.format, .cycloneDXJSON)
+
+        let lib = dir + "/venv/lib"
+        let python = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: lib).first { $0.hasPrefix("python3") })
+        let site = "\(lib)/\(python)/site-packages"
+        var index = PathIndex()
+        try PythonDistributions.load(into: &index, sitePackages: site)
+        let names = Set(sbom.components.map { $0.name.lowercased() })
+        XCTAssertTrue(names.isSuperset(of: ["cyclonedx-bom", "six"]), "\(names)")
+
+        var checked = 0
+        for entry in try FileManager.default.contentsOfDirectory(atPath: site) where entry.hasSuffix(".dist-info") {
+            let meta = try XCTUnwrap(PythonDistributions.readMetadata("\(site)/\(entry)/METADATA"))
+            let normalized = meta.name.lowercased().replacingOccurrences(of: "_", with: "-")
+            if !["pip", "setuptools"].contains(normalized) {
+                XCTAssertTrue(names.contains(normalized) || names.contains(meta.name.lowercased()), "\(meta.name) is in the SBOM")
+            }
+            let rows = try String(contentsOfFile: "\(site)/\(entry)/RECORD", encoding: .utf8).split(whereSeparator: \.isNewline)
+            for row in rows {
+                let relative = String(row.split(separator: ",", omittingEmptySubsequences: false)[0])
+                let path = PythonDistributions.normalize(site + "/" + relative)
+                XCTAssertEqual(index.owner(of: path)?.package.name, meta.name, path)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 500)
+    }
+}

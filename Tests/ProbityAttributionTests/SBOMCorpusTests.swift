@@ -169,3 +169,45 @@ final class SBOMDiffTests: XCTestCase {
         XCTAssertFalse(SBOMDiff(old: old, new: old).has(.changed))
     }
 }
+
+/// Mutation fuzzing of the readers with a fixed seed: random byte flips, insertions, deletions
+/// and truncations of the smaller corpus files. Every input either reads or fails with an
+/// SBOMError naming the file; none may crash or hang.
+final class SBOMFuzzTests: XCTestCase {
+    func testMutatedCorpusInputs() throws {
+        let corpus = SBOMCorpusTests.corpus
+        var seeds: [(String, [UInt8])] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus).sorted() where name != "SOURCES.md" {
+            guard let data = FileManager.default.contents(atPath: corpus + "/" + name), data.count < 64 * 1024 else { continue }
+            seeds.append((name, [UInt8](data)))
+        }
+        XCTAssertGreaterThan(seeds.count, 10)
+        var rng = SplitMix(seed: 0x5eed)
+        let specials: [UInt8] = Array("{}[]<>\":,\\/\n\t0-=@".utf8) + [0, 0xff, 0xfe, 0xc3]
+        var tried = 0, read = 0, refused = 0
+        let deadline = Date().addingTimeInterval(20)
+        while tried < 3000 && Date() < deadline {
+            let (name, original) = seeds[Int(rng.next() % UInt64(seeds.count))]
+            var bytes = original
+            for _ in 0..<(1 + Int(rng.next() % 8)) where !bytes.isEmpty {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 4 {
+                case 0: bytes[at] = specials[Int(rng.next() % UInt64(specials.count))]
+                case 1: bytes.insert(specials[Int(rng.next() % UInt64(specials.count))], at: at)
+                case 2: bytes.remove(at: at)
+                default: bytes.removeLast(min(bytes.count - 1, Int(rng.next() % 64)))
+                }
+            }
+            do {
+                _ = try SBOMReader.read(data: Data(bytes), source: name)
+                read += 1
+            } catch {
+                XCTAssertTrue(error.description.hasPrefix(name), "\(error)")
+                refused += 1
+            }
+            tried += 1
+        }
+        print("SBOM fuzz: \(tried) mutated inputs, \(read) read leniently, \(refused) refused with an error")
+        XCTAssertGreaterThanOrEqual(tried, 1000)
+    }
+}
