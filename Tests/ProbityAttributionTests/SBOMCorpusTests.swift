@@ -211,3 +211,16 @@ final class SBOMFuzzTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(tried, 1000)
     }
 }
+
+final class SBOMIndexingTests: XCTestCase {
+    func testPathsAreMadeAbsoluteAndNormalised() {
+        XCTAssertEqual(SBOMIndexing.absolute("usr/bin/x", root: "/"), "/usr/bin/x")
+        XCTAssertEqual(SBOMIndexing.absolute("./lib/../bin/x", root: "/opt/app"), "/opt/app/bin/x")
+        XCTAssertEqual(SBOMIndexing.absolute("/a//b/", root: "/r"), "/a/b")
+        XCTAssertEqual(SBOMIndexing.absolute("a/.hidden/x", root: "/r"), "/r/a/.hidden/x")
+        XCTAssertEqual(SBOMIndexing.absolute("a/b.", root: "/r"), "/r/a/b.")
+        XCTAssertFalse(SBOMIndexing.needsNormalizing("/usr/lib/python3/dist-packages/x.py"))
+        XCTAssertTrue(SBOMIndexing.needsNormalizing("/usr/./lib"))
+        XCTAssertTrue(SBOMIndexing.needsNormalizing("/usr/lib/.."))
+    }
+}

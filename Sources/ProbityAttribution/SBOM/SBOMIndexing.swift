@@ -28,8 +28,22 @@ public enum SBOMIndexing {
     }
 
     static func absolute(_ path: String, root: String) -> String {
-        if path.hasPrefix("/") { return PythonDistributions.normalize(path) }
-        return PythonDistributions.normalize(root + "/" + path)
+        let joined = path.hasPrefix("/") ? path : (root.hasSuffix("/") ? root + path : root + "/" + path)
+        return needsNormalizing(joined) ? PythonDistributions.normalize(joined) : joined
+    }
+
+    /// Whether a path has `.` or `..` components, repeated or trailing slashes.
+    static func needsNormalizing(_ path: String) -> Bool {
+        var previous: UInt8 = 0, beforePrevious: UInt8 = 0
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if previous == UInt8(ascii: "/") { return true }
+                if previous == UInt8(ascii: ".") && (beforePrevious == UInt8(ascii: "/") || beforePrevious == UInt8(ascii: ".")) { return true }
+            }
+            beforePrevious = previous
+            previous = byte
+        }
+        return previous == UInt8(ascii: "/") || (previous == UInt8(ascii: ".") && (beforePrevious == UInt8(ascii: "/") || beforePrevious == UInt8(ascii: ".")))
     }
 }
 

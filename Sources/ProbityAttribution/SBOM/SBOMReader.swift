@@ -21,12 +21,21 @@ public enum SBOMReader {
     }
 
     public static func read(data: Data, source: String) throws(SBOMError) -> SBOMDocument {
-        let text = decodeText(data)
+        // The common case, UTF-8 JSON, goes to the JSON decoders without a String round trip.
+        var body = data[...]
+        if body.starts(with: [0xef, 0xbb, 0xbf]) { body = body.dropFirst(3) }
+        let first = body.first { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }
+        let text = first == UInt8(ascii: "{") || first == UInt8(ascii: "[") ? "" : decodeText(data)
         let trimmed = text.drop { $0.isWhitespace }
-        if trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
+            let utf8 = text.isEmpty ? Data(body) : Data(text.utf8)
+            if utf8.prefix(1 << 16).range(of: Data("\"spdxVersion\"".utf8)) != nil,
+               let document = SPDXFastJSON.read(utf8) {
+                return document
+            }
             let object: Any
             do {
-                object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+                object = try JSONSerialization.jsonObject(with: utf8, options: [.fragmentsAllowed])
             } catch {
                 throw SBOMError(file: source, place: jsonErrorPlace(error), message: "not valid JSON")
             }
