@@ -1,4 +1,5 @@
 import Foundation
+import ProbityEvents
 
 /// Reads npm-installed packages from `node_modules` trees: each package directory (including
 /// scoped `@scope/name` and nested `node_modules`) is a package root. Symlinked packages
@@ -45,7 +46,7 @@ public enum NpmTree {
             throw PackageDatabaseError(file: manifest, line: nil, message: "no \"name\" string")
         }
         let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: dir)).map {
-            $0.hasPrefix("/") ? $0 : PythonDistributions.normalize((dir as NSString).deletingLastPathComponent + "/" + $0)
+            $0.hasPrefix("/") ? $0 : PathText.normalize((dir as NSString).deletingLastPathComponent + "/" + $0)
         }
         let id = index.add(InstalledPackage(
             name: name, version: object["version"] as? String, ecosystem: "npm", source: .npm, root: real ?? dir))

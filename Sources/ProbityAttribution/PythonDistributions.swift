@@ -1,4 +1,5 @@
 import Foundation
+import ProbityEvents
 
 /// Reads installed Python distributions: `*.dist-info/RECORD` (with sha256) and
 /// `*.egg-info/installed-files.txt`.
@@ -22,7 +23,7 @@ public enum PythonDistributions {
                         guard let relative = firstCSVField(row), !relative.isEmpty else {
                             throw PackageDatabaseError(file: recordPath, line: n + 1, message: "a row without a path")
                         }
-                        let path = normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
+                        let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
                         index.addFile(path, package: id)
                         if let top = topLevel(relative) { topLevelOwners[sitePackages + "/" + top, default: []].insert(id) }
                     }
@@ -36,7 +37,7 @@ public enum PythonDistributions {
                 if let data = FileManager.default.contents(atPath: dir + "/installed-files.txt") {
                     for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
                         let relative = String(decoding: line, as: UTF8.self)
-                        index.addFile(normalize(dir + "/" + relative), package: id)
+                        index.addFile(PathText.normalize(dir + "/" + relative), package: id)
                     }
                 }
                 added += 1
@@ -111,15 +112,5 @@ public enum PythonDistributions {
         let top = String(relative[..<slash])
         if top.hasSuffix(".dist-info") || top.hasSuffix(".egg-info") || top == "__pycache__" || top.hasSuffix(".data") { return nil }
         return top
-    }
-
-    static func normalize(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
     }
 }

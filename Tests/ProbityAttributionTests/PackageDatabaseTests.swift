@@ -1,4 +1,5 @@
 import Foundation
+import ProbityEvents
 import XCTest
 @testable import ProbityAttribution
 
@@ -102,7 +103,7 @@ final class PackageDatabaseTests: XCTestCase {
         XCTAssertGreaterThan(rows.count, 100)
         for row in rows {
             let relative = String(row.split(separator: ",", omittingEmptySubsequences: false)[0])
-            let path = PythonDistributions.normalize(site + "/" + relative)
+            let path = PathText.normalize(site + "/" + relative)
             XCTAssertEqual(index.owner(of: path)?.package.name, "pip", path)
         }
         XCTAssertEqual(index.owner(of: site + "/pip/dropped_later.py")?.package.name, "pip", "a new file in pip's directory is pip's")
@@ -196,7 +197,7 @@ final class GeneratedSBOMTests: XCTestCase {
             let rows = try String(contentsOfFile: "\(site)/\(entry)/RECORD", encoding: .utf8).split(whereSeparator: \.isNewline)
             for row in rows {
                 let relative = String(row.split(separator: ",", omittingEmptySubsequences: false)[0])
-                let path = PythonDistributions.normalize(site + "/" + relative)
+                let path = PathText.normalize(site + "/" + relative)
                 XCTAssertEqual(index.owner(of: path)?.package.name, meta.name, path)
                 checked += 1
             }

@@ -1,3 +1,4 @@
+import ProbityEvents
 /// Puts what an SBOM says about files into a ``PathIndex``.
 public enum SBOMIndexing {
     /// Adds every component of `document` as a package (source `sbom`) and every path the SBOM
@@ -29,7 +30,7 @@ public enum SBOMIndexing {
 
     static func absolute(_ path: String, root: String) -> String {
         let joined = path.hasPrefix("/") ? path : (root.hasSuffix("/") ? root + path : root + "/" + path)
-        return needsNormalizing(joined) ? PythonDistributions.normalize(joined) : joined
+        return needsNormalizing(joined) ? PathText.normalize(joined) : joined
     }
 
     /// Whether a path has `.` or `..` components, repeated or trailing slashes.
