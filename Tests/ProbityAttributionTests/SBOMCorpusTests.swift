@@ -116,6 +116,33 @@ final class SBOMBadInputTests: XCTestCase {
         XCTAssertTrue(doc.components.allSatisfy { $0.hashes.isEmpty })
     }
 
+    func testSPDXWrongTypesFallBackToTheLenientReader() throws {
+        guard case .success(let doc) = read("""
+            {"spdxVersion":"SPDX-2.3","packages":[{"SPDXID":"SPDXRef-a","name":1},{"SPDXID":"SPDXRef-b","name":"b",
+              "versionInfo":"NOASSERTION","checksums":[{"algorithm":"SHA1"}]}],
+             "files":[{"SPDXID":"SPDXRef-f"},{"SPDXID":"SPDXRef-g","fileName":"./x/y"}],
+             "relationships":[{"spdxElementId":"SPDXRef-b","relationshipType":"CONTAINS","relatedSpdxElement":"SPDXRef-g"},{"x":1}]}
+            """) else { return XCTFail() }
+        XCTAssertEqual(Set(doc.problems.map(\.place)), ["/packages/0", "/packages/1/checksums/0", "/files/0", "/relationships/1"])
+        XCTAssertEqual(doc.components.map(\.name), ["b"])
+        XCTAssertNil(doc.components.first?.version, "NOASSERTION is no version")
+        XCTAssertEqual(doc.files.first?.path, "x/y")
+        XCTAssertEqual(doc.files.first?.ownerRef, "SPDXRef-b")
+    }
+
+    /// The typed fast path and the lenient reader give the same document for a real SBOM.
+    func testFastAndLenientSPDXReadersAgree() throws {
+        let path = SBOMCorpusTests.corpus + "/spdx-2.2_ms-sbom-tool-2.0.88_powershell-7.2.1.spdx.json"
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        let fast = try XCTUnwrap(SPDXFastJSON.read(data), "the corpus file fits the typed form")
+        let dict = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let lenient = try SPDX2.read(dict, format: .spdxJSON, source: path)
+        XCTAssertEqual(fast.components, lenient.components)
+        XCTAssertEqual(fast.files, lenient.files)
+        XCTAssertEqual(fast.dependencies, lenient.dependencies)
+        XCTAssertEqual(fast.rootRefs, lenient.rootRefs)
+    }
+
     func testTruncatedCorpusFilesNeverCrash() throws {
         let corpus = SBOMCorpusTests.corpus
         var tried = 0

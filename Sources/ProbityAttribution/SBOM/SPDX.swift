@@ -35,80 +35,63 @@ enum SPDXRelationships {
     }
 }
 
-/// SPDX 2.x as JSON or YAML (the same structure).
+/// SPDX 2.x as JSON or YAML (the same structure), read leniently from an untyped tree into the
+/// typed form of ``SPDXFastJSON``: each element that does not fit is skipped and reported.
 enum SPDX2 {
+    typealias T = SPDXFastJSON
+
     static func read(_ dict: [String: Any], format: SBOMFormat, source: String) throws(SBOMError) -> SBOMDocument {
         guard let version = dict["spdxVersion"] as? String else {
             throw SBOMError(file: source, place: "/spdxVersion", message: "expected a string")
         }
-        var doc = SBOMDocument(format: format, specVersion: version)
-        var refs = Set<String>()
-        if let packages = dict["packages"] {
-            guard let list = packages as? [Any] else {
-                throw SBOMError(file: source, place: "/packages", message: "expected an array")
-            }
-            for (i, item) in list.enumerated() {
-                let here = "/packages/\(i)"
-                guard let p = item as? [String: Any], let name = p["name"] as? String else {
-                    doc.problems.append(SBOMProblem(place: here, message: "a package without a \"name\" string; skipped"))
-                    continue
+        var problems: [SBOMProblem] = []
+        func list(_ key: String) throws(SBOMError) -> [Any] {
+            guard let value = dict[key] else { return [] }
+            guard let array = value as? [Any] else { throw SBOMError(file: source, place: "/\(key)", message: "expected an array") }
+            return array
+        }
+        func checksums(_ value: Any?, at place: String) -> [T.Checksum] {
+            ((value as? [Any]) ?? []).enumerated().compactMap { j, sum in
+                guard let s = sum as? [String: Any], let alg = s["algorithm"] as? String, let v = s["checksumValue"] as? String else {
+                    problems.append(SBOMProblem(place: "\(place)/checksums/\(j)", message: "expected \"algorithm\" and \"checksumValue\" strings"))
+                    return nil
                 }
-                var c = SBOMComponent(
-                    ref: p["SPDXID"] as? String, name: name, version: SPDXRelationships.version(p["versionInfo"] as? String),
-                    purl: nil, type: (p["primaryPackagePurpose"] as? String)?.lowercased(),
-                    supplier: SPDXRelationships.version(p["supplier"] as? String))
-                for ref in (p["externalRefs"] as? [Any]) ?? [] {
-                    guard let r = ref as? [String: Any], (r["referenceType"] as? String)?.lowercased() == "purl" else { continue }
-                    c.purl = r["referenceLocator"] as? String
-                }
-                for (j, sum) in ((p["checksums"] as? [Any]) ?? []).enumerated() {
-                    guard let s = sum as? [String: Any], let alg = s["algorithm"] as? String, let value = s["checksumValue"] as? String else {
-                        doc.problems.append(SBOMProblem(place: "\(here)/checksums/\(j)", message: "expected \"algorithm\" and \"checksumValue\""))
-                        continue
-                    }
-                    if let v = SBOMReader.usableHash(value) { c.hashes[alg] = v }
-                }
-                if let ref = c.ref, !refs.insert(ref).inserted {
-                    doc.problems.append(SBOMProblem(place: here + "/SPDXID", message: "duplicate SPDXID \"\(ref)\""))
-                }
-                doc.components.append(c)
+                return T.Checksum(algorithm: alg, checksumValue: v)
             }
         }
-        var fileIndex: [String: Int] = [:]
-        if let files = dict["files"] {
-            guard let list = files as? [Any] else { throw SBOMError(file: source, place: "/files", message: "expected an array") }
-            for (i, item) in list.enumerated() {
-                guard let f = item as? [String: Any], let name = f["fileName"] as? String else {
-                    doc.problems.append(SBOMProblem(place: "/files/\(i)", message: "a file without a \"fileName\" string; skipped"))
-                    continue
-                }
-                var file = SBOMFile(ref: f["SPDXID"] as? String, path: SPDXRelationships.filePath(name))
-                for sum in (f["checksums"] as? [Any]) ?? [] {
-                    guard let s = sum as? [String: Any], let alg = s["algorithm"] as? String, let value = s["checksumValue"] as? String,
-                          let v = SBOMReader.usableHash(value) else { continue }
-                    file.hashes[alg] = v
-                }
-                if let ref = file.ref { fileIndex[ref] = doc.files.count }
-                doc.files.append(file)
+        var document = T.Document(spdxVersion: version)
+        document.packages = try list("packages").enumerated().compactMap { i, item in
+            guard let p = item as? [String: Any], let name = p["name"] as? String else {
+                problems.append(SBOMProblem(place: "/packages/\(i)", message: "a package without a \"name\" string; skipped"))
+                return nil
             }
-        }
-        for item in (dict["packages"] as? [Any]) ?? [] {
-            guard let p = item as? [String: Any], let owner = p["SPDXID"] as? String else { continue }
-            for f in (p["hasFiles"] as? [Any])?.compactMap({ $0 as? String }) ?? [] {
-                if let i = fileIndex[f] { doc.files[i].ownerRef = owner }
+            let refs = ((p["externalRefs"] as? [Any]) ?? []).compactMap { ref -> T.ExternalRef? in
+                guard let r = ref as? [String: Any] else { return nil }
+                return T.ExternalRef(referenceType: r["referenceType"] as? String, referenceLocator: r["referenceLocator"] as? String)
             }
+            return T.Package(
+                SPDXID: p["SPDXID"] as? String, name: name, versionInfo: p["versionInfo"] as? String, supplier: p["supplier"] as? String,
+                primaryPackagePurpose: p["primaryPackagePurpose"] as? String, externalRefs: refs,
+                checksums: checksums(p["checksums"], at: "/packages/\(i)"),
+                hasFiles: (p["hasFiles"] as? [Any])?.compactMap { $0 as? String })
         }
-        doc.rootRefs += (dict["documentDescribes"] as? [Any])?.compactMap { $0 as? String } ?? []
-        for (i, item) in ((dict["relationships"] as? [Any]) ?? []).enumerated() {
+        document.files = try list("files").enumerated().compactMap { i, item in
+            guard let f = item as? [String: Any], let name = f["fileName"] as? String else {
+                problems.append(SBOMProblem(place: "/files/\(i)", message: "a file without a \"fileName\" string; skipped"))
+                return nil
+            }
+            return T.File(SPDXID: f["SPDXID"] as? String, fileName: name, checksums: checksums(f["checksums"], at: "/files/\(i)"))
+        }
+        document.relationships = try list("relationships").enumerated().compactMap { i, item in
             guard let r = item as? [String: Any], let a = r["spdxElementId"] as? String, let type = r["relationshipType"] as? String,
                   let b = r["relatedSpdxElement"] as? String else {
-                doc.problems.append(SBOMProblem(place: "/relationships/\(i)", message: "expected spdxElementId, relationshipType, relatedSpdxElement"))
-                continue
+                problems.append(SBOMProblem(place: "/relationships/\(i)", message: "expected spdxElementId, relationshipType, relatedSpdxElement"))
+                return nil
             }
-            SPDXRelationships.apply(a, type, b, fileIndex: fileIndex, doc: &doc)
+            return T.Relationship(spdxElementId: a, relationshipType: type, relatedSpdxElement: b)
         }
-        SBOMReader.classify(&doc)
-        return doc
+        document.documentDescribes = (dict["documentDescribes"] as? [Any])?.compactMap { $0 as? String }
+        return T.build(document, format: format, problems: problems)
     }
 }
 
