@@ -16,11 +16,15 @@ public struct InstalledPackage: Sendable, Hashable {
     public var qualifiedName: String
     /// The package's own directory (a `node_modules/NAME` or a `site-packages` package), if it has one.
     public var root: String?
+    /// Whether the project depends on it directly (true), only through others (false), or
+    /// unknown (nil): from an SBOM's graph or a lock file.
+    public var isDirect: Bool?
 
     public init(
         name: String, version: String?, ecosystem: String, purl: String? = nil, source: Source,
-        qualifiedName: String? = nil, root: String? = nil
+        qualifiedName: String? = nil, root: String? = nil, isDirect: Bool? = nil
     ) {
+        self.isDirect = isDirect
         self.name = name
         self.version = version
         self.ecosystem = ecosystem

@@ -122,6 +122,7 @@ public final class EventJSONEncoder {
             if let version = p.version { writer.field("version", version) }
             if let purl = p.purl { writer.field("purl", purl) }
             writer.field("ecosystem", p.ecosystem)
+            if let direct = p.isDirect { writer.field("direct", direct) }
             writer.field("source", p.source.rawValue)
             writer.endObject()
         }

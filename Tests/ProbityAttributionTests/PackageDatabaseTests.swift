@@ -137,6 +137,21 @@ final class PackageDatabaseTests: XCTestCase {
         XCTAssertEqual(index.owner(of: "\(root)/packages/ws/index.js")?.package.name, "ws-local", "the resolved path of a symlinked workspace")
         XCTAssertEqual(index.owner(of: "\(root)/node_modules/ws-local/index.js")?.package.name, "ws-local")
 
+        XCTAssertNil(index.owner(of: "\(root)/node_modules/a/x.js")?.package.isDirect, "no lock file: unknown")
+
+        // With a package-lock.json: a is direct, b (nested under a) transitive.
+        try Data("""
+            {"name":"app","lockfileVersion":3,"packages":{"":{"name":"app","dependencies":{"a":"^1.0.0","@scope/c":"3"}},
+             "node_modules/a":{"version":"1.0.0"},"node_modules/a/node_modules/b":{"version":"2.0.0"},
+             "node_modules/@scope/c":{"version":"3.0.0","dev":true}}}
+            """.utf8).write(to: URL(fileURLWithPath: "\(root)/package-lock.json"))
+        var locked = PathIndex()
+        try NpmTree.load(into: &locked, nodeModules: root + "/node_modules")
+        XCTAssertEqual(locked.owner(of: "\(root)/node_modules/a/x.js")?.package.isDirect, true)
+        XCTAssertEqual(locked.owner(of: "\(root)/node_modules/a/node_modules/b/x.js")?.package.isDirect, false)
+        XCTAssertEqual(locked.owner(of: "\(root)/node_modules/@scope/c/x.js")?.package.isDirect, true)
+        try FileManager.default.removeItem(atPath: "\(root)/package-lock.json")
+
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(root)/node_modules/a/package.json"))
         var broken = PathIndex()
         XCTAssertThrowsError(try NpmTree.load(into: &broken, nodeModules: root + "/node_modules")) { error in

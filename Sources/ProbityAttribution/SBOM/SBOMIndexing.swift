@@ -12,7 +12,7 @@ public enum SBOMIndexing {
         for component in document.components where component.type != "file" {
             let package = InstalledPackage(
                 name: component.name, version: component.version, ecosystem: component.ecosystem ?? "generic",
-                purl: component.purl, source: .sbom)
+                purl: component.purl, source: .sbom, isDirect: component.isDirect)
             let id = index.add(package)
             if let ref = component.ref { ids[ref] = id }
             for path in component.paths {
