@@ -109,6 +109,26 @@ final class PackageDatabaseTests: XCTestCase {
         XCTAssertEqual(index.owner(of: site + "/pip/dropped_later.py")?.package.name, "pip", "a new file in pip's directory is pip's")
     }
 
+    func testDpkgDatabaseErrorsNameFileAndLine() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probity-dpkg-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/info", withIntermediateDirectories: true)
+        try Data("Package: tool\nStatus: install ok installed\nVersion: 1.2-3\nArchitecture: amd64\n\n".utf8)
+            .write(to: URL(fileURLWithPath: root + "/status"))
+        try Data("/.\n/usr/bin/tool\n".utf8).write(to: URL(fileURLWithPath: root + "/info/tool.list"))
+        var index = PathIndex()
+        XCTAssertEqual(try DpkgDatabase.load(into: &index, root: root), 1)
+        let owner = try XCTUnwrap(index.owner(of: "/usr/bin/tool")?.package)
+        XCTAssertEqual(owner.version, "1.2-3")
+        XCTAssertEqual(owner.purl, "pkg:deb/debian/tool@1.2-3?arch=amd64")
+
+        try Data("Package: tool\nthis line has no colon\n".utf8).write(to: URL(fileURLWithPath: root + "/status"))
+        var broken = PathIndex()
+        XCTAssertThrowsError(try DpkgDatabase.load(into: &broken, root: root)) { error in
+            XCTAssertEqual("\(error)", "\(root)/status:2: expected 'Field: value'")
+        }
+    }
+
     func testRecordCSVQuoting() {
         XCTAssertEqual(PythonDistributions.firstCSVField(ArraySlice(Array("a/b.py,sha256=x,12".utf8))), "a/b.py")
         XCTAssertEqual(PythonDistributions.firstCSVField(ArraySlice(Array("\"a,b \"\"q\"\".py\",,".utf8))), "a,b \"q\".py")
