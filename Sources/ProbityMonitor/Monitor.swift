@@ -67,7 +67,6 @@ public final class Monitor: @unchecked Sendable {
     private var delivered = [UInt64](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
-    private let lastEventBootTime = Atomic<UInt64>(0)
     private var handler: (@Sendable (Event, EventContext) -> Void)?
     private var attributor: Attributor?
 
@@ -101,8 +100,6 @@ public final class Monitor: @unchecked Sendable {
     /// Detaches the probes. Call after ``stop()``.
     public func close() { probes.close() }
 
-    /// The boot-time stamp of the newest event processed so far.
-    public var newestEventTime: UInt64 { lastEventBootTime.load(ordering: .relaxed) }
 
     public var statistics: MonitorStatistics {
         var byKind: [EventKind: UInt64] = [:]
@@ -150,9 +147,6 @@ public final class Monitor: @unchecked Sendable {
             let attribution = attributor?.apply(event, table: table)
             handler(event, EventContext(process: table[event.pid], attribution: attribution))
         }
-        if newest > 0 {
-            lastEventBootTime.store(newest, ordering: .relaxed)
-            table.forgetExited(before: newest)
-        }
+        if newest > 0 { table.forgetExited(before: newest) }
     }
 }

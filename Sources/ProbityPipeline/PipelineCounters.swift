@@ -7,7 +7,9 @@ public final class PipelineCounters: Sendable {
     public let received = Atomic<UInt64>(0)
     /// Batches handed from the reader to the processing thread.
     public let batches = Atomic<UInt64>(0)
-    /// Records dropped in user space (queue overflow after the back-pressure limit).
+    /// Records dropped in user space. The reader never drops (it waits for the processing
+    /// thread and lets the ring absorb bursts, where the kernel counts what it cannot reserve);
+    /// kept so that status shows every place a record could be lost.
     public let dropped = Atomic<UInt64>(0)
     /// Records that could not be decoded.
     public let undecodable = Atomic<UInt64>(0)
