@@ -143,6 +143,20 @@ final class SBOMBadInputTests: XCTestCase {
         XCTAssertEqual(fast.rootRefs, lenient.rootRefs)
     }
 
+    /// The same for CycloneDX JSON: nested components, npm and syft path properties, hashes.
+    func testFastAndLenientCycloneDXReadersAgree() throws {
+        for name in ["cdx-1.4_bom-examples_juice-shop-npm-nested.cdx.json", "cdx-1.6_syft-1.18.1_debian12-rootfs.cdx.json",
+                     "cdx-1.2_bom-examples_proton-bridge-1.8.0.cdx.json"] {
+            let data = try XCTUnwrap(FileManager.default.contents(atPath: SBOMCorpusTests.corpus + "/" + name))
+            let fast = try XCTUnwrap(CycloneDXJSON.decode(data), "\(name) fits the typed form")
+            let dict = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let lenient = CycloneDXJSON.read(dict)
+            XCTAssertEqual(fast.components, lenient.components, name)
+            XCTAssertEqual(fast.dependencies, lenient.dependencies, name)
+            XCTAssertEqual(fast.problems, lenient.problems, name)
+        }
+    }
+
     func testTruncatedCorpusFilesNeverCrash() throws {
         let corpus = SBOMCorpusTests.corpus
         var tried = 0

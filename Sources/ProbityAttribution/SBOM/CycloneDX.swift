@@ -3,58 +3,144 @@ import Foundation
 import FoundationXML
 #endif
 
-/// CycloneDX JSON: components (recursively), hashes, purls, file paths from evidence and
-/// generator properties, the dependency graph.
+/// CycloneDX JSON as typed structs. `JSONDecoder` decodes straight into them (fast); a document
+/// that does not fit them makes the decode throw, and ``read(_:)`` builds the same structs from
+/// the untyped tree element by element, reporting what it had to skip with its JSON pointer.
+/// Both end in ``build``.
 enum CycloneDXJSON {
+    struct Bom: Decodable {
+        var specVersion: String?
+        var metadata: Metadata?
+        var components: [Component]?
+        var dependencies: [Dependency]?
+    }
+    struct Metadata: Decodable {
+        var component: Root?
+    }
+    struct Root: Decodable {
+        var bomRef: String?
+        enum CodingKeys: String, CodingKey { case bomRef = "bom-ref" }
+    }
+    struct Component: Decodable {
+        var type: String?
+        var name: String
+        var version: String?
+        var purl: String?
+        var bomRef: String?
+        var supplier: Supplier?
+        var publisher: String?
+        var author: String?
+        var hashes: [Hash]?
+        var evidence: Evidence?
+        var properties: [Property]?
+        var components: [Component]?
+        /// Where the lenient reader found it (its JSON pointer), when it skipped elements before it.
+        var pointer: String? = nil
+        enum CodingKeys: String, CodingKey {
+            case type, name, version, purl, supplier, publisher, author, hashes, evidence, properties, components
+            case bomRef = "bom-ref"
+        }
+    }
+    struct Supplier: Decodable { var name: String? }
+    struct Hash: Decodable { var alg: String; var content: String }
+    struct Evidence: Decodable { var occurrences: [Occurrence]? }
+    struct Occurrence: Decodable { var location: String? }
+    struct Property: Decodable { var name: String; var value: String? }
+    struct Dependency: Decodable { var ref: String; var dependsOn: [String]? }
+
+    /// The typed fast path: nil when the document does not fit the types.
+    static func decode(_ data: Data) -> SBOMDocument? {
+        guard let bom = try? JSONDecoder().decode(Bom.self, from: data) else { return nil }
+        return build(bom, problems: [])
+    }
+
+    /// The lenient path, from an untyped tree.
     static func read(_ dict: [String: Any]) -> SBOMDocument {
-        var doc = SBOMDocument(format: .cycloneDXJSON, specVersion: dict["specVersion"] as? String ?? "?")
-        if let root = (dict["metadata"] as? [String: Any])?["component"] as? [String: Any], let ref = root["bom-ref"] as? String {
-            doc.rootRefs.append(ref)
+        var problems: [SBOMProblem] = []
+        var bom = Bom(specVersion: dict["specVersion"] as? String)
+        if let ref = ((dict["metadata"] as? [String: Any])?["component"] as? [String: Any])?["bom-ref"] as? String {
+            bom.metadata = Metadata(component: Root(bomRef: ref))
         }
-        var refs = Set<String>()
-        if let list = dict["components"] {
-            walk(list, pointer: "/components", doc: &doc, refs: &refs)
-        }
+        if let list = dict["components"] { bom.components = components(list, pointer: "/components", problems: &problems) }
         if let deps = dict["dependencies"] {
-            guard let array = deps as? [Any] else {
-                doc.problems.append(SBOMProblem(place: "/dependencies", message: "expected an array"))
-                SBOMReader.classify(&doc)
-                return doc
-            }
-            for (i, entry) in array.enumerated() {
-                guard let d = entry as? [String: Any], let ref = d["ref"] as? String, !ref.isEmpty else {
-                    doc.problems.append(SBOMProblem(place: "/dependencies/\(i)", message: "an entry without a \"ref\" string"))
-                    continue
+            if let array = deps as? [Any] {
+                bom.dependencies = array.enumerated().compactMap { i, entry in
+                    guard let d = entry as? [String: Any], let ref = d["ref"] as? String, !ref.isEmpty else {
+                        problems.append(SBOMProblem(place: "/dependencies/\(i)", message: "an entry without a \"ref\" string"))
+                        return nil
+                    }
+                    return Dependency(ref: ref, dependsOn: (d["dependsOn"] as? [Any])?.compactMap { $0 as? String })
                 }
-                let on = (d["dependsOn"] as? [Any])?.compactMap { $0 as? String } ?? []
-                doc.dependencies[ref, default: []].append(contentsOf: on)
+            } else {
+                problems.append(SBOMProblem(place: "/dependencies", message: "expected an array"))
             }
+        }
+        return build(bom, problems: problems)
+    }
+
+    private static func components(_ value: Any, pointer: String, problems: inout [SBOMProblem]) -> [Component] {
+        guard let list = value as? [Any] else {
+            problems.append(SBOMProblem(place: pointer, message: "expected an array of components"))
+            return []
+        }
+        var out: [Component] = []
+        for (i, item) in list.enumerated() {
+            let here = "\(pointer)/\(i)"
+            guard let c = item as? [String: Any] else {
+                problems.append(SBOMProblem(place: here, message: "expected a component object"))
+                continue
+            }
+            let nested = c["components"].map { components($0, pointer: here + "/components", problems: &problems) }
+            guard let name = c["name"] as? String else {
+                problems.append(SBOMProblem(place: here + "/name", message: "a component without a \"name\" string; skipped"))
+                out += nested ?? []  // its children are still components of the document
+                continue
+            }
+            let hashes = ((c["hashes"] as? [Any]) ?? []).enumerated().compactMap { j, h -> Hash? in
+                guard let h = h as? [String: Any], let alg = h["alg"] as? String, let content = h["content"] as? String else {
+                    problems.append(SBOMProblem(place: "\(here)/hashes/\(j)", message: "a hash without \"alg\" and \"content\" strings"))
+                    return nil
+                }
+                return Hash(alg: alg, content: content)
+            }
+            let occurrences = ((c["evidence"] as? [String: Any])?["occurrences"] as? [Any])?.map {
+                Occurrence(location: ($0 as? [String: Any])?["location"] as? String)
+            }
+            let properties = ((c["properties"] as? [Any]) ?? []).compactMap { p -> Property? in
+                guard let p = p as? [String: Any], let key = p["name"] as? String else { return nil }
+                return Property(name: key, value: p["value"] as? String)
+            }
+            out.append(Component(
+                type: c["type"] as? String, name: name, version: c["version"] as? String, purl: c["purl"] as? String,
+                bomRef: c["bom-ref"] as? String, supplier: (c["supplier"] as? [String: Any]).map { Supplier(name: $0["name"] as? String) },
+                publisher: c["publisher"] as? String, author: c["author"] as? String, hashes: hashes,
+                evidence: occurrences.map { Evidence(occurrences: $0) }, properties: properties, components: nested,
+                pointer: here))
+        }
+        return out
+    }
+
+    /// The ``SBOMDocument`` of a typed CycloneDX document.
+    static func build(_ bom: Bom, problems: [SBOMProblem]) -> SBOMDocument {
+        var doc = SBOMDocument(format: .cycloneDXJSON, specVersion: bom.specVersion ?? "?")
+        doc.problems = problems
+        if let ref = bom.metadata?.component?.bomRef { doc.rootRefs.append(ref) }
+        var refs = Set<String>()
+        add(bom.components ?? [], pointer: "/components", doc: &doc, refs: &refs)
+        if let deps = bom.dependencies {
+            for d in deps { doc.dependencies[d.ref, default: []].append(contentsOf: d.dependsOn ?? []) }
             SBOMReader.checkDangling(&doc, known: refs, place: "/dependencies")
         }
         SBOMReader.classify(&doc)
         return doc
     }
 
-    private static func walk(_ value: Any, pointer: String, doc: inout SBOMDocument, refs: inout Set<String>) {
-        guard let list = value as? [Any] else {
-            doc.problems.append(SBOMProblem(place: pointer, message: "expected an array of components"))
-            return
-        }
-        for (i, item) in list.enumerated() {
-            let here = "\(pointer)/\(i)"
-            guard let c = item as? [String: Any] else {
-                doc.problems.append(SBOMProblem(place: here, message: "expected a component object"))
-                continue
-            }
-            guard let name = c["name"] as? String else {
-                doc.problems.append(SBOMProblem(place: here + "/name", message: "a component without a \"name\" string; skipped"))
-                if let nested = c["components"] { walk(nested, pointer: here + "/components", doc: &doc, refs: &refs) }
-                continue
-            }
+    private static func add(_ list: [Component], pointer: String, doc: inout SBOMDocument, refs: inout Set<String>) {
+        for (i, c) in list.enumerated() {
+            let here = c.pointer ?? "\(pointer)/\(i)"
             var component = SBOMComponent(
-                ref: c["bom-ref"] as? String, name: name, version: (c["version"] as? String).flatMap { $0.isEmpty ? nil : $0 },
-                purl: c["purl"] as? String, type: c["type"] as? String,
-                supplier: ((c["supplier"] as? [String: Any])?["name"] as? String) ?? (c["publisher"] as? String) ?? (c["author"] as? String))
+                ref: c.bomRef, name: c.name, version: c.version.flatMap { $0.isEmpty ? nil : $0 }, purl: c.purl, type: c.type,
+                supplier: c.supplier?.name ?? c.publisher ?? c.author)
             if let ref = component.ref {
                 if ref.isEmpty {
                     doc.problems.append(SBOMProblem(place: here + "/bom-ref", message: "an empty bom-ref"))
@@ -63,27 +149,18 @@ enum CycloneDXJSON {
                     doc.problems.append(SBOMProblem(place: here + "/bom-ref", message: "duplicate bom-ref \"\(ref)\""))
                 }
             }
-            for (j, h) in ((c["hashes"] as? [Any]) ?? []).enumerated() {
-                guard let h = h as? [String: Any], let alg = h["alg"] as? String, let content = h["content"] as? String else {
-                    doc.problems.append(SBOMProblem(place: "\(here)/hashes/\(j)", message: "a hash without \"alg\" and \"content\" strings"))
-                    continue
-                }
-                if let v = SBOMReader.usableHash(content) { component.hashes[alg] = v } else {
+            for (j, h) in (c.hashes ?? []).enumerated() {
+                if let v = SBOMReader.usableHash(h.content) { component.hashes[h.alg] = v } else {
                     doc.problems.append(SBOMProblem(place: "\(here)/hashes/\(j)/content", message: "unusable hash value (empty, not hex, or all zeros)"))
                 }
             }
-            if let evidence = c["evidence"] as? [String: Any], let occurrences = evidence["occurrences"] as? [Any] {
-                component.paths += occurrences.compactMap { ($0 as? [String: Any])?["location"] as? String }
-            }
-            for p in (c["properties"] as? [Any]) ?? [] {
-                guard let p = p as? [String: Any], let key = p["name"] as? String, let value = p["value"] as? String else { continue }
-                if isPathProperty(key) { component.paths.append(value) }
-            }
+            component.paths += (c.evidence?.occurrences ?? []).compactMap(\.location)
+            component.paths += (c.properties ?? []).compactMap { isPathProperty($0.name) ? $0.value : nil }
             doc.components.append(component)
             if component.type == "file" {
-                doc.files.append(SBOMFile(ref: component.ref, path: name, hashes: component.hashes, ownerRef: nil))
+                doc.files.append(SBOMFile(ref: component.ref, path: c.name, hashes: component.hashes, ownerRef: nil))
             }
-            if let nested = c["components"] { walk(nested, pointer: here + "/components", doc: &doc, refs: &refs) }
+            if let nested = c.components { add(nested, pointer: here + "/components", doc: &doc, refs: &refs) }
         }
     }
 

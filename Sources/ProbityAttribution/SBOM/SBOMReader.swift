@@ -29,8 +29,12 @@ public enum SBOMReader {
         let trimmed = text.drop { $0.isWhitespace }
         if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || trimmed.hasPrefix("{") || trimmed.hasPrefix("[") {
             let utf8 = text.isEmpty ? Data(body) : Data(text.utf8)
-            if utf8.prefix(1 << 16).range(of: Data("\"spdxVersion\"".utf8)) != nil,
-               let document = SPDXFastJSON.read(utf8) {
+            let head = utf8.prefix(1 << 16)
+            if head.range(of: Data("\"spdxVersion\"".utf8)) != nil, let document = SPDXFastJSON.read(utf8) {
+                return document
+            }
+            if head.range(of: Data("\"CycloneDX\"".utf8)) != nil, head.range(of: Data("\"bomFormat\"".utf8)) != nil,
+               let document = CycloneDXJSON.decode(utf8) {
                 return document
             }
             let object: Any
