@@ -2,7 +2,7 @@
 //
 // Probity: an eBPF behavioural monitor. The targets follow an event's journey:
 // CProbityBPF (libbpf) -> ProbityProbes -> ProbityPipeline -> ProbityProcess
-// -> ProbityAttribution -> ProbitySinks, wired together by ProbityMonitor.
+// -> ProbityAttribution -> ProbityContracts -> ProbitySinks, wired together by ProbityMonitor.
 import PackageDescription
 
 let package = Package(
@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "probity", targets: ["probity"]),
         .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
         .library(name: "ProbityAttribution", targets: ["ProbityAttribution"]),
+        .library(name: "ProbityContracts", targets: ["ProbityContracts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,12 +38,17 @@ let package = Package(
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
         // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
         .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess", "Yams"]),
-        // Writers: JSON lines (and later SARIF, JUnit, summaries, the store).
-        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution"]),
+        // The contract language: loading and checking policies, compiled matchers, the evaluator.
+        .target(name: "ProbityContracts", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "Yams"]),
+        // Writers: JSON lines, reports (violations JSON, SARIF, JUnit, Markdown summary).
+        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
         .target(
             name: "ProbityMonitor",
-            dependencies: ["ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents", "ProbityAttribution"]
+            dependencies: [
+                "ProbityProbes", "ProbityPipeline", "ProbityProcess", "ProbitySinks", "ProbityEvents", "ProbityAttribution",
+                "ProbityContracts",
+            ]
         ),
         .executableTarget(
             name: "probity",
@@ -53,7 +59,10 @@ let package = Package(
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
         .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
         .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution", "ProbityEvents", "ProbityProcess"]),
-        .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess"]),
+        .testTarget(
+            name: "ProbityContractsTests", dependencies: ["ProbityContracts", "ProbityEvents", "ProbityProcess", "ProbityAttribution"]
+        ),
+        .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess", "ProbityContracts"]),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",

@@ -1,0 +1,320 @@
+import Foundation
+import ProbityAttribution
+
+/// The values of the variables path patterns use.
+public struct ContractVariables: Sendable, Hashable {
+    /// `{home}`: home directories (patterns allowed, e.g. `/home/*`).
+    public var homes: [String]
+    /// `{tmp}`: temporary directories.
+    public var temporaryDirectories: [String]
+    /// `{workspace}`: the project being built.
+    public var workspace: String
+
+    public init(homes: [String], temporaryDirectories: [String], workspace: String) {
+        self.homes = homes
+        self.temporaryDirectories = temporaryDirectories
+        self.workspace = workspace
+    }
+
+    /// `$HOME`, `/root` and `/home/*`; `$TMPDIR`, `/tmp`, `/var/tmp`, `/dev/shm`;
+    /// `$GITHUB_WORKSPACE` or the current directory.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ContractVariables {
+        func clean(_ path: String) -> String {
+            var path = path
+            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+            return path
+        }
+        var homes = ["/root", "/home/*"]
+        if let home = environment["HOME"], home.hasPrefix("/"), home != "/" { homes.insert(clean(home), at: 0) }
+        var tmps = ["/tmp", "/var/tmp", "/dev/shm"]
+        if let tmp = environment["TMPDIR"], tmp.hasPrefix("/"), tmp != "/" { tmps.insert(clean(tmp), at: 0) }
+        let workspace = environment["GITHUB_WORKSPACE"] ?? FileManager.default.currentDirectoryPath
+        return ContractVariables(
+            homes: Array(NSOrderedSet(array: homes)) as? [String] ?? homes,
+            temporaryDirectories: Array(NSOrderedSet(array: tmps)) as? [String] ?? tmps,
+            workspace: clean(workspace))
+    }
+
+    /// Every expansion of `pattern`'s variables except `{package}`.
+    func expand(_ pattern: String) -> [String] {
+        var results = [pattern]
+        for (name, values) in [("{home}", homes), ("{tmp}", temporaryDirectories), ("{workspace}", [workspace])] {
+            results = results.flatMap { text in
+                text.contains(name) ? values.map { text.replacingOccurrences(of: name, with: $0) } : [text]
+            }
+        }
+        return results
+    }
+}
+
+/// Path patterns compiled for matching: absolute globs, and globs relative to the package's
+/// own directory (`{package}/...`).
+struct CompiledPatterns: Sendable {
+    var absolute: [PathGlob] = []
+    var packageRelative: [PathGlob] = []
+    /// The pattern as written, per compiled glob, for evidence.
+    var isEmpty: Bool { absolute.isEmpty && packageRelative.isEmpty }
+
+    init() {}
+
+    init(_ written: [WrittenPattern], variables: ContractVariables) {
+        for pattern in written { add(pattern.text, variables: variables) }
+    }
+
+    init(texts: [String], variables: ContractVariables) {
+        for text in texts { add(text, variables: variables) }
+    }
+
+    mutating func add(_ text: String, variables: ContractVariables) {
+        if text.hasPrefix("{package}") {
+            let rest = text.dropFirst("{package}".count)
+            for expanded in variables.expand(String(rest)) { packageRelative.append(PathGlob(expanded, relative: true)) }
+        } else {
+            for expanded in variables.expand(text) { absolute.append(PathGlob(expanded)) }
+        }
+    }
+
+    /// The first pattern `path` matches, if any.
+    func firstMatch(_ path: PathSegments, packageRoot: String?) -> PathGlob? {
+        for glob in absolute where glob.matches(path) { return glob }
+        guard !packageRelative.isEmpty, var root = packageRoot, !root.isEmpty else { return nil }
+        return root.withUTF8 { rootBytes -> PathGlob? in
+            let rootSegments = PathSegments(rootBytes)
+            let bytes = path.bytes
+            guard bytes.count >= rootBytes.count, rootSegments.ranges.count <= path.ranges.count else { return nil }
+            for i in 0..<rootBytes.count where bytes[i] != rootBytes[i] { return nil }
+            if bytes.count > rootBytes.count && bytes[rootBytes.count] != UInt8(ascii: "/") && rootBytes.last != UInt8(ascii: "/") {
+                return nil
+            }
+            let relative = path.dropping(rootSegments.ranges.count)
+            for glob in packageRelative where glob.matches(relative) { return glob }
+            return nil
+        }
+    }
+}
+
+/// One rule, compiled: matchers built once, shared by every evaluation.
+struct CompiledRule: Sendable {
+    var rule: Rule
+    var contract: String
+    var except: CompiledPatterns
+
+    // network
+    var networkAllow: [NetworkEntryMatcher]?
+    var networkDeny: [NetworkEntryMatcher] = []
+    // files
+    var fileAllow: [FileAccess: CompiledPatterns] = [:]
+    var fileDeny: [FileAccess: CompiledPatterns] = [:]
+    // exec
+    var execAllow: CompiledPatterns?
+    var execDeny = CompiledPatterns()
+    // process / secrets
+    var persistence = CompiledPatterns()
+    var credentials = CompiledPatterns()
+    var processMemory = false
+    var outlive = false
+    var daemonize = false
+
+    init(rule: Rule, contract: String, variables: ContractVariables) {
+        self.rule = rule
+        self.contract = contract
+        except = CompiledPatterns(rule.exceptExecutables, variables: variables)
+        switch rule.body {
+        case .network(let network):
+            networkAllow = network.allow.map { $0.map { NetworkEntryMatcher($0, variables: variables) } }
+            networkDeny = network.deny.map { NetworkEntryMatcher($0, variables: variables) }
+        case .files(let files):
+            for (access, lists) in files.access {
+                if let allow = lists.allow { fileAllow[access] = CompiledPatterns(allow, variables: variables) }
+                fileDeny[access] = CompiledPatterns(lists.deny, variables: variables)
+            }
+        case .exec(let exec):
+            execAllow = exec.allow.map { CompiledPatterns($0, variables: variables) }
+            execDeny = CompiledPatterns(exec.deny, variables: variables)
+        case .process(let process):
+            outlive = process.outlive
+            daemonize = process.daemonize
+            if process.persistence {
+                persistence = CompiledPatterns(texts: BuiltinLocations.persistence, variables: variables)
+                for p in process.persistencePaths { persistence.add(p.text, variables: variables) }
+            }
+        case .secrets(let secrets):
+            if secrets.credentials { credentials = CompiledPatterns(texts: BuiltinLocations.credentials, variables: variables) }
+            for p in secrets.paths { credentials.add(p.text, variables: variables) }
+            processMemory = secrets.processMemory
+        }
+    }
+}
+
+/// A network entry compiled for matching.
+struct NetworkEntryMatcher: Sendable {
+    var entry: NetworkEntry
+    var unixPaths: CompiledPatterns
+
+    init(_ entry: NetworkEntry, variables: ContractVariables) {
+        self.entry = entry
+        unixPaths = CompiledPatterns(entry.unixPaths, variables: variables)
+    }
+}
+
+/// A contract with its inherited rules resolved and every rule compiled, split by the kind of
+/// event it looks at.
+struct CompiledContract: Sendable {
+    var contract: Contract
+    var execRules: [CompiledRule] = []
+    var openRules: [CompiledRule] = []
+    var connectRules: [CompiledRule] = []
+    var processRules: [CompiledRule] = []
+    var allRules: [CompiledRule] = []
+}
+
+/// A loaded, checked and compiled set of contracts: what the evaluator consults. Immutable;
+/// reloading builds a new one and swaps it in whole.
+public struct ContractSet: Sendable {
+    /// The policy files, in order.
+    public let files: [String]
+    let contracts: [CompiledContract]
+    let defaultIndex: Int?
+    let unattributedIndex: Int?
+    public let variables: ContractVariables
+
+    /// The number of contracts and of rules after inheritance.
+    public var contractCount: Int { contracts.count }
+    public var ruleCount: Int { contracts.reduce(0) { $0 + $1.allRules.count } }
+    /// Contract names in order.
+    public var contractNames: [String] { contracts.map(\.contract.name) }
+
+    /// Loads and compiles the policy files; the first problem found is thrown with its place.
+    public static func load(files: [String], variables: ContractVariables = .fromEnvironment()) throws(ContractError) -> ContractSet {
+        var documents: [PolicyDocument] = []
+        for file in files { documents.append(try PolicyLoader.load(contentsOf: file)) }
+        return try ContractSet(documents: documents, variables: variables)
+    }
+
+    /// Checks names and inheritance across `documents` and compiles every rule.
+    public init(documents: [PolicyDocument], variables: ContractVariables) throws(ContractError) {
+        files = documents.map(\.file)
+        self.variables = variables
+        let all = documents.flatMap(\.contracts)
+        var byName: [String: Contract] = [:]
+        var defaultIndex: Int?
+        var unattributedIndex: Int?
+        for (index, contract) in all.enumerated() {
+            if let first = byName[contract.name] {
+                throw ContractError(contract.location, "contract `\(contract.name)` is defined twice (first at \(first.location))")
+            }
+            byName[contract.name] = contract
+            if contract.selector.isDefault {
+                if let d = defaultIndex { throw ContractError(contract.location, "a second `match: default` contract (first: `\(all[d].name)` at \(all[d].location))") }
+                defaultIndex = index
+            }
+            if contract.selector.isUnattributed {
+                if let u = unattributedIndex { throw ContractError(contract.location, "a second `match: unattributed` contract (first: `\(all[u].name)` at \(all[u].location))") }
+                unattributedIndex = index
+            }
+        }
+        var compiled: [CompiledContract] = []
+        for contract in all {
+            // Resolve `extends` chains: inherited rules first, overridden by id.
+            var chain: [Contract] = [contract]
+            var seen: Set<String> = [contract.name]
+            while let parent = chain.last?.extends {
+                guard let next = byName[parent] else {
+                    throw ContractError(chain.last?.location ?? contract.location, "contract `\(chain.last?.name ?? "")` extends `\(parent)`, which is not defined")
+                }
+                guard seen.insert(next.name).inserted else {
+                    throw ContractError(contract.location, "contract `\(contract.name)` extends itself through \(chain.map(\.name).joined(separator: " → ")) → \(next.name)")
+                }
+                chain.append(next)
+            }
+            var rules: [Rule] = []
+            for ancestor in chain.reversed() {
+                for rule in ancestor.rules {
+                    if let i = rules.firstIndex(where: { $0.id == rule.id }) { rules[i] = rule } else { rules.append(rule) }
+                }
+            }
+            var c = CompiledContract(contract: contract)
+            for rule in rules {
+                let r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                c.allRules.append(r)
+                switch rule.body {
+                case .network: c.connectRules.append(r)
+                case .files, .secrets: c.openRules.append(r)
+                case .exec: c.execRules.append(r)
+                case .process(let p):
+                    if p.persistence { c.openRules.append(r) }
+                    if p.outlive || p.daemonize { c.processRules.append(r) }
+                }
+            }
+            compiled.append(c)
+        }
+        contracts = compiled
+        self.defaultIndex = defaultIndex
+        self.unattributedIndex = unattributedIndex
+    }
+
+    /// The contract that governs `package` (nil: unattributed code), or nil when none does.
+    func contractIndex(for package: InstalledPackage?, baseline: Baseline?) -> Int? {
+        guard let package else { return unattributedIndex ?? defaultIndex }
+        let standing = baseline?.standings(of: package) ?? Self.standings(of: package)
+        for (index, c) in contracts.enumerated() where Self.selects(c.contract.selector, package, standing) {
+            return index
+        }
+        return defaultIndex
+    }
+
+    /// The name of the contract that governs `package`.
+    public func contractName(for package: InstalledPackage?, baseline: Baseline? = nil) -> String? {
+        contractIndex(for: package, baseline: baseline).map { contracts[$0].contract.name }
+    }
+
+    static func standings(of package: InstalledPackage) -> Set<Standing> {
+        switch package.isDirect {
+        case true?: [.direct]
+        case false?: [.transitive]
+        case nil: []
+        }
+    }
+
+    static func selects(_ s: PackageSelector, _ p: InstalledPackage, _ standing: Set<Standing>) -> Bool {
+        if s.isDefault || s.isUnattributed { return false }
+        if !s.purls.isEmpty && !s.purls.contains(where: { pattern in p.purl.map { pattern.matches($0) } ?? false }) { return false }
+        if !s.names.isEmpty && !s.names.contains(where: { $0.matches(p.name) || $0.matches(p.qualifiedName) }) { return false }
+        if !s.ecosystems.isEmpty && !s.ecosystems.contains(p.ecosystem.lowercased()) { return false }
+        if !s.sources.isEmpty && !s.sources.contains(p.source) { return false }
+        if !s.standings.isEmpty && !s.standings.contains(where: { standing.contains($0) }) { return false }
+        return true
+    }
+}
+
+/// The packages of a baseline SBOM, for `standing: new` and `standing: changed`.
+public struct Baseline: Sendable {
+    private var versions: [String: Set<String>] = [:]
+
+    public init(_ document: SBOMDocument) {
+        for component in document.components {
+            let key = Self.key(ecosystem: component.ecosystem ?? "", name: component.name)
+            versions[key, default: []].insert(component.version ?? "")
+        }
+    }
+
+    public var packageCount: Int { versions.count }
+
+    static func key(ecosystem: String, name: String) -> String {
+        var name = name.lowercased()
+        if ecosystem == "pypi" { name = String(name.map { $0 == "_" || $0 == "." ? "-" : $0 }) }
+        return ecosystem.lowercased() + "/" + name
+    }
+
+    /// Direct or transitive as the package says, plus new or changed against the baseline.
+    public func standings(of package: InstalledPackage) -> Set<Standing> {
+        var result = ContractSet.standings(of: package)
+        let key = Self.key(ecosystem: package.ecosystem, name: package.name)
+        if let known = versions[key] {
+            if let v = package.version, !known.contains(v) { result.insert(.changed) }
+        } else {
+            result.insert(.new)
+        }
+        return result
+    }
+}

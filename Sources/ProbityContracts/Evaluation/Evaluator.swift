@@ -1,0 +1,298 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ProbityAttribution
+import ProbityEvents
+import ProbityProcess
+
+/// Checks events against a ``ContractSet``: each event is charged to the contract of the package
+/// its process is attributed to, and tested against that contract's rules for its kind.
+///
+/// Not thread-safe: one evaluator per pipeline thread. The contract for an attribution is cached,
+/// so an event costs a dictionary lookup plus the matchers of the rules that look at its kind.
+public struct Evaluator {
+    public private(set) var contracts: ContractSet
+    public let baseline: Baseline?
+    /// Names an address was seen to resolve from (DNS correlation); empty when unknown.
+    public var hostnames: @Sendable (SocketAddress) -> [String]
+    /// In enforce mode `kill` and `deny` actions are reported as enforced.
+    public var enforcing: Bool
+    private var contractCache: [ObjectIdentifier: (Attribution, Int?)] = [:]
+    private var clock = WallClock()
+
+    public init(
+        contracts: ContractSet, baseline: Baseline? = nil, enforcing: Bool = false,
+        hostnames: @escaping @Sendable (SocketAddress) -> [String] = { _ in [] }
+    ) {
+        self.contracts = contracts
+        self.baseline = baseline
+        self.enforcing = enforcing
+        self.hostnames = hostnames
+    }
+
+    /// Swaps in a new contract set (already loaded and checked: reload is all or nothing).
+    public mutating func replace(_ contracts: ContractSet) {
+        self.contracts = contracts
+        contractCache.removeAll()
+    }
+
+    /// The contract index for an attribution, cached per attribution instance.
+    mutating func contractIndex(_ attribution: Attribution?) -> Int? {
+        guard let attribution else { return contracts.contractIndex(for: nil, baseline: baseline) }
+        let id = ObjectIdentifier(attribution)
+        if let cached = contractCache[id], cached.0 === attribution { return cached.1 }
+        if contractCache.count > 65_536 { contractCache.removeAll(keepingCapacity: true) }
+        let index = contracts.contractIndex(for: attribution.package, baseline: baseline)
+        contractCache[id] = (attribution, index)
+        return index
+    }
+
+    /// The violations `event` commits, usually none. `lineage` gives the process chain and is only
+    /// called when there is a violation to report.
+    public mutating func evaluate(
+        _ event: Event, process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        switch event {
+        case .open(let open):
+            guard Self.counts(open.result) else { return [] }
+            guard let index = contractIndex(attribution) else { return [] }
+            let rules = contracts.contracts[index].openRules
+            if rules.isEmpty { return [] }
+            return evaluateOpen(open, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .exec(let exec):
+            guard let index = contractIndex(attribution) else { return [] }
+            let rules = contracts.contracts[index].execRules
+            if rules.isEmpty { return [] }
+            return evaluateExec(exec, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .connect(let connect):
+            guard let index = contractIndex(attribution) else { return [] }
+            let rules = contracts.contracts[index].connectRules
+            if rules.isEmpty { return [] }
+            return evaluateConnect(connect, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .fork, .exit, .ioUring:
+            return []
+        }
+    }
+
+    /// Opens that succeeded, or were refused by permissions, count; a file that is not there was
+    /// not read.
+    static func counts(_ result: Int64) -> Bool {
+        result >= 0 || result == -Int64(EACCES) || result == -Int64(EPERM)
+    }
+
+    private func excepted(_ rule: CompiledRule, _ process: TrackedProcess?) -> Bool {
+        guard !rule.except.isEmpty, var exe = process?.executable else { return false }
+        return exe.withUTF8 { rule.except.firstMatch(PathSegments($0), packageRoot: nil) != nil }
+    }
+
+    private mutating func evaluateOpen(
+        _ open: FileOpen, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        var accesses: [FileAccess] = []
+        if open.flags.reads { accesses.append(.read) }
+        if open.flags.writes || open.flags.truncates || open.flags.appends { accesses.append(.write) }
+        if open.flags.creates { accesses.append(.create) }
+        let root = attribution?.package?.root
+        var found: [(CompiledRule, String)] = []
+        var path = open.path
+        path.withUTF8 { bytes in
+            let segments = PathSegments(bytes)
+            for rule in rules {
+                switch rule.rule.body {
+                case .files:
+                    for access in accesses {
+                        if let deny = rule.fileDeny[access], let hit = deny.firstMatch(segments, packageRoot: root) {
+                            found.append((rule, "\(access.rawValue) of \(open.path) matches \(hit) denied by"))
+                        } else if let allow = rule.fileAllow[access], allow.firstMatch(segments, packageRoot: root) == nil {
+                            found.append((rule, "\(access.rawValue) of \(open.path) is outside what is allowed by"))
+                        }
+                    }
+                case .secrets:
+                    guard open.flags.reads else { continue }
+                    if let hit = rule.credentials.firstMatch(segments, packageRoot: nil) {
+                        found.append((rule, "read of credential file \(open.path) (\(hit)) breaks"))
+                    } else if rule.processMemory, let owner = Self.procMemoryOwner(segments), owner != open.header.pid {
+                        found.append((rule, "read of process \(owner)'s \(open.path) breaks"))
+                    }
+                case .process:
+                    guard accesses.contains(.write) || accesses.contains(.create) else { continue }
+                    if let hit = rule.persistence.firstMatch(segments, packageRoot: nil) {
+                        found.append((rule, "write to persistence location \(open.path) (\(hit)) breaks"))
+                    }
+                default:
+                    continue
+                }
+            }
+        }
+        if found.isEmpty { return [] }
+        var out: [Violation] = []
+        for (rule, message) in found where !excepted(rule, process) {
+            var evidence = Evidence(operation: "open")
+            evidence.path = open.path
+            evidence.access = accesses.map(\.rawValue)
+            evidence.result = open.result
+            out.append(violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: open.header, evidence: evidence,
+                                 attribution: attribution, lineage: lineage))
+        }
+        return out
+    }
+
+    /// The pid in `/proc/PID/{environ,mem,maps,...}` or `/proc/PID/task/TID/...`.
+    static func procMemoryOwner(_ path: PathSegments) -> Int32? {
+        let r = path.ranges
+        guard r.count == 3 || r.count == 5, let first = r.first else { return nil }
+        let b = path.bytes
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) }
+        guard text(first) == "proc", let pid = Int32(text(r[r.startIndex + 1])), let last = r.last,
+              BuiltinLocations.processMemoryFiles.contains(text(last)) else { return nil }
+        if r.count == 5 && text(r[r.startIndex + 2]) != "task" { return nil }
+        return pid
+    }
+
+    private mutating func evaluateExec(
+        _ exec: ProcessExec, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        var path = exec.executable.isEmpty ? exec.filename : exec.executable
+        let shown = path
+        let root = attribution?.package?.root
+        var out: [Violation] = []
+        var hits: [(CompiledRule, String)] = []
+        path.withUTF8 { bytes in
+            let segments = PathSegments(bytes)
+            for rule in rules {
+                if let hit = rule.execDeny.firstMatch(segments, packageRoot: root) {
+                    hits.append((rule, "exec of \(shown) matches \(hit) denied by"))
+                } else if let allow = rule.execAllow, allow.firstMatch(segments, packageRoot: root) == nil {
+                    hits.append((rule, "exec of \(shown) is not among the executables allowed by"))
+                }
+            }
+        }
+        for (rule, message) in hits where !excepted(rule, process) {
+            var evidence = Evidence(operation: "exec")
+            evidence.path = shown
+            evidence.argv = Array(exec.argv.prefix(16))
+            evidence.result = exec.result
+            out.append(violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: exec.header, evidence: evidence,
+                                 attribution: attribution, lineage: lineage))
+        }
+        return out
+    }
+
+    private mutating func evaluateConnect(
+        _ connect: NetworkConnect, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        let destination = connect.destination
+        var names: [String]?
+        var out: [Violation] = []
+        for rule in rules where !excepted(rule, process) {
+            func matches(_ entry: NetworkEntryMatcher) -> Bool {
+                Self.matches(entry, destination: destination, transport: connect.transport) {
+                    if names == nil { names = hostnames(destination) }
+                    return names ?? []
+                }
+            }
+            let message: String
+            if let hit = rule.networkDeny.first(where: matches) {
+                message = "connection to \(destination) matches the deny entry at \(hit.entry.location) of"
+            } else if let allow = rule.networkAllow, !allow.contains(where: matches) {
+                // Unix sockets are governed only by `unix` entries.
+                if destination.family == .unix && !allow.contains(where: { !$0.unixPaths.isEmpty }) { continue }
+                message = allow.isEmpty
+                    ? "connection to \(destination) breaks `network: none` of"
+                    : "connection to \(destination) is not allowed by"
+            } else {
+                continue
+            }
+            var evidence = Evidence(operation: connect.syscall.description)
+            evidence.address = destination.address
+            evidence.port = destination.port
+            evidence.protocol = connect.transport.description
+            evidence.result = connect.result
+            let resolved = names ?? hostnames(destination)
+            if !resolved.isEmpty { evidence.hostnames = resolved }
+            let shownName = resolved.first.map { " (\($0))" } ?? ""
+            out.append(violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)\(shownName)", header: connect.header,
+                                 evidence: evidence, attribution: attribution, lineage: lineage))
+        }
+        return out
+    }
+
+    static func matches(
+        _ matcher: NetworkEntryMatcher, destination: SocketAddress, transport: TransportProtocol, names: () -> [String]
+    ) -> Bool {
+        let entry = matcher.entry
+        if !entry.protocols.isEmpty && !entry.protocols.contains(transport.description) { return false }
+        if case .unix(var path) = destination {
+            guard entry.hosts.isEmpty, entry.networks.isEmpty, entry.ports.isEmpty else { return false }
+            if matcher.unixPaths.isEmpty { return !entry.protocols.isEmpty }
+            return path.withUTF8 { matcher.unixPaths.firstMatch(PathSegments($0), packageRoot: nil) != nil }
+        }
+        if !matcher.unixPaths.isEmpty { return false }
+        if !entry.ports.isEmpty {
+            guard let port = destination.port, entry.ports.contains(where: { $0.contains(port) }) else { return false }
+        }
+        if !entry.networks.isEmpty || !entry.hosts.isEmpty {
+            let inNetwork = entry.networks.contains { $0.contains(destination) }
+            if !inNetwork {
+                guard !entry.hosts.isEmpty else { return false }
+                let resolved = names()
+                guard entry.hosts.contains(where: { pattern in resolved.contains { pattern.matches($0) } }) else { return false }
+            }
+        }
+        return true
+    }
+
+    /// Violations for processes still running when the monitored command is over: `outlive`,
+    /// or `daemonize` when the process had also left its parent behind.
+    public mutating func finish(
+        survivors: [TrackedProcess], attribution: (Int32) -> Attribution?, lineage: (Int32) -> [TrackedProcess],
+        parentExited: (TrackedProcess) -> Bool
+    ) -> [Violation] {
+        var out: [Violation] = []
+        for process in survivors {
+            let charged = attribution(process.pid)
+            guard let index = contractIndex(charged) else { continue }
+            let orphaned = parentExited(process)
+            for rule in contracts.contracts[index].processRules where !excepted(rule, process) {
+                let kind: String
+                if rule.daemonize && orphaned {
+                    kind = "left its parent and kept running after the command ended (daemonized)"
+                } else if rule.outlive {
+                    kind = "was still running after the command ended"
+                } else {
+                    continue
+                }
+                var evidence = Evidence(operation: "process")
+                evidence.path = process.executable
+                evidence.argv = Array(process.argv.prefix(16))
+                let header = EventHeader(
+                    bootTimeNanoseconds: WallClock.bootTimeNow(), kind: .exit, pid: process.pid, tid: process.pid,
+                    ppid: process.ppid, uid: process.uid, gid: 0, cgroupID: 0)
+                out.append(violation(
+                    rule, "process \(process.pid) (\(process.executable)) \(kind): breaks \(rule.contract)/\(rule.rule.id)",
+                    header: header, evidence: evidence, attribution: charged, lineage: lineage))
+            }
+        }
+        return out
+    }
+
+    private mutating func violation(
+        _ rule: CompiledRule, _ message: String, header: EventHeader, evidence: Evidence, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> Violation {
+        var chain = lineage(header.pid).map(ProcessLink.init)
+        if chain.isEmpty { chain = [ProcessLink(pid: header.pid, executable: evidence.path ?? "", argv: evidence.argv ?? [])] }
+        return Violation(
+            time: clock.rfc3339(boot: header.bootTimeNanoseconds), bootTimeNanoseconds: header.bootTimeNanoseconds,
+            contract: rule.contract, rule: rule.rule.id, category: rule.rule.body.category, severity: rule.rule.severity,
+            action: rule.rule.action, enforced: enforcing && rule.rule.action != .alert, message: message,
+            package: attribution?.package.map(PackageReference.init),
+            attribution: AttributionReference(
+                reason: (attribution?.reason ?? .unattributed).rawValue, evidence: attribution?.evidence ?? ""),
+            processes: chain, evidence: evidence, ruleLocation: rule.rule.location.description, count: 1)
+    }
+}

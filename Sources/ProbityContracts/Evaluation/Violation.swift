@@ -1,0 +1,108 @@
+import ProbityAttribution
+import ProbityProcess
+
+/// A broken rule, with the evidence: which package, which process chain, what it did.
+public struct Violation: Sendable, Hashable, Codable {
+    /// RFC 3339 wall-clock time of the event (of the first one, when `count` > 1).
+    public var time: String
+    /// Boot-clock nanoseconds of the event, for ordering.
+    public var bootTimeNanoseconds: UInt64
+    public var contract: String
+    public var rule: String
+    /// `network`, `files`, `exec`, `process`, `secrets`.
+    public var category: String
+    public var severity: Severity
+    /// The rule's action; whether it was carried out is `enforced`.
+    public var action: RuleAction
+    /// True when the action was carried out (enforce mode, `kill` or `deny`).
+    public var enforced: Bool
+    /// One sentence: what happened and why it breaks the rule.
+    public var message: String
+    public var package: PackageReference?
+    public var attribution: AttributionReference
+    /// The offending process first, then its ancestors.
+    public var processes: [ProcessLink]
+    public var evidence: Evidence
+    /// Where the rule is written (`file:line:column`).
+    public var ruleLocation: String
+    /// How many identical violations (same rule, package and target) this one stands for.
+    public var count: Int
+
+    /// Violations with the same key are the same finding repeated.
+    public var key: String {
+        "\(contract)\u{1}\(rule)\u{1}\(package?.purl ?? package?.name ?? "-")\u{1}\(evidence.target)"
+    }
+}
+
+/// The package a violation is charged to.
+public struct PackageReference: Sendable, Hashable, Codable {
+    public var name: String
+    public var version: String?
+    public var purl: String?
+    public var ecosystem: String
+    public var source: String
+    public var direct: Bool?
+
+    public init(_ package: InstalledPackage) {
+        name = package.name
+        version = package.version
+        purl = package.purl
+        ecosystem = package.ecosystem
+        source = package.source.rawValue
+        direct = package.isDirect
+    }
+
+    /// `name@version`, or the name alone.
+    public var displayName: String { version.map { "\(name)@\($0)" } ?? name }
+}
+
+/// Why the package was charged.
+public struct AttributionReference: Sendable, Hashable, Codable {
+    public var reason: String
+    public var evidence: String
+}
+
+/// One process of a violation's chain.
+public struct ProcessLink: Sendable, Hashable, Codable {
+    public var pid: Int32
+    public var executable: String
+    public var argv: [String]
+
+    public init(_ process: TrackedProcess) {
+        pid = process.pid
+        executable = process.executable
+        argv = Array(process.argv.prefix(16))
+    }
+
+    public init(pid: Int32, executable: String, argv: [String]) {
+        self.pid = pid
+        self.executable = executable
+        self.argv = argv
+    }
+}
+
+/// What the process did.
+public struct Evidence: Sendable, Hashable, Codable {
+    /// `exec`, `open`, `connect`, `sendto`, `sendmsg` or `process`.
+    public var operation: String
+    public var path: String?
+    /// For opens: `read`, `write`, `create`.
+    public var access: [String]?
+    public var address: String?
+    public var port: UInt16?
+    public var `protocol`: String?
+    /// Names the address was seen to resolve from (DNS answers observed).
+    public var hostnames: [String]?
+    public var argv: [String]?
+    /// The syscall's result (fd, 0, or -errno).
+    public var result: Int64?
+
+    public init(operation: String) { self.operation = operation }
+
+    /// The thing acted upon, for grouping identical violations.
+    public var target: String {
+        if let path { return path }
+        if let address { return port.map { "\(address):\($0)" } ?? address }
+        return operation
+    }
+}

@@ -1,0 +1,188 @@
+import ProbityAttribution
+
+/// A place in a contract file, for error messages and for evidence that names the rule.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// How serious a violation is.
+public enum Severity: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case low, medium, high, critical
+
+    private var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// What happens when a rule is broken. `kill` and `deny` take effect in enforce mode only;
+/// in audit mode every action is an alert.
+public enum RuleAction: String, Sendable, Hashable, Codable {
+    /// Report the violation.
+    case alert
+    /// Kill the offending process (exec, files and secrets rules).
+    case kill
+    /// Refuse the connection (network rules).
+    case deny
+}
+
+/// What a package is to the project being built, for contracts that match by standing.
+public enum Standing: String, Sendable, Hashable, CaseIterable {
+    /// A dependency the project names itself.
+    case direct
+    /// A dependency of a dependency.
+    case transitive
+    /// Absent from the baseline SBOM.
+    case new
+    /// In the baseline SBOM with another version.
+    case changed
+}
+
+/// A set of packages a contract applies to. Every field given must hold; a list holds when any
+/// of its entries does.
+public struct PackageSelector: Sendable, Hashable {
+    /// `match: default`: packages no other contract selects, and unattributed code unless an
+    /// `unattributed` contract exists.
+    public var isDefault = false
+    /// `match: unattributed`: code no package owns.
+    public var isUnattributed = false
+    public var purls: [TextPattern] = []
+    public var names: [TextPattern] = []
+    public var ecosystems: [String] = []
+    public var sources: [InstalledPackage.Source] = []
+    public var standings: [Standing] = []
+
+    public init() {}
+}
+
+/// A pattern as written in a contract, with its place in the file. Variables (`{home}`,
+/// `{tmp}`, `{workspace}`, `{package}`) are expanded when the contract is compiled.
+public struct WrittenPattern: Sendable, Hashable {
+    public var text: String
+    public var location: SourceLocation
+}
+
+/// One entry of a network allow or deny list. Every field given must hold.
+public struct NetworkEntry: Sendable, Hashable {
+    public var hosts: [TextPattern] = []
+    public var networks: [AddressRange] = []
+    public var ports: [PortRange] = []
+    /// `tcp`, `udp` or `unix`.
+    public var protocols: [String] = []
+    /// Unix-socket paths.
+    public var unixPaths: [WrittenPattern] = []
+    public var location: SourceLocation
+
+    public init(location: SourceLocation) { self.location = location }
+}
+
+/// `network:` — which destinations the package may connect or send to.
+public struct NetworkRule: Sendable, Hashable {
+    /// nil: anything not denied is allowed. Empty: nothing is (`network: none`).
+    public var allow: [NetworkEntry]?
+    public var deny: [NetworkEntry] = []
+}
+
+/// The kinds of file access a `files:` rule can govern.
+public enum FileAccess: String, Sendable, Hashable, CaseIterable, Codable {
+    case read, write, create, delete
+}
+
+/// Allow and deny lists for one kind of file access.
+public struct AccessLists: Sendable, Hashable {
+    /// nil: anything not denied is allowed.
+    public var allow: [WrittenPattern]?
+    public var deny: [WrittenPattern] = []
+}
+
+/// `files:` — per access kind, allow and deny globs.
+public struct FileRule: Sendable, Hashable {
+    public var access: [FileAccess: AccessLists] = [:]
+}
+
+/// `exec:` — which executables may be started.
+public struct ExecRule: Sendable, Hashable {
+    /// nil: anything not denied. Empty: nothing (`exec: none`).
+    public var allow: [WrittenPattern]?
+    public var deny: [WrittenPattern] = []
+}
+
+/// `process:` — behaviour of the package's processes.
+public struct ProcessRule: Sendable, Hashable {
+    /// A process still running when the monitored command has exited.
+    public var outlive = false
+    /// A process that left its parent behind (orphaned, reparented) and kept running.
+    public var daemonize = false
+    /// Writes to persistence locations (cron, systemd units, shell start-up files, ...).
+    public var persistence = false
+    /// More persistence locations besides the built-in ones.
+    public var persistencePaths: [WrittenPattern] = []
+}
+
+/// `secrets:` — reads of credentials and of other processes' memory.
+public struct SecretsRule: Sendable, Hashable {
+    /// The built-in credential files (`~/.ssh`, `~/.aws`, `~/.npmrc`, ...).
+    public var credentials = false
+    /// Another process's `/proc/PID/environ`, `mem` or `maps`.
+    public var processMemory = false
+    /// More credential files besides the built-in ones.
+    public var paths: [WrittenPattern] = []
+}
+
+/// What a rule governs.
+public enum RuleBody: Sendable, Hashable {
+    case network(NetworkRule)
+    case files(FileRule)
+    case exec(ExecRule)
+    case process(ProcessRule)
+    case secrets(SecretsRule)
+
+    /// The section name in the contract language.
+    public var category: String {
+        switch self {
+        case .network: "network"
+        case .files: "files"
+        case .exec: "exec"
+        case .process: "process"
+        case .secrets: "secrets"
+        }
+    }
+}
+
+/// One rule of a contract.
+public struct Rule: Sendable, Hashable {
+    public var id: String
+    public var description: String?
+    public var severity: Severity
+    public var action: RuleAction
+    public var body: RuleBody
+    /// Executables the rule does not apply to (globs).
+    public var exceptExecutables: [WrittenPattern] = []
+    public var location: SourceLocation
+}
+
+/// A contract: which packages it covers and the rules they must keep.
+public struct Contract: Sendable, Hashable {
+    public var name: String
+    public var description: String?
+    public var selector: PackageSelector
+    /// Another contract whose rules this one starts from; a rule with the same id replaces the
+    /// inherited one.
+    public var extends: String?
+    public var rules: [Rule]
+    public var location: SourceLocation
+}
+
+/// The contracts of one policy file.
+public struct PolicyDocument: Sendable {
+    public var file: String
+    public var contracts: [Contract]
+}

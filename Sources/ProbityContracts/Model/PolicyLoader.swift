@@ -1,0 +1,415 @@
+import Foundation
+import ProbityAttribution
+import Yams
+
+/// A contract that cannot be used, with the place of the problem.
+public struct ContractError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: Int?
+    public var message: String
+
+    public init(file: String, line: Int? = nil, column: Int? = nil, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    init(_ location: SourceLocation, _ message: String) {
+        self.init(file: location.file, line: location.line, column: location.column, message: message)
+    }
+
+    /// `file:line:column: message`, the form compilers use.
+    public var description: String {
+        var place = file
+        if let line { place += ":\(line)" + (column.map { ":\($0)" } ?? "") }
+        return "\(place): \(message)"
+    }
+}
+
+/// Reads policy files (YAML, the contract language of docs/contracts.md) into
+/// ``PolicyDocument``s. Unknown keys are errors, so a misspelt rule never passes silently.
+public enum PolicyLoader {
+    /// The variables a path pattern may use.
+    public static let variables: Set<String> = ["package", "home", "tmp", "workspace"]
+
+    /// Reads and checks the policy file at `path`.
+    public static func load(contentsOf path: String) throws(ContractError) -> PolicyDocument {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ContractError(file: path, message: "cannot read: \(Self.reason(error))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ContractError(file: path, message: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses policy `text`; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ContractError) -> PolicyDocument {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw yamlError(error, file: file)
+        } catch {
+            throw ContractError(file: file, message: "not YAML: \(error)")
+        }
+        guard let root else { throw ContractError(file: file, line: 1, column: 1, message: "empty policy file") }
+        let reader = Reader(file: file)
+        let top = try reader.mapping(root, "a policy file", keys: ["version", "contracts"])
+        if let version = top["version"] {
+            guard try reader.int(version, "version") == 1 else {
+                throw reader.error(version, "unsupported version: this Probity reads contract language version 1")
+            }
+        }
+        guard let list = top["contracts"] else {
+            throw reader.error(root, "a policy file needs a `contracts:` list")
+        }
+        var contracts: [Contract] = []
+        for node in try reader.sequence(list, "contracts") {
+            contracts.append(try reader.contract(node))
+        }
+        return PolicyDocument(file: file, contracts: contracts)
+    }
+
+    static func yamlError(_ error: YamlError, file: String) -> ContractError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\(problem) (\($0.text))" } ?? problem
+            return ContractError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(detail)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ContractError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "duplicate key \(duplicates.joined(separator: ", "))")
+        default:
+            return ContractError(file: file, message: "invalid YAML: \(error)")
+        }
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}
+
+/// Walks the composed YAML tree, checking shapes and keys, keeping places for errors.
+struct Reader {
+    let file: String
+
+    func location(_ node: Node) -> SourceLocation {
+        SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
+
+    func error(_ node: Node, _ message: String) -> ContractError {
+        ContractError(location(node), message)
+    }
+
+    /// A mapping with only the given keys (in order of appearance).
+    func mapping(_ node: Node, _ what: String, keys allowed: Set<String>) throws(ContractError) -> OrderedMapping {
+        guard case .mapping(let mapping) = node else { throw error(node, "\(what) must be a mapping") }
+        var result = OrderedMapping()
+        for (keyNode, value) in mapping {
+            guard case .scalar(let key) = keyNode else { throw error(keyNode, "keys must be plain words") }
+            guard allowed.contains(key.string) else {
+                let expected = allowed.sorted().map { "`\($0)`" }.joined(separator: ", ")
+                throw error(keyNode, "unknown key `\(key.string)` in \(what) (expected one of \(expected))")
+            }
+            result.entries.append((key.string, keyNode, value))
+        }
+        return result
+    }
+
+    func sequence(_ node: Node, _ what: String) throws(ContractError) -> [Node] {
+        guard case .sequence(let sequence) = node else { throw error(node, "`\(what)` must be a list") }
+        return Array(sequence)
+    }
+
+    func string(_ node: Node, _ what: String) throws(ContractError) -> String {
+        guard case .scalar(let scalar) = node else { throw error(node, "`\(what)` must be a single value") }
+        guard !scalar.string.isEmpty else { throw error(node, "`\(what)` is empty") }
+        return scalar.string
+    }
+
+    func int(_ node: Node, _ what: String) throws(ContractError) -> Int {
+        guard let value = Int(try string(node, what)) else { throw error(node, "`\(what)` must be a whole number") }
+        return value
+    }
+
+    func bool(_ node: Node, _ what: String) throws(ContractError) -> Bool {
+        switch try string(node, what).lowercased() {
+        case "true", "yes", "on", "deny": return true
+        case "false", "no", "off", "allow": return false
+        default: throw error(node, "`\(what)` must be true or false")
+        }
+    }
+
+    /// A single value or a list of values.
+    func strings(_ node: Node, _ what: String) throws(ContractError) -> [(String, Node)] {
+        if case .sequence(let sequence) = node {
+            var out: [(String, Node)] = []
+            for item in sequence { out.append((try string(item, what), item)) }
+            return out
+        }
+        return [(try string(node, what), node)]
+    }
+
+    func identifier(_ node: Node, _ what: String) throws(ContractError) -> String {
+        let text = try string(node, what)
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./"))
+        guard text.unicodeScalars.allSatisfy({ allowed.contains($0) }) else {
+            throw error(node, "`\(what)` may use letters, digits, `-`, `_`, `.` and `/` only: \(text)")
+        }
+        return text
+    }
+
+    func contract(_ node: Node) throws(ContractError) -> Contract {
+        let map = try mapping(node, "a contract", keys: ["name", "description", "match", "extends", "rules"])
+        guard let nameNode = map["name"] else { throw error(node, "a contract needs a `name`") }
+        let name = try identifier(nameNode, "name")
+        guard let matchNode = map["match"] else { throw error(node, "contract `\(name)` needs a `match`") }
+        var rules: [Rule] = []
+        var seen: [String: SourceLocation] = [:]
+        if let list = map["rules"] {
+            for ruleNode in try sequence(list, "rules") {
+                let rule = try self.rule(ruleNode)
+                if let first = seen[rule.id] {
+                    throw error(ruleNode, "rule id `\(rule.id)` is used twice in contract `\(name)` (first at \(first))")
+                }
+                seen[rule.id] = rule.location
+                rules.append(rule)
+            }
+        }
+        return Contract(
+            name: name, description: try map["description"].map { n throws(ContractError) in try string(n, "description") },
+            selector: try selector(matchNode), extends: try map["extends"].map { n throws(ContractError) in try identifier(n, "extends") },
+            rules: rules, location: location(node))
+    }
+
+    func selector(_ node: Node) throws(ContractError) -> PackageSelector {
+        var selector = PackageSelector()
+        if case .scalar(let scalar) = node {
+            switch scalar.string {
+            case "default": selector.isDefault = true
+            case "unattributed": selector.isUnattributed = true
+            default: throw error(node, "`match` is `default`, `unattributed` or a mapping (purl, name, ecosystem, source, standing)")
+            }
+            return selector
+        }
+        let map = try mapping(node, "`match`", keys: ["purl", "name", "ecosystem", "source", "standing"])
+        guard !map.entries.isEmpty else { throw error(node, "`match` selects nothing: give purl, name, ecosystem, source or standing") }
+        for (text, _) in try map["purl"].map({ n throws(ContractError) in try strings(n, "purl") }) ?? [] {
+            selector.purls.append(TextPattern(text))
+        }
+        for (text, _) in try map["name"].map({ n throws(ContractError) in try strings(n, "name") }) ?? [] {
+            selector.names.append(TextPattern(text))
+        }
+        for (text, _) in try map["ecosystem"].map({ n throws(ContractError) in try strings(n, "ecosystem") }) ?? [] {
+            selector.ecosystems.append(text.lowercased())
+        }
+        for (text, item) in try map["source"].map({ n throws(ContractError) in try strings(n, "source") }) ?? [] {
+            guard let source = InstalledPackage.Source(rawValue: text) else {
+                throw error(item, "unknown source `\(text)` (expected sbom, dpkg, pip or npm)")
+            }
+            selector.sources.append(source)
+        }
+        for (text, item) in try map["standing"].map({ n throws(ContractError) in try strings(n, "standing") }) ?? [] {
+            guard let standing = Standing(rawValue: text) else {
+                throw error(item, "unknown standing `\(text)` (expected direct, transitive, new or changed)")
+            }
+            selector.standings.append(standing)
+        }
+        return selector
+    }
+
+    static let ruleKinds = ["network", "files", "exec", "process", "secrets"]
+
+    func rule(_ node: Node) throws(ContractError) -> Rule {
+        let map = try mapping(
+            node, "a rule", keys: Set(["id", "description", "severity", "action", "except"] + Self.ruleKinds))
+        guard let idNode = map["id"] else { throw error(node, "a rule needs an `id`") }
+        let id = try identifier(idNode, "id")
+        let kinds = map.entries.filter { Self.ruleKinds.contains($0.key) }
+        guard kinds.count == 1, let (kind, _, bodyNode) = kinds.first else {
+            throw error(node, "rule `\(id)` needs exactly one of network, files, exec, process, secrets (found \(kinds.count))")
+        }
+        var severity = Severity.high
+        if let n = map["severity"] {
+            let text = try string(n, "severity")
+            guard let s = Severity(rawValue: text) else {
+                throw error(n, "unknown severity `\(text)` (expected low, medium, high or critical)")
+            }
+            severity = s
+        }
+        var action = RuleAction.alert
+        if let n = map["action"] {
+            let text = try string(n, "action")
+            guard let a = RuleAction(rawValue: text) else {
+                throw error(n, "unknown action `\(text)` (expected alert, kill or deny)")
+            }
+            action = a
+        }
+        let body: RuleBody
+        switch kind {
+        case "network": body = .network(try network(bodyNode))
+        case "files": body = .files(try files(bodyNode))
+        case "exec": body = .exec(try exec(bodyNode))
+        case "process": body = .process(try process(bodyNode))
+        default: body = .secrets(try secrets(bodyNode))
+        }
+        switch (action, body) {
+        case (.deny, .network), (.kill, .exec), (.kill, .files), (.kill, .secrets), (.alert, _): break
+        case (.deny, _):
+            throw error(map["action"] ?? node, "`deny` applies to network rules; rule `\(id)` is a \(body.category) rule (use kill or alert)")
+        case (.kill, _):
+            throw error(map["action"] ?? node, "`kill` applies to exec, files and secrets rules; rule `\(id)` is a \(body.category) rule (use \(body.category == "network" ? "deny" : "alert"))")
+        }
+        var except: [WrittenPattern] = []
+        if let n = map["except"] {
+            let exceptMap = try mapping(n, "`except`", keys: ["exe"])
+            if let exe = exceptMap["exe"] { except = try patterns(exe, "exe", allowPackage: false) }
+        }
+        return Rule(
+            id: id, description: try map["description"].map { n throws(ContractError) in try string(n, "description") },
+            severity: severity, action: action, body: body, exceptExecutables: except, location: location(node))
+    }
+
+    /// Path patterns: absolute, or starting with a variable; `{package}` only at the start.
+    func patterns(_ node: Node, _ what: String, allowPackage: Bool = true) throws(ContractError) -> [WrittenPattern] {
+        var out: [WrittenPattern] = []
+        for (text, item) in try strings(node, what) {
+            var rest = Substring(text)
+            while let open = rest.firstIndex(of: "{") {
+                guard let close = rest[open...].firstIndex(of: "}") else {
+                    throw error(item, "unclosed `{` in \(text)")
+                }
+                let name = String(rest[rest.index(after: open)..<close])
+                guard PolicyLoader.variables.contains(name) else {
+                    throw error(item, "unknown variable {\(name)} in \(text) (expected {package}, {home}, {tmp} or {workspace})")
+                }
+                if name == "package" {
+                    guard allowPackage else { throw error(item, "{package} cannot be used in `\(what)`") }
+                    guard open == text.startIndex else { throw error(item, "{package} must start the pattern: \(text)") }
+                }
+                rest = rest[rest.index(after: close)...]
+            }
+            guard text.hasPrefix("/") || text.hasPrefix("{") else {
+                throw error(item, "path patterns are absolute or start with a variable: \(text)")
+            }
+            if text.split(separator: "/").contains(where: { $0.contains("**") && $0 != "**" }) {
+                throw error(item, "`**` must be a whole path segment (as in /a/**/b): \(text)")
+            }
+            out.append(WrittenPattern(text: text, location: location(item)))
+        }
+        return out
+    }
+
+    func network(_ node: Node) throws(ContractError) -> NetworkRule {
+        if case .scalar(let scalar) = node {
+            guard scalar.string == "none" else { throw error(node, "`network` is `none` or a mapping with allow / deny lists") }
+            return NetworkRule(allow: [], deny: [])
+        }
+        let map = try mapping(node, "`network`", keys: ["allow", "deny"])
+        var rule = NetworkRule()
+        if let allow = map["allow"] { rule.allow = try sequence(allow, "allow").map { n throws(ContractError) in try networkEntry(n) } }
+        if let deny = map["deny"] { rule.deny = try sequence(deny, "deny").map { n throws(ContractError) in try networkEntry(n) } }
+        return rule
+    }
+
+    func networkEntry(_ node: Node) throws(ContractError) -> NetworkEntry {
+        let map = try mapping(node, "a network entry", keys: ["host", "cidr", "port", "protocol", "unix"])
+        guard !map.entries.isEmpty else { throw error(node, "a network entry needs host, cidr, port, protocol or unix") }
+        var entry = NetworkEntry(location: location(node))
+        for (text, item) in try map["host"].map({ n throws(ContractError) in try strings(n, "host") }) ?? [] {
+            guard !text.contains("/"), !text.contains(":") || AddressRange(text) != nil else {
+                throw error(item, "`host` is a hostname pattern (use `cidr` for addresses, `port` for ports): \(text)")
+            }
+            if let range = AddressRange(text) { entry.networks.append(range) } else { entry.hosts.append(TextPattern(text)) }
+        }
+        for (text, item) in try map["cidr"].map({ n throws(ContractError) in try strings(n, "cidr") }) ?? [] {
+            guard let range = AddressRange(text) else { throw error(item, "not an address or CIDR network: \(text)") }
+            entry.networks.append(range)
+        }
+        for (text, item) in try map["port"].map({ n throws(ContractError) in try strings(n, "port") }) ?? [] {
+            guard let range = PortRange(text) else { throw error(item, "not a port or port range (1-65535): \(text)") }
+            entry.ports.append(range)
+        }
+        for (text, item) in try map["protocol"].map({ n throws(ContractError) in try strings(n, "protocol") }) ?? [] {
+            guard ["tcp", "udp", "unix"].contains(text.lowercased()) else {
+                throw error(item, "unknown protocol `\(text)` (expected tcp, udp or unix)")
+            }
+            entry.protocols.append(text.lowercased())
+        }
+        if let unix = map["unix"] { entry.unixPaths = try patterns(unix, "unix", allowPackage: false) }
+        return entry
+    }
+
+    func files(_ node: Node) throws(ContractError) -> FileRule {
+        let map = try mapping(node, "`files`", keys: Set(FileAccess.allCases.map(\.rawValue)))
+        guard !map.entries.isEmpty else { throw error(node, "`files` needs read, write, create or delete") }
+        var rule = FileRule()
+        for (key, _, value) in map.entries {
+            guard let access = FileAccess(rawValue: key) else { continue }
+            let lists = try mapping(value, "`\(key)`", keys: ["allow", "deny"])
+            var result = AccessLists()
+            if let allow = lists["allow"] { result.allow = try patterns(allow, "allow") }
+            if let deny = lists["deny"] { result.deny = try patterns(deny, "deny") }
+            rule.access[access] = result
+        }
+        return rule
+    }
+
+    func exec(_ node: Node) throws(ContractError) -> ExecRule {
+        if case .scalar(let scalar) = node {
+            guard scalar.string == "none" else { throw error(node, "`exec` is `none` or a mapping with allow / deny lists") }
+            return ExecRule(allow: [], deny: [])
+        }
+        let map = try mapping(node, "`exec`", keys: ["allow", "deny"])
+        var rule = ExecRule()
+        if let allow = map["allow"] { rule.allow = try patterns(allow, "allow") }
+        if let deny = map["deny"] { rule.deny = try patterns(deny, "deny") }
+        return rule
+    }
+
+    func process(_ node: Node) throws(ContractError) -> ProcessRule {
+        let map = try mapping(node, "`process`", keys: ["outlive", "daemonize", "persistence", "persistence-paths"])
+        var rule = ProcessRule()
+        if let n = map["outlive"] { rule.outlive = try bool(n, "outlive") }
+        if let n = map["daemonize"] { rule.daemonize = try bool(n, "daemonize") }
+        if let n = map["persistence"] { rule.persistence = try bool(n, "persistence") }
+        if let n = map["persistence-paths"] {
+            rule.persistencePaths = try patterns(n, "persistence-paths", allowPackage: false)
+            rule.persistence = true
+        }
+        guard rule.outlive || rule.daemonize || rule.persistence else {
+            throw error(node, "`process` forbids nothing: set outlive, daemonize or persistence to deny")
+        }
+        return rule
+    }
+
+    func secrets(_ node: Node) throws(ContractError) -> SecretsRule {
+        let map = try mapping(node, "`secrets`", keys: ["credentials", "process-memory", "paths"])
+        var rule = SecretsRule()
+        if let n = map["credentials"] { rule.credentials = try bool(n, "credentials") }
+        if let n = map["process-memory"] { rule.processMemory = try bool(n, "process-memory") }
+        if let n = map["paths"] { rule.paths = try patterns(n, "paths", allowPackage: false) }
+        guard rule.credentials || rule.processMemory || !rule.paths.isEmpty else {
+            throw error(node, "`secrets` forbids nothing: set credentials or process-memory to deny, or list paths")
+        }
+        return rule
+    }
+}
+
+/// A YAML mapping's entries in file order, looked up by key.
+struct OrderedMapping {
+    var entries: [(key: String, keyNode: Node, value: Node)] = []
+
+    subscript(key: String) -> Node? { entries.first { $0.key == key }?.value }
+}

@@ -1,0 +1,88 @@
+import ProbityContracts
+import XCTest
+
+final class PolicyLoaderTests: XCTestCase {
+    func testBuiltInPolicyLoads() throws {
+        let set = try ContractSet.load(files: [Make.defaultPolicyPath], variables: Make.variables)
+        XCTAssertEqual(set.contractNames, ["default", "package-managers", "system"])
+        XCTAssertGreaterThan(set.ruleCount, 8)
+    }
+
+    /// Each broken contract is refused with its own message at the place of the problem.
+    func testInvalidContractsNameTheirPlace() {
+        let cases: [(yaml: String, line: Int, column: Int, message: String)] = [
+            ("version: 1\ncontracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        netwerk: none\n",
+             7, 9, "unknown key `netwerk` in a rule"),
+            ("version: 2\ncontracts: []\n", 1, 10, "unsupported version"),
+            ("contracts:\n  - match: default\n", 2, 5, "a contract needs a `name`"),
+            ("contracts:\n  - name: a\n", 2, 5, "contract `a` needs a `match`"),
+            ("contracts:\n  - name: a\n    match: everything\n", 3, 12, "`match` is `default`, `unattributed` or a mapping"),
+            ("contracts:\n  - name: a\n    match: {standing: newest}\n", 3, 23, "unknown standing `newest`"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        severity: fatal\n        exec: none\n",
+             6, 19, "unknown severity `fatal`"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        action: deny\n        exec: none\n",
+             6, 17, "`deny` applies to network rules"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        action: kill\n        network: none\n",
+             6, 17, "`kill` applies to exec, files and secrets rules"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        exec: none\n        network: none\n",
+             5, 9, "needs exactly one of network, files, exec, process, secrets (found 2)"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        network:\n          allow:\n            - cidr: 10.0.0.0/40\n",
+             8, 21, "not an address or CIDR network: 10.0.0.0/40"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        network:\n          allow:\n            - port: 99999\n",
+             8, 21, "not a port or port range"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        files:\n          read:\n            deny: [\"{homedir}/x\"]\n",
+             8, 20, "unknown variable {homedir}"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        files:\n          write:\n            allow: [\"/x/{package}\"]\n",
+             8, 21, "{package} must start the pattern"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        files:\n          write:\n            allow: [relative/path]\n",
+             8, 21, "path patterns are absolute or start with a variable"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        exec:\n          deny: [\"/a/b**\"]\n",
+             7, 18, "`**` must be a whole path segment"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        exec: none\n      - id: r\n        exec: none\n",
+             7, 9, "rule id `r` is used twice in contract `a` (first at test.yaml:5:9)"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        process: {outlive: no}\n",
+             6, 18, "`process` forbids nothing"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        secrets: {credentials: maybe}\n",
+             6, 32, "`credentials` must be true or false"),
+            ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: \"bad id!\"\n        exec: none\n",
+             5, 13, "`id` may use letters, digits"),
+            ("contracts:\n  - name: a\n    match: default\n    rules: [\n", 5, 1, "invalid YAML"),
+            ("contracts:\n\t- name: a\n", 2, 1, "invalid YAML"),
+            ("contracts: {}\n", 1, 12, "`contracts` must be a list"),
+            ("[1, 2]\n", 1, 1, "a policy file must be a mapping"),
+            ("", 1, 1, "empty policy file"),
+        ]
+        for c in cases {
+            XCTAssertThrowsError(try PolicyLoader.parse(c.yaml, file: "test.yaml"), c.message) { error in
+                guard let e = error as? ContractError else { return XCTFail("\(error)") }
+                XCTAssertEqual(e.file, "test.yaml")
+                XCTAssertTrue(e.message.contains(c.message), "expected “\(c.message)” in “\(e.message)”")
+                XCTAssertEqual(e.line, c.line, "\(c.message): \(e)")
+                XCTAssertEqual(e.column, c.column, "\(c.message): \(e)")
+                XCTAssertTrue(e.description.hasPrefix("test.yaml:\(c.line):"), e.description)
+            }
+        }
+    }
+
+    /// Problems across contracts (names, inheritance, defaults) are found when the set is built.
+    func testSetLevelErrors() throws {
+        let cases: [(String, String)] = [
+            ("contracts:\n  - name: a\n    match: default\n  - name: a\n    match: {name: x}\n", "contract `a` is defined twice (first at test.yaml:2:5)"),
+            ("contracts:\n  - name: a\n    match: default\n  - name: b\n    match: default\n", "a second `match: default` contract"),
+            ("contracts:\n  - name: a\n    match: {name: x}\n    extends: nope\n", "extends `nope`, which is not defined"),
+            ("contracts:\n  - name: a\n    match: {name: x}\n    extends: b\n  - name: b\n    match: {name: y}\n    extends: a\n", "extends itself"),
+        ]
+        for (yaml, message) in cases {
+            XCTAssertThrowsError(try Make.contracts(yaml)) { error in
+                XCTAssertTrue("\(error)".contains(message), "expected “\(message)” in “\(error)”")
+                XCTAssertTrue("\(error)".hasPrefix("test.yaml:"), "\(error)")
+            }
+        }
+    }
+
+    func testMissingFileIsNamed() {
+        XCTAssertThrowsError(try ContractSet.load(files: ["/nonexistent/p.yaml"])) { error in
+            XCTAssertTrue("\(error)".hasPrefix("/nonexistent/p.yaml: cannot read"), "\(error)")
+        }
+    }
+}
