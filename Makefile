@@ -20,7 +20,7 @@ SKEL := Sources/CProbityBPF/generated/probity.skel.h
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
 	bpftool libbpf-tools socat dnsmasq iproute2 procps
 
-.PHONY: all help deps mounts bpf build run test bench clean
+.PHONY: all help deps mounts bpf build run demo test bench clean
 
 all: build
 
@@ -28,6 +28,7 @@ help:
 	@echo "make deps    install Debian packages and mount tracefs/bpffs"
 	@echo "make         build the BPF object and the Swift binaries ($(CONFIG))"
 	@echo "make run     build, then trace the whole host: probity trace --json"
+	@echo "make demo    probity run over misbehaving and well-behaved fixture packages, offline"
 	@echo "make test    set up, build and run the whole test suite (real kernel, as root)"
 	@echo "make bench   slowdown of fixed workloads: none vs probity trace vs opensnoop+execsnoop"
 
@@ -64,6 +65,11 @@ build: bpf
 
 run: deps build
 	$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/probity trace --json
+
+# Installs evil and good fixture packages (npm tarballs, a Python sdist) offline under
+# `probity run`, with a test host in a network namespace, and prints the report.
+demo: deps build
+	./Tests/Fixtures/demo/demo.sh $$($(SWIFT) build -c $(CONFIG) --show-bin-path)/probity
 
 # XCTest's own closing line is followed by swift-testing's ("0 tests"), so the totals are
 # repeated last as one plain line: "N passed, N failed".

@@ -39,7 +39,11 @@ let package = Package(
         // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
         .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess", "Yams"]),
         // The contract language: loading and checking policies, compiled matchers, the evaluator.
-        .target(name: "ProbityContracts", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "Yams"]),
+        // policies/default.yaml is compiled in (Resources/default.yaml links to it).
+        .target(
+            name: "ProbityContracts", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "Yams"],
+            resources: [.embedInCode("Resources/default.yaml")]
+        ),
         // Writers: JSON lines, reports (violations JSON, SARIF, JUnit, Markdown summary).
         .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts"]),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.

@@ -138,7 +138,14 @@ public struct Attributor: Sendable {
             switch script {
             case .file(let path):
                 let absolute = path.hasPrefix("/") ? path : PathText.join(directory: cwd, relative: path)
-                if let owner = index.owner(of: absolute)?.package, owner.source != .dpkg { return result(owner, .script, absolute) }
+                if let owner = index.owner(of: absolute)?.package, owner.source != .dpkg {
+                    // A build frontend's hook runner (pip's PEP 517 `_in_process.py`) building an
+                    // sdist runs the sdist's code: the sdist is responsible.
+                    if Self.buildFrontends.contains(owner.name.lowercased()), let build = Self.pythonBuild(cwd: cwd) {
+                        return result(build, .pythonBuild, cwd + "/PKG-INFO")
+                    }
+                    return result(owner, .script, absolute)
+                }
             case .module(let name):
                 if let owner = pythonModuleOwner(name, interpreter: executable) { return result(owner, .script, "-m \(name)") }
             }
@@ -170,6 +177,11 @@ public struct Attributor: Sendable {
         if let owner = exeOwner { return result(owner, .systemExecutable, executable) }
         return Attribution(package: nil, reason: .unattributed, evidence: executable, executablePackage: nil)
     }
+
+    /// Python packages that run other packages' build code (PEP 517 frontends and backends).
+    static let buildFrontends: Set<String> = [
+        "pip", "build", "pyproject-hooks", "pyproject_hooks", "setuptools", "wheel", "poetry-core", "hatchling", "flit-core",
+    ]
 
     enum Script { case file(String), module(String) }
 

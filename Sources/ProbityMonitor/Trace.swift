@@ -57,19 +57,8 @@ public enum Trace {
         }
 
         if options.attribution {
-            var found = PackageDiscovery.discover()
-            for problem in found.problems { printError("probity: \(problem)\n") }
-            for sbom in options.sboms {
-                let document = try SBOMReader.read(contentsOf: sbom)
-                let paths = SBOMIndexing.add(document, to: &found.index, root: options.sbomRoot)
-                found.counts[.sbom, default: 0] += document.components.count
-                if options.verbose { printError("probity: \(sbom): \(document.components.count) components, \(paths) paths\n") }
-            }
-            monitorOptions.attributionIndex = found.index
-            if options.verbose {
-                let counts = InstalledPackage.Source.allCases.compactMap { s in found.counts[s].map { "\(s.rawValue) \($0)" } }
-                printError("probity: packages: \(counts.joined(separator: ", ")); \(found.index.fileCount) files indexed\n")
-            }
+            monitorOptions.attributionIndex = try AttributionSetup.index(
+                sboms: options.sboms, root: options.sbomRoot, verbose: options.verbose)
         }
         let monitor: Monitor
         do {
@@ -123,6 +112,25 @@ public enum Trace {
         var table = ProcessTable()
         for info in ProcSeeder.snapshot() { table.insert(info) }
         return table.processes.keys.filter { $0 != pid && table.isDescendant($0, of: pid) }
+    }
+}
+
+/// Builds the path → package index from the package databases found on this machine and SBOMs.
+enum AttributionSetup {
+    static func index(sboms: [String], root: String, verbose: Bool) throws -> PathIndex {
+        var found = PackageDiscovery.discover()
+        for problem in found.problems { printError("probity: \(problem)\n") }
+        for sbom in sboms {
+            let document = try SBOMReader.read(contentsOf: sbom)
+            let paths = SBOMIndexing.add(document, to: &found.index, root: root)
+            found.counts[.sbom, default: 0] += document.components.count
+            if verbose { printError("probity: \(sbom): \(document.components.count) components, \(paths) paths\n") }
+        }
+        if verbose {
+            let counts = InstalledPackage.Source.allCases.compactMap { s in found.counts[s].map { "\(s.rawValue) \($0)" } }
+            printError("probity: packages: \(counts.joined(separator: ", ")); \(found.index.fileCount) files indexed\n")
+        }
+        return found.index
     }
 }
 

@@ -1,5 +1,7 @@
+import Foundation
 import ArgumentParser
 import ProbityAttribution
+import ProbityContracts
 import ProbityMonitor
 
 /// The `probity` command: parses arguments, then calls into ProbityMonitor.
@@ -7,7 +9,7 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
-        subcommands: [TraceCommand.self, WhoseCommand.self, SBOMCommand.self]
+        subcommands: [TraceCommand.self, RunCommand.self, PolicyCommand.self, WhoseCommand.self, SBOMCommand.self]
     )
 }
 
@@ -141,3 +143,97 @@ struct SBOMCommand: ParsableCommand {
 }
 
 Probity.main()
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command under the probes and hold every package in its tree to its contract.",
+        discussion: """
+            Writes events.jsonl, violations.json, report.sarif, junit.xml and summary.md into the report \
+            directory, and appends the summary to $GITHUB_STEP_SUMMARY when it is set. Exits with the \
+            command's status when clean, 86 when a contract was violated, 87 when events were lost \
+            (docs/contracts.md).
+            """)
+
+    @Option(name: .customLong("policy"), help: "A policy file (repeatable; `builtin` is the built-in one, used when none is given).")
+    var policies: [String] = []
+
+    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
+    var sboms: [String] = []
+
+    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
+    var sbomRoot = "/"
+
+    @Option(name: .customLong("baseline-sbom"), help: "An earlier SBOM: packages absent from it are `new`, others `changed`.")
+    var baselineSBOM: String?
+
+    @Option(name: .customLong("report"), help: "The report directory.")
+    var reportDirectory = "probity-report"
+
+    @Option(help: "audit (report) or enforce (carry out kill and deny actions).")
+    var mode = "audit"
+
+    @Option(name: .customLong("fail-on"), help: "The least severity that fails the run: low, medium, high or critical.")
+    var failOn = "low"
+
+    @Flag(name: .customLong("allow-loss"), help: "Do not fail the run when events were lost.")
+    var allowLoss = false
+
+    @Option(name: .customLong("ring-buffer-mb"), help: "BPF ring buffer size in MiB.")
+    var ringBufferMiB = 16
+
+    @Flag(name: .shortAndLong, help: "Print only violations and the verdict.")
+    var quiet = false
+
+    @Argument(parsing: .postTerminator, help: "The command to run.")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command after --: probity run [options] -- CMD ARGS") }
+        if !["audit", "enforce"].contains(mode) { throw ValidationError("--mode is audit or enforce") }
+        if Severity(rawValue: failOn) == nil { throw ValidationError("--fail-on is low, medium, high or critical") }
+        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+    }
+
+    func run() throws {
+        var options = RunOptions()
+        options.policies = policies
+        options.sboms = sboms
+        options.sbomRoot = sbomRoot
+        options.baselineSBOM = baselineSBOM
+        options.reportDirectory = reportDirectory
+        options.enforce = mode == "enforce"
+        options.failOn = Severity(rawValue: failOn) ?? .low
+        options.allowLoss = allowLoss
+        options.ringBufferBytes = ringBufferMiB << 20
+        options.verbose = !quiet
+        options.command = command
+        let status: Int32
+        do {
+            status = try Run.run(options)
+        } catch {
+            // Probity's own failure (bad policy, probes refused) is told apart from the command's.
+            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+            throw ExitCode(RunStatus.failure)
+        }
+        throw ExitCode(status)
+    }
+}
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Work with contract files (docs/contracts.md).", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Validate policy files: every problem is reported as file:line:column: message.")
+
+        @Argument(help: "Policy files (`builtin` for the built-in one).")
+        var files: [String] = []
+
+        func run() throws {
+            throw ExitCode(PolicyCheck.run(files: files.isEmpty ? ["builtin"] : files))
+        }
+    }
+}

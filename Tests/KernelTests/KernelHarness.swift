@@ -46,6 +46,20 @@ final class EventCollector: @unchecked Sendable {
 }
 
 enum Kernel {
+    /// The built `probity` binary, beside the test bundle.
+    static func probityBinary() throws -> URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("probity")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/probity")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: fallback.path), "probity is built (swift build)")
+        return fallback
+    }
+
     /// Runs `command` gated, following exactly its tree.
     static func trace(
         _ command: [String], ringBufferBytes: Int = 8 << 20, coalesceWindowNanoseconds: UInt64 = 0,

@@ -7,19 +7,7 @@ import XCTest
 /// The `probity` executable itself, run as a user would: `probity trace --json -- CMD` and
 /// `probity trace --json --pid N`, output parsed as JSON lines.
 final class TraceCommandTests: XCTestCase {
-    /// The built `probity` binary, beside the test bundle.
-    private func probityBinary() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("probity")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/probity")
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: fallback.path), "probity is built (swift build)")
-        return fallback
-    }
+    private func probityBinary() throws -> URL { try Kernel.probityBinary() }
 
     private struct Output {
         var status: Int32

@@ -112,14 +112,14 @@ public struct Evaluator {
                 case .secrets:
                     guard open.flags.reads else { continue }
                     if let hit = rule.credentials.firstMatch(segments, packageRoot: nil) {
-                        found.append((rule, "read of credential file \(open.path) (\(hit)) breaks"))
+                        found.append((rule, "read of credential file \(open.path)\(Self.via(hit, open.path)) breaks"))
                     } else if rule.processMemory, let owner = Self.procMemoryOwner(segments), owner != open.header.pid {
                         found.append((rule, "read of process \(owner)'s \(open.path) breaks"))
                     }
                 case .process:
                     guard accesses.contains(.write) || accesses.contains(.create) else { continue }
                     if let hit = rule.persistence.firstMatch(segments, packageRoot: nil) {
-                        found.append((rule, "write to persistence location \(open.path) (\(hit)) breaks"))
+                        found.append((rule, "write to persistence location \(open.path)\(Self.via(hit, open.path)) breaks"))
                     }
                 default:
                     continue
@@ -139,6 +139,11 @@ public struct Evaluator {
         return out
     }
 
+    /// ` (pattern)` when the pattern is not the path itself.
+    static func via(_ pattern: PathGlob, _ path: String) -> String {
+        pattern.pattern == path ? "" : " (\(pattern.pattern))"
+    }
+
     /// The pid in `/proc/PID/{environ,mem,maps,...}` or `/proc/PID/task/TID/...`.
     static func procMemoryOwner(_ path: PathSegments) -> Int32? {
         let r = path.ranges
@@ -155,19 +160,30 @@ public struct Evaluator {
         _ exec: ProcessExec, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
-        var path = exec.executable.isEmpty ? exec.filename : exec.executable
-        let shown = path
+        // The program asked for (a script, for `#!` files) and the binary the kernel ran.
+        var candidates: [String] = []
+        let requested = exec.filename.hasPrefix("/") ? exec.filename
+            : (exec.filename.isEmpty || exec.cwd.isEmpty ? "" : PathText.join(directory: exec.cwd, relative: exec.filename))
+        if !requested.isEmpty { candidates.append(requested) }
+        if !exec.executable.isEmpty && exec.executable != requested { candidates.append(exec.executable) }
+        let shown = candidates.first ?? exec.filename
         let root = attribution?.package?.root
         var out: [Violation] = []
         var hits: [(CompiledRule, String)] = []
-        path.withUTF8 { bytes in
-            let segments = PathSegments(bytes)
-            for rule in rules {
-                if let hit = rule.execDeny.firstMatch(segments, packageRoot: root) {
-                    hits.append((rule, "exec of \(shown) matches \(hit) denied by"))
-                } else if let allow = rule.execAllow, allow.firstMatch(segments, packageRoot: root) == nil {
-                    hits.append((rule, "exec of \(shown) is not among the executables allowed by"))
+        for rule in rules {
+            var denied: PathGlob?
+            var allowed = rule.execAllow == nil
+            for var candidate in candidates {
+                candidate.withUTF8 { bytes in
+                    let segments = PathSegments(bytes)
+                    if denied == nil { denied = rule.execDeny.firstMatch(segments, packageRoot: root) }
+                    if !allowed, let allow = rule.execAllow, allow.firstMatch(segments, packageRoot: root) != nil { allowed = true }
                 }
+            }
+            if let denied {
+                hits.append((rule, "exec of \(shown) matches \(denied) denied by"))
+            } else if !allowed {
+                hits.append((rule, "exec of \(shown) is not among the executables allowed by"))
             }
         }
         for (rule, message) in hits where !excepted(rule, process) {

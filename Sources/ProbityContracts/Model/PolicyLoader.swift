@@ -1,5 +1,6 @@
 import Foundation
 import ProbityAttribution
+import ProbityEvents
 import Yams
 
 /// A contract that cannot be used, with the place of the problem.
@@ -36,13 +37,13 @@ public enum PolicyLoader {
 
     /// Reads and checks the policy file at `path`.
     public static func load(contentsOf path: String) throws(ContractError) -> PolicyDocument {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try FileContents.read(path, limit: 16 << 20)
         } catch {
-            throw ContractError(file: path, message: "cannot read: \(Self.reason(error))")
+            throw ContractError(file: path, message: error.message)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ContractError(file: path, message: "not UTF-8 text")
         }
         return try parse(text, file: path)
@@ -91,13 +92,6 @@ public enum PolicyLoader {
         }
     }
 
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return ns.localizedDescription
-    }
 }
 
 /// Walks the composed YAML tree, checking shapes and keys, keeping places for errors.
@@ -412,4 +406,14 @@ struct OrderedMapping {
     var entries: [(key: String, keyNode: Node, value: Node)] = []
 
     subscript(key: String) -> Node? { entries.first { $0.key == key }?.value }
+}
+
+extension PolicyLoader {
+    /// The name the built-in policy goes by in errors and reports.
+    public static let builtInPolicyName = "(built-in) policies/default.yaml"
+
+    /// The built-in contracts (policies/default.yaml, compiled into the binary).
+    public static func builtIn() throws(ContractError) -> PolicyDocument {
+        try parse(String(decoding: PackageResources.default_yaml, as: UTF8.self), file: builtInPolicyName)
+    }
 }

@@ -1,0 +1,235 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import ProbityAttribution
+import ProbityContracts
+import ProbityEvents
+import ProbityProcess
+import ProbitySinks
+
+/// What `probity run` does: run a command under the probes, hold every package in its tree to its
+/// contract, and report.
+public struct RunOptions: Sendable {
+    /// Policy files; empty means the built-in policies/default.yaml. `builtin` names it among others.
+    public var policies: [String] = []
+    /// SBOMs whose file paths also attribute events.
+    public var sboms: [String] = []
+    public var sbomRoot = "/"
+    /// An earlier SBOM: packages absent from it are `new`, with another version `changed`.
+    public var baselineSBOM: String?
+    /// Where the reports go.
+    public var reportDirectory = "probity-report"
+    /// Carry out `kill` and `deny` actions (not available yet: refused).
+    public var enforce = false
+    /// Lost events do not fail the gate.
+    public var allowLoss = false
+    /// The least severity that fails the gate.
+    public var failOn: Severity = .low
+    public var command: [String] = []
+    public var ringBufferBytes = 16 << 20
+    /// Print hooks, counts and each new violation to standard error.
+    public var verbose = true
+    /// `$GITHUB_STEP_SUMMARY`, when set.
+    public var stepSummary: String? = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"]
+
+    public init() {}
+}
+
+/// Exit statuses of `probity run` (docs/contracts.md). Otherwise it exits with the command's own.
+public enum RunStatus {
+    /// A contract was violated (at or above `--fail-on`).
+    public static let violations: Int32 = 86
+    /// Events were lost and `--allow-loss` was not given.
+    public static let lostEvents: Int32 = 87
+    /// Probity could not do its job (bad policy, probes refused, report not written).
+    public static let failure: Int32 = 2
+}
+
+/// Errors of `probity run` before or after the command runs.
+public struct RunError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs `probity run`; returns the exit status for the process.
+public enum Run {
+    public static func run(_ options: RunOptions) throws -> Int32 {
+        guard !options.command.isEmpty else { throw RunError(description: "no command: probity run [options] -- CMD ARGS") }
+        if options.enforce {
+            throw RunError(description: "--mode enforce is not available yet: kill and deny actions are reported in audit mode")
+        }
+        // Fork the command before any thread exists; it waits at the gate.
+        let child = try GatedChild(command: options.command)
+        let prepared: Prepared
+        let monitor: Monitor
+        do {
+            prepared = try prepare(options)
+            var monitorOptions = MonitorOptions()
+            monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
+            monitorOptions.probes.followPIDs = [child.pid]
+            monitorOptions.attributionIndex = prepared.index
+            monitor = try Monitor(options: monitorOptions)
+        } catch {
+            child.abandon()
+            throw error
+        }
+        if options.verbose {
+            Trace.report(hooks: monitor.probes.hookStatus)
+            printError("probity: \(prepared.contracts.contractCount) contracts, \(prepared.contracts.ruleCount) rules from \(prepared.contracts.files.joined(separator: ", "))\n")
+        }
+
+        let startTime = WallClock.bootTimeNow()
+        var clock = WallClock()
+        let state = RunState(
+            evaluator: Evaluator(contracts: prepared.contracts, baseline: prepared.baseline),
+            eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose)
+        monitor.start { event, context in
+            state.handle(event, context: context, monitor: monitor)
+        }
+        child.release()
+        let status = GatedChild.exitCode(fromWaitStatus: child.wait())
+        // Let the command's last events (its exit) come through, bounded.
+        let deadline = WallClock.bootTimeNow() + 2_000_000_000
+        while !state.rootExited.load(ordering: .acquiring) && WallClock.bootTimeNow() < deadline { usleep(2000) }
+        usleep(20_000)
+        monitor.stop()
+        let stats = monitor.statistics
+        let table = monitor.processTable
+        monitor.close()
+        state.finish(table: table)
+        state.events.flush()
+        close(prepared.eventsFD)
+
+        var counts: [String: UInt64] = [:]
+        for (kind, n) in stats.delivered { counts[kind.description] = n }
+        let violations = state.log.violations
+        let failing = violations.filter { $0.severity >= options.failOn }
+        var failures: [String] = []
+        if !failing.isEmpty {
+            let n = failing.reduce(0) { $0 + $1.count }
+            failures.append("\(n) contract violation\(n == 1 ? "" : "s") at or above \(options.failOn.rawValue) severity")
+        }
+        if stats.lostTotal > 0 && !options.allowLoss {
+            failures.append("\(stats.lostTotal) events lost: the run was not fully observed (--allow-loss to accept)")
+        }
+        let report = RunReport(
+            command: options.command, commandStatus: status, mode: options.enforce ? "enforce" : "audit",
+            startTime: clock.rfc3339(boot: startTime),
+            durationSeconds: Double(WallClock.bootTimeNow() - startTime) / 1e9, policyFiles: prepared.contracts.files,
+            eventCounts: counts, lostEvents: stats.lostTotal, violations: violations, failures: failures)
+        try ReportWriter.write(report, to: options.reportDirectory)
+        if let summary = options.stepSummary, !summary.isEmpty {
+            do { try ReportWriter.appendSummary(report, to: summary) } catch { printError("probity: \(error)\n") }
+        }
+        if options.verbose || stats.lostTotal > 0 { printError("probity: \(stats)\n") }
+        let total = violations.reduce(0) { $0 + $1.count }
+        printError("probity: \(total) violation\(total == 1 ? "" : "s") (\(violations.count) distinct); reports in \(options.reportDirectory)/\n")
+        for failure in failures { printError("probity: FAILED: \(failure)\n") }
+        if !failing.isEmpty { return RunStatus.violations }
+        if stats.lostTotal > 0 && !options.allowLoss { return RunStatus.lostEvents }
+        return status
+    }
+
+    struct Prepared {
+        var contracts: ContractSet
+        var baseline: Baseline?
+        var index: PathIndex
+        var eventsFD: Int32
+    }
+
+    static func prepare(_ options: RunOptions) throws -> Prepared {
+        let contracts = try loadContracts(options.policies)
+        var baseline: Baseline?
+        if let path = options.baselineSBOM {
+            baseline = Baseline(try SBOMReader.read(contentsOf: path))
+        }
+        let index = try AttributionSetup.index(sboms: options.sboms, root: options.sbomRoot, verbose: options.verbose)
+        do {
+            try FileManager.default.createDirectory(atPath: options.reportDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw RunError(description: "\(options.reportDirectory): cannot create the report directory: \(error.localizedDescription)")
+        }
+        let path = options.reportDirectory + "/events.jsonl"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunError(description: "\(path): cannot create: \(String(cString: strerror(errno)))") }
+        return Prepared(contracts: contracts, baseline: baseline, index: index, eventsFD: fd)
+    }
+
+    /// The policy files named (`builtin` for the built-in one), or the built-in one alone.
+    public static func loadContracts(_ files: [String], variables: ContractVariables = .fromEnvironment()) throws(ContractError) -> ContractSet {
+        var documents: [PolicyDocument] = []
+        for file in files.isEmpty ? ["builtin"] : files {
+            documents.append(file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file))
+        }
+        return try ContractSet(documents: documents, variables: variables)
+    }
+}
+
+/// What the pipeline thread keeps during a run. Owned by that thread until the monitor stops.
+final class RunState: @unchecked Sendable {
+    var evaluator: Evaluator
+    var log = ViolationLog()
+    let events: EventJSONEncoder
+    let rootPID: Int32
+    let verbose: Bool
+    let rootExited = Atomic<Bool>(false)
+    /// Processes of the tree that have not exited, with their parent at fork.
+    private var alive: [Int32: Int32] = [:]
+    private var exited: Set<Int32> = []
+    private var attributions: [Int32: Attribution] = [:]
+
+    init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, verbose: Bool) {
+        self.evaluator = evaluator
+        events = EventJSONEncoder(fd: eventsFD)
+        self.rootPID = rootPID
+        self.verbose = verbose
+        alive[rootPID] = getpid()
+    }
+
+    func handle(_ event: Event, context: EventContext, monitor: Monitor) {
+        events.write(event, process: context.process, attribution: context.attribution)
+        switch event {
+        case .fork(let fork):
+            alive[fork.childPID] = fork.header.pid
+            if let a = context.attribution { attributions[fork.childPID] = a }
+        case .exit(let exit):
+            alive[exit.header.pid] = nil
+            exited.insert(exit.header.pid)
+            attributions[exit.header.pid] = nil
+            if exit.header.pid == rootPID { rootExited.store(true, ordering: .releasing) }
+        case .exec:
+            if let a = context.attribution { attributions[event.pid] = a }
+        default:
+            break
+        }
+        let found = evaluator.evaluate(event, process: context.process, attribution: context.attribution) { pid in
+            self.chain(monitor.processTable.lineage(of: pid))
+        }
+        for violation in found { record(violation) }
+    }
+
+    /// A lineage cut at the monitored command: what lies above it is Probity and its callers.
+    func chain(_ lineage: [TrackedProcess]) -> [TrackedProcess] {
+        guard let root = lineage.firstIndex(where: { $0.pid == rootPID }) else { return lineage }
+        return Array(lineage[...root])
+    }
+
+    private func record(_ violation: Violation) {
+        if log.add(violation) && verbose {
+            printError("probity: VIOLATION \(violation.severity.rawValue) \(violation.package?.displayName ?? "unattributed") \(violation.contract)/\(violation.rule): \(violation.message)\n")
+        }
+    }
+
+    /// Processes of the tree still running once the command is over.
+    func finish(table: ProcessTable) {
+        let survivors = alive.keys.sorted().compactMap { pid -> TrackedProcess? in
+            guard pid != rootPID, kill(pid, 0) == 0 || errno == EPERM else { return nil }
+            return table[pid] ?? TrackedProcess(pid: pid, ppid: alive[pid] ?? 0)
+        }
+        let found = evaluator.finish(
+            survivors: survivors, attribution: { self.attributions[$0] }, lineage: { self.chain(table.lineage(of: $0)) },
+            parentExited: { self.exited.contains(self.alive[$0.pid] ?? 0) })
+        for violation in found { record(violation) }
+    }
+}

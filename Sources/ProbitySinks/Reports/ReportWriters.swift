@@ -1,0 +1,89 @@
+import Foundation
+import ProbityContracts
+
+/// Errors writing a report, with the file.
+public struct ReportError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public var description: String { "\(file): \(message)" }
+}
+
+/// Writes a ``RunReport`` as the files of `probity run --report DIR`: `violations.json`,
+/// `report.sarif` (SARIF 2.1.0), `junit.xml` and `summary.md` (events.jsonl is streamed during
+/// the run by the event writer).
+public enum ReportWriter {
+    /// Writes every report file into `directory` (created if needed).
+    public static func write(_ report: RunReport, to directory: String) throws(ReportError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ReportError(file: directory, message: "cannot create the report directory: \(error.localizedDescription)")
+        }
+        try save(violationsJSON(report), to: directory + "/violations.json")
+        try save(SARIFReport.data(report), to: directory + "/report.sarif")
+        try save(Data(JUnitReport.text(report).utf8), to: directory + "/junit.xml")
+        try save(Data(MarkdownSummary.text(report).utf8), to: directory + "/summary.md")
+    }
+
+    /// Appends the Markdown summary to a file (GitHub's `$GITHUB_STEP_SUMMARY`).
+    public static func appendSummary(_ report: RunReport, to path: String) throws(ReportError) {
+        guard let handle = FileHandle(forWritingAtPath: path) ?? create(path) else {
+            throw ReportError(file: path, message: "cannot open the step summary for appending")
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data((MarkdownSummary.text(report) + "\n").utf8))
+        } catch {
+            throw ReportError(file: path, message: "cannot append the summary: \(error.localizedDescription)")
+        }
+    }
+
+    private static func create(_ path: String) -> FileHandle? {
+        FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
+    }
+
+    static func save(_ data: Data, to path: String) throws(ReportError) {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ReportError(file: path, message: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// `violations.json`: the run's outcome and every folded violation.
+    public static func violationsJSON(_ report: RunReport) -> Data {
+        struct Document: Encodable {
+            var command: [String]
+            var commandStatus: Int32
+            var mode: String
+            var passed: Bool
+            var failures: [String]
+            var startTime: String
+            var durationSeconds: Double
+            var policies: [String]
+            var events: [String: UInt64]
+            var lostEvents: UInt64
+            var violationCount: Int
+            var violations: [Violation]
+        }
+        let document = Document(
+            command: report.command, commandStatus: report.commandStatus, mode: report.mode, passed: report.passed,
+            failures: report.failures, startTime: report.startTime, durationSeconds: report.durationSeconds,
+            policies: report.policyFiles, events: report.eventCounts, lostEvents: report.lostEvents,
+            violationCount: report.violations.reduce(0) { $0 + $1.count }, violations: report.violations)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return (try? encoder.encode(document)) ?? Data("{}".utf8)
+    }
+
+    /// The chain `pid exe args ← parent ← ...` in one line.
+    static func chain(_ violation: Violation, limit: Int = 6) -> String {
+        violation.processes.prefix(limit).map { p in
+            let args = p.argv.dropFirst().prefix(4).joined(separator: " ")
+            let name = p.executable.split(separator: "/").last.map(String.init) ?? p.executable
+            return "\(name)[\(p.pid)]" + (args.isEmpty ? "" : " \(args)")
+        }.joined(separator: " ← ")
+    }
+}

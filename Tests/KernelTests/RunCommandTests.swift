@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import ProbityMonitor
+import XCTest
+
+/// `probity run` as a CI gate, on the real kernel: the demo's misbehaving packages are named with
+/// exactly the rules they broke, a clean run reports nothing and keeps the command's status, and
+/// the report files are valid (SARIF against the 2.1.0 schema, JUnit as XML).
+final class RunCommandTests: XCTestCase {
+    private var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    private struct Finished {
+        var status: Int32
+        var stderr: String
+    }
+
+    /// Runs probity with fork/exec and waitpid: Foundation's `Process` waits for every holder of
+    /// a descriptor it leaks into the child, and a survivor the command leaves behind holds one.
+    private func probity(_ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
+        let errPath = NSTemporaryDirectory() + "probity-run-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let assignments = environment.map { "\($0.key)=\($0.value)" } + ["PROBITY_TEST_STDERR=\(errPath)"]
+        let child = try GatedChild(command: ["/usr/bin/env"] + assignments + [
+            "/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/null 2>\"$PROBITY_TEST_STDERR\"",
+            try Kernel.probityBinary().path,
+        ] + arguments)
+        child.release()
+        let status = GatedChild.exitCode(fromWaitStatus: child.wait())
+        let data = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Finished(status: status, stderr: String(decoding: data, as: UTF8.self))
+    }
+
+    private func violations(_ report: String) throws -> (document: [String: Any], list: [[String: Any]]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: report + "/violations.json"))
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (document, try XCTUnwrap(document["violations"] as? [[String: Any]]))
+    }
+
+    private func pair(_ v: [String: Any]) -> String {
+        let package = (v["package"] as? [String: Any])?["name"] as? String ?? "unattributed"
+        let evidence = v["evidence"] as? [String: Any] ?? [:]
+        let target = evidence["port"].map { "\($0)" } ?? ""
+        return "\(package) \(v["rule"] as? String ?? "?")\(target.isEmpty ? "" : " :\(target)")"
+    }
+
+    /// `make demo`'s scenario: each misbehaviour is exactly one violation, charged to the right
+    /// package; the well-behaved package and the package managers have none.
+    func testDemoNamesExactlyTheMisbehavingPackagesAndRules() throws {
+        let report = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let summary = report + "/step-summary.md"
+        let process = Process()
+        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
+        process.arguments = [try Kernel.probityBinary().path, report + "/out"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["GITHUB_STEP_SUMMARY": summary]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "probity failed the run with status 86:\n\(log)")
+
+        let (document, list) = try violations(report + "/out")
+        XCTAssertEqual(document["passed"] as? Bool, false)
+        XCTAssertEqual(document["lost_events"] as? Int, 0)
+        XCTAssertEqual(Set(list.map(pair)), [
+            "evil-hook credential-read",
+            "evil-hook process-memory-read",
+            "evil-hook persistence-write",
+            "evil-hook exec-from-temp",
+            "evil-hook egress :8080",
+            "evil-hook egress :8443",
+            "evil-setup credential-read",
+            "evil-setup egress :8443",
+        ], log)
+        XCTAssertEqual(list.count, 8, "one finding per behaviour: \(list.map(pair))")
+        for v in list {
+            let package = try XCTUnwrap(v["package"] as? [String: Any])
+            XCTAssertEqual(v["contract"] as? String, "default", "\(pair(v)) is judged by the default contract")
+            let reason = (v["attribution"] as? [String: Any])?["reason"] as? String
+            if package["name"] as? String == "evil-hook" {
+                XCTAssertEqual(package["version"] as? String, "1.0.0")
+                XCTAssertTrue(["npm-lifecycle", "inherited"].contains(reason ?? ""), "\(pair(v)): \(reason ?? "nil")")
+            } else {
+                XCTAssertEqual(package["version"] as? String, "0.4.0")
+                XCTAssertEqual(reason, "python-build", pair(v))
+            }
+            let chain = try XCTUnwrap(v["processes"] as? [[String: Any]])
+            XCTAssertFalse(chain.isEmpty)
+            XCTAssertFalse(chain.contains { ($0["executable"] as? String ?? "").hasSuffix("/probity") }, "the chain stops at the command")
+        }
+
+        // The report files: SARIF validates against the 2.1.0 schema, JUnit parses with one
+        // failure per finding, the summary names the packages and reached the step summary.
+        try validateSARIF(report + "/out/report.sarif")
+        let junit = try Data(contentsOf: URL(fileURLWithPath: report + "/out/junit.xml"))
+        let counter = FailureCounter()
+        let parser = XMLParser(data: junit)
+        parser.delegate = counter
+        XCTAssertTrue(parser.parse(), "junit.xml is well-formed: \(String(describing: parser.parserError))")
+        XCTAssertEqual(counter.failures, 8)
+        let markdown = try String(contentsOfFile: report + "/out/summary.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("evil-hook@1.0.0") && markdown.contains("evil-setup@0.4.0"), markdown)
+        XCTAssertFalse(markdown.contains("good-hook@"), markdown)
+        XCTAssertEqual(try String(contentsOfFile: summary, encoding: .utf8), markdown + "\n")
+        let events = try String(contentsOfFile: report + "/out/events.jsonl", encoding: .utf8)
+        XCTAssertTrue(events.contains("\"name\":\"good-hook\""), "good-hook's own events were seen and attributed")
+    }
+
+    func testCleanRunReportsNothingAndKeepsTheCommandStatus() throws {
+        let report = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let run = try probity(["run", "--report", report, "--", "/bin/sh", "-c", "ls / >/dev/null; cat /etc/hostname >/dev/null; exit 3"])
+        XCTAssertEqual(run.status, 3, run.stderr)
+        let (document, list) = try violations(report)
+        XCTAssertEqual(list.count, 0, "\(list)")
+        XCTAssertEqual(document["passed"] as? Bool, true)
+        XCTAssertEqual(document["command_status"] as? Int, 3)
+        XCTAssertGreaterThan((document["events"] as? [String: Any])?["exec"] as? Int ?? 0, 2)
+        XCTAssertTrue(try String(contentsOfFile: report + "/summary.md", encoding: .utf8).contains("No contract violations."))
+        try validateSARIF(report + "/report.sarif")
+    }
+
+    /// A process left running by the command breaks `outlive`; `--fail-on` above its severity
+    /// lets the run pass with the command's status.
+    func testSurvivorsAndFailOn() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let policy = dir + "/outlive.yaml"
+        try """
+            version: 1
+            contracts:
+              - name: everyone
+                match: default
+                rules:
+                  - id: no-leftovers
+                    severity: medium
+                    process: {outlive: deny}
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let marker = "sleep 30.\(getpid())"
+        defer { _ = try? probity(["run", "--report", dir + "/cleanup", "--", "/usr/bin/pkill", "-f", marker]) }
+        let run = try probity(["run", "--policy", policy, "--report", dir + "/r1", "--",
+                               "/bin/sh", "-c", "\(marker) >/dev/null 2>&1 & exit 0"])
+        XCTAssertEqual(run.status, 86, run.stderr)
+        let list = try violations(dir + "/r1").list
+        XCTAssertEqual(list.map { $0["rule"] as? String }, ["no-leftovers"], "\(list)")
+        let evidence = try XCTUnwrap(list.first?["evidence"] as? [String: Any])
+        XCTAssertEqual(evidence["operation"] as? String, "process")
+        XCTAssertEqual(evidence["path"] as? String, "/usr/bin/sleep")
+
+        let lenient = try probity(["run", "--policy", policy, "--fail-on", "high", "--report", dir + "/r2", "--",
+                                   "/bin/sh", "-c", "\(marker) >/dev/null 2>&1 & exit 5"])
+        XCTAssertEqual(lenient.status, 5, lenient.stderr)
+        XCTAssertEqual(try violations(dir + "/r2").list.count, 1, "still reported")
+    }
+
+    func testInvalidPolicyStopsTheRunBeforeTheCommand() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        netwerk: none\n"
+            .write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let run = try probity(["run", "--policy", dir + "/bad.yaml", "--report", dir + "/r", "--", "/usr/bin/touch", dir + "/ran"])
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.stderr.contains("\(dir)/bad.yaml:6:9: unknown key `netwerk`"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the command never ran")
+    }
+
+    /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).
+    private func validateSARIF(_ path: String) throws {
+        let schema = repository.deletingLastPathComponent().appendingPathComponent("shared/schemas/sarif-schema-2.1.0.json").path
+        XCTAssertTrue(FileManager.default.fileExists(atPath: schema), "the SARIF schema is at \(schema)")
+        let venv = repository.appendingPathComponent(".build/test-venv").path
+        let setup = """
+            set -e
+            [ -x \(venv)/bin/python ] && \(venv)/bin/python -c 'import jsonschema' 2>/dev/null && exit 0
+            python3 -m venv \(venv)
+            \(venv)/bin/pip install -q jsonschema
+            """
+        XCTAssertEqual(try shell(setup), 0, "jsonschema installed from PyPI")
+        let check = """
+            \(venv)/bin/python - <<'PY'
+            import json, jsonschema
+            schema = json.load(open("\(schema)"))
+            jsonschema.Draft4Validator(schema).validate(json.load(open("\(path)")))
+            PY
+            """
+        XCTAssertEqual(try shell(check), 0, "\(path) validates against the SARIF 2.1.0 schema")
+    }
+
+    private func shell(_ script: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+private final class FailureCounter: NSObject, XMLParserDelegate {
+    var failures = 0
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        if name == "failure" { failures += 1 }
+    }
+}
