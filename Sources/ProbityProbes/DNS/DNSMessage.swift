@@ -37,7 +37,9 @@ public struct DNSMessageError: Error, Hashable, Sendable, CustomStringConvertibl
 public struct DNSQuestion: Hashable, Sendable {
     /// Lower-case name without the trailing dot (the root is `.`).
     public var name: String
+    /// QTYPE: 1 is A, 28 is AAAA.
     public var type: UInt16
+    /// QCLASS: 1 is IN.
     public var recordClass: UInt16
 }
 
