@@ -249,4 +249,73 @@ final class DNSMessageTests: XCTestCase {
         XCTAssertGreaterThan(parsed, 0)
         XCTAssertGreaterThan(rejected, 0)
     }
+
+    // MARK: Frames
+
+    /// An Ethernet frame of IPv4 or IPv6 UDP from `sourcePort` carrying `payload`, padded as
+    /// short Ethernet frames are.
+    private func frame(ipv6: Bool, sourcePort: UInt16 = 53, payload: [UInt8]) -> [UInt8] {
+        var w = Wire()
+        w.bytes = [UInt8](repeating: 0, count: 12)  // MAC addresses (zero, as on loopback)
+        w.u16(ipv6 ? 0x86DD : 0x0800)
+        let udpLength = UInt16(8 + payload.count)
+        if ipv6 {
+            w.u32(0x6000_0000); w.u16(udpLength); w.bytes += [17, 64]
+            w.bytes += [UInt8](repeating: 0, count: 15) + [1] + [UInt8](repeating: 0, count: 15) + [2]
+        } else {
+            w.bytes += [0x45, 0]; w.u16(20 + udpLength); w.u32(0x0001_4000)  // DF set
+            w.bytes += [64, 17, 0, 0, 10, 203, 0, 2, 10, 203, 0, 1]
+        }
+        w.u16(sourcePort); w.u16(40000); w.u16(udpLength); w.u16(0)
+        w.bytes += payload
+        while w.bytes.count < 60 { w.bytes.append(0) }
+        return w.bytes
+    }
+
+    private func payload(of frame: [UInt8]) -> [UInt8]? {
+        frame.withUnsafeBytes { DNSObserver.dnsPayload(ofFrame: $0).map { Array($0) } }
+    }
+
+    func testFramePayloadExtraction() {
+        let dns = aResponse
+        XCTAssertEqual(payload(of: frame(ipv6: false, payload: dns)), dns)
+        XCTAssertEqual(payload(of: frame(ipv6: true, payload: dns)), dns)
+        XCTAssertEqual(payload(of: frame(ipv6: false, payload: [1, 2])), [1, 2])  // padding is not payload
+        XCTAssertNil(payload(of: frame(ipv6: false, sourcePort: 5353, payload: dns)))
+        var fragment = frame(ipv6: false, payload: dns)
+        fragment[20] = 0x20  // more fragments
+        XCTAssertNil(payload(of: fragment))
+        let whole = frame(ipv6: true, payload: dns)
+        for length in 0..<whole.count { XCTAssertNil(payload(of: Array(whole[..<length]))) }
+    }
+
+    // MARK: The address table
+
+    func testObserverRemembersNamesMostRecentFirstUntilTheyExpire() throws {
+        let observer = DNSObserver.unattached()
+        let start = ContinuousClock.now
+        observer.record(try DNSMessage(parsing: cnameResponse).answerSet, at: start)
+        observer.record(DNSAnswerSet(question: "other.test", answers: [DNSAnswer(address: "1.2.3.4", name: "other.test", ttl: 5)]), at: start + .seconds(1))
+        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(2)).first, "other.test")
+        XCTAssertEqual(Set(observer.names(for: "1.2.3.4", at: start + .seconds(2))), ["other.test", "www.x.test", "y.cdn.test"])
+        XCTAssertEqual(observer.names(for: "::ffff:1.2.3.4", at: start + .seconds(2)).count, 3)
+        // TTL 5 is kept for 60 s; TTL 120 for 120 s.
+        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(60)).count, 3)
+        XCTAssertEqual(Set(observer.names(for: "1.2.3.4", at: start + .seconds(62))), ["www.x.test", "y.cdn.test"])
+        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(121)), [])
+        XCTAssertEqual(observer.names(for: "9.9.9.9"), [])
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 2, packetsMalformed: 0, recordsStored: 5))
+    }
+
+    func testTableIsBoundedAndForgetsTheOldestFirst() {
+        var table = AddressNames(capacity: 16)
+        let now = ContinuousClock.now
+        for i in 0..<40 {
+            table.insert(DNSAnswer(address: "10.0.0.\(i)", name: "n\(i).test", ttl: 86_400 * 30), at: now)
+            XCTAssertLessThanOrEqual(table.entries.count, 16)
+        }
+        XCTAssertEqual(table.names(for: "10.0.0.39", at: now), ["n39.test"])
+        XCTAssertEqual(table.names(for: "10.0.0.0", at: now), [])
+        XCTAssertEqual(table.names(for: "10.0.0.39", at: now + .seconds(86_401)), [], "TTLs are capped at a day")
+    }
 }
