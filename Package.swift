@@ -61,6 +61,7 @@ let package = Package(
 
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
+        .testTarget(name: "ProbityProbesTests", dependencies: ["ProbityProbes", "ProbityEvents"]),
         .testTarget(name: "ProbityProcessTests", dependencies: ["ProbityProcess", "ProbityEvents"]),
         .testTarget(name: "ProbityAttributionTests", dependencies: ["ProbityAttribution", "ProbityEvents", "ProbityProcess"]),
         .testTarget(

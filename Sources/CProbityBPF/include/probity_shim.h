@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+/* Packet sockets and classic BPF socket filters (DNSObserver): sockaddr_ll, sock_filter. */
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
