@@ -6,6 +6,7 @@ import Synchronization
 import ProbityAttribution
 import ProbityContracts
 import ProbityEvents
+import ProbityProbes
 import ProbityProcess
 import ProbitySinks
 
@@ -31,6 +32,8 @@ public struct RunOptions: Sendable {
     public var ringBufferBytes = 16 << 20
     /// Print hooks, counts and each new violation to standard error.
     public var verbose = true
+    /// `probity learn`: write a contract file under which this run passes, here, instead of gating.
+    public var learnOutput: String?
     /// `$GITHUB_STEP_SUMMARY`, when set.
     public var stepSummary: String? = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"]
 
@@ -79,11 +82,22 @@ public enum Run {
             printError("probity: \(prepared.contracts.contractCount) contracts, \(prepared.contracts.ruleCount) rules from \(prepared.contracts.files.joined(separator: ", "))\n")
         }
 
+        // DNS answers seen on the host name the addresses that network rules' `host` entries match.
+        let dns: DNSObserver?
+        do {
+            dns = try DNSObserver()
+            dns?.start()
+        } catch {
+            dns = nil
+            printError("probity: DNS answers cannot be observed (\(error)): `host` entries match nothing\n")
+        }
+        defer { dns?.stop() }
+
         let startTime = WallClock.bootTimeNow()
         var clock = WallClock()
-        let state = RunState(
-            evaluator: Evaluator(contracts: prepared.contracts, baseline: prepared.baseline),
-            eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose)
+        var evaluator = Evaluator(contracts: prepared.contracts, baseline: prepared.baseline)
+        if let dns { evaluator.hostnames = { dns.names(for: $0.address) } }
+        let state = RunState(evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose)
         monitor.start { event, context in
             state.handle(event, context: context, monitor: monitor)
         }
@@ -119,6 +133,9 @@ public enum Run {
             durationSeconds: Double(WallClock.bootTimeNow() - startTime) / 1e9, policyFiles: prepared.contracts.files,
             eventCounts: counts, lostEvents: stats.lostTotal, violations: violations, failures: failures)
         try ReportWriter.write(report, to: options.reportDirectory)
+        if let output = options.learnOutput {
+            return try learn(violations, options: options, contracts: prepared.contracts, output: output, status: status, lost: stats.lostTotal)
+        }
         if let summary = options.stepSummary, !summary.isEmpty {
             do { try ReportWriter.appendSummary(report, to: summary) } catch { printError("probity: \(error)\n") }
         }
@@ -128,6 +145,37 @@ public enum Run {
         for failure in failures { printError("probity: FAILED: \(failure)\n") }
         if !failing.isEmpty { return RunStatus.violations }
         if stats.lostTotal > 0 && !options.allowLoss { return RunStatus.lostEvents }
+        return status
+    }
+
+    /// Writes the learnt contracts and checks that they load in front of the ones they extend.
+    static func learn(
+        _ violations: [Violation], options: RunOptions, contracts: ContractSet, output: String, status: Int32, lost: UInt64
+    ) throws -> Int32 {
+        var learner = ContractLearner(variables: contracts.variables)
+        for v in violations { learner.learn(from: v) }
+        let policies = options.policies.isEmpty ? ["builtin"] : options.policies
+        let header = """
+            Learnt by `probity learn` from: \(RunReport.shellQuoted(options.command))
+            Use it in front of the contracts it extends:
+              probity run --policy \(output) \(policies.map { "--policy \($0)" }.joined(separator: " ")) -- CMD
+            """
+        let text = learner.yaml(header: header)
+        do {
+            let learnt = try PolicyLoader.parse(text, file: output)
+            var documents = [learnt]
+            for file in policies { documents.append(file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file)) }
+            _ = try ContractSet(documents: documents, variables: contracts.variables)
+        } catch {
+            throw RunError(description: "the learnt contracts do not load (a bug; nothing written): \(error)")
+        }
+        do {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw RunError(description: "\(output): cannot write: \(error.localizedDescription)")
+        }
+        printError("probity: learnt contracts for \(learner.packageCount) package\(learner.packageCount == 1 ? "" : "s") (\(violations.count) findings) written to \(output)\n")
+        if lost > 0 { printError("probity: \(lost) events were lost: the learnt contracts may miss something\n") }
         return status
     }
 

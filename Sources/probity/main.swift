@@ -9,7 +9,7 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
-        subcommands: [TraceCommand.self, RunCommand.self, PolicyCommand.self, WhoseCommand.self, SBOMCommand.self]
+        subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, WhoseCommand.self, SBOMCommand.self]
     )
 }
 
@@ -235,5 +235,62 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             throw ExitCode(PolicyCheck.run(files: files.isEmpty ? ["builtin"] : files))
         }
+    }
+}
+
+struct LearnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learn",
+        abstract: "Watch a known-good run and write the contracts under which it passes.",
+        discussion: """
+            Runs the command like `probity run`, then writes, for every package that broke a rule, a \
+            contract that extends the one that judged it and amends each broken rule with exceptions \
+            for exactly what the package did. Exits with the command's status.
+            """)
+
+    @Option(name: .customLong("policy"), help: "The contracts to learn against (repeatable; default: builtin).")
+    var policies: [String] = []
+
+    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
+    var sboms: [String] = []
+
+    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
+    var sbomRoot = "/"
+
+    @Option(name: .shortAndLong, help: "Where to write the learnt contracts.")
+    var output = "probity-learned.yaml"
+
+    @Option(name: .customLong("report"), help: "The report directory.")
+    var reportDirectory = "probity-report"
+
+    @Flag(name: .shortAndLong, help: "Print only the outcome.")
+    var quiet = false
+
+    @Argument(parsing: .postTerminator, help: "The command to run.")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command after --: probity learn [options] -- CMD ARGS") }
+    }
+
+    func run() throws {
+        var options = RunOptions()
+        options.policies = policies
+        options.sboms = sboms
+        options.sbomRoot = sbomRoot
+        options.reportDirectory = reportDirectory
+        options.learnOutput = output
+        options.allowLoss = true
+        options.verbose = !quiet
+        options.stepSummary = nil
+        options.command = command
+        let status: Int32
+        do {
+            status = try Run.run(options)
+        } catch {
+            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+            throw ExitCode(RunStatus.failure)
+        }
+        throw ExitCode(status)
     }
 }

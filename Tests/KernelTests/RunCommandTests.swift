@@ -71,6 +71,7 @@ final class RunCommandTests: XCTestCase {
         let (document, list) = try violations(report + "/out")
         XCTAssertEqual(document["passed"] as? Bool, false)
         XCTAssertEqual(document["lost_events"] as? Int, 0)
+        XCTAssertEqual(document["command_status"] as? Int, 0, "npm and pip installed everything:\n\(log)")
         XCTAssertEqual(Set(list.map(pair)), [
             "evil-hook credential-read",
             "evil-hook process-memory-read",
@@ -171,6 +172,84 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(run.status, 2)
         XCTAssertTrue(run.stderr.contains("\(dir)/bad.yaml:6:9: unknown key `netwerk`"), run.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the command never ran")
+    }
+
+    /// A hostname rule: `allowed.test:443` passes and `other.test` is flagged, both resolved by
+    /// dnsmasq in a network namespace during the run; the evidence shows the name and the address.
+    func testHostnameRulesMatchNamesSeenInDNSAnswers() throws {
+        let network = try DNSTestNetwork(listenAddresses: ["10.203.0.2"])
+        defer { network.close() }
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            contracts:
+              - name: everyone
+                match: default
+                rules:
+                  - id: egress
+                    network:
+                      allow:
+                        - {host: allowed.test, port: 443}
+                        - {port: 53}
+            """.write(toFile: dir + "/hosts.yaml", atomically: true, encoding: .utf8)
+        // Resolve each name at dnsmasq, then start a connection to the answer.
+        let script = """
+            import socket, struct, time
+            def resolve(name):
+                labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.'))
+                query = struct.pack('>6H', 0x5052, 0x0100, 1, 0, 0, 0) + labels + b'\\0' + struct.pack('>2H', 1, 1)
+                for _ in range(100):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.3)
+                    try:
+                        s.connect(('10.203.0.2', 53)); s.send(query); answer = s.recv(4096)
+                        return socket.inet_ntoa(answer[-4:])
+                    except OSError:
+                        time.sleep(0.1)
+                    finally:
+                        s.close()
+                raise SystemExit('no answer for ' + name)
+            for name in ['allowed.test', 'other.test']:
+                address = resolve(name)
+                time.sleep(0.05)
+                c = socket.socket(); c.setblocking(False); c.connect_ex((address, 443)); c.close()
+            """
+        let run = try probity(["run", "--policy", dir + "/hosts.yaml", "--report", dir + "/r", "--", "/usr/bin/env", "python3", "-c", script])
+        XCTAssertEqual(run.status, 86, run.stderr + "\ndnsmasq: " + network.log)
+        let list = try violations(dir + "/r").list
+        XCTAssertEqual(list.count, 1, "\(list)")
+        let evidence = try XCTUnwrap(list.first?["evidence"] as? [String: Any])
+        XCTAssertEqual(evidence["address"] as? String, "10.203.0.11")
+        XCTAssertEqual(evidence["port"] as? Int, 443)
+        XCTAssertEqual(evidence["hostnames"] as? [String], ["other.test"])
+        XCTAssertTrue((list.first?["message"] as? String ?? "").contains("(other.test)"), "\(list)")
+    }
+
+    /// `probity learn` on the demo, then `probity run` with what it learnt: nothing is flagged.
+    func testLearnThenRunWithTheLearntContractIsClean() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let contract = dir + "/learned.yaml"
+        for mode in ["learn", "check"] {
+            let process = Process()
+            process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
+            process.arguments = [try Kernel.probityBinary().path, "\(dir)/\(mode)"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["DEMO_MODE": mode, "DEMO_CONTRACT": contract]) { $1 }
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = out
+            try process.run()
+            let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "\(mode):\n\(log)")
+        }
+        let learnt = try String(contentsOfFile: contract, encoding: .utf8)
+        XCTAssertTrue(learnt.contains("name: learned/npm/evil-hook"), learnt)
+        XCTAssertTrue(learnt.contains("{home}/.ssh/id_rsa"), "paths are generalised: \(learnt)")
+        XCTAssertTrue(learnt.contains("/proc/*/environ"), learnt)
+        XCTAssertFalse(learnt.contains("name: learned/npm/good-hook"), "the well-behaved package needed nothing: \(learnt)")
+        let (document, list) = try violations(dir + "/check")
+        XCTAssertEqual(list.count, 0, "\(list.map(pair))")
+        XCTAssertEqual(document["passed"] as? Bool, true)
     }
 
     /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).

@@ -97,7 +97,11 @@ struct CompiledPatterns: Sendable {
 struct CompiledRule: Sendable {
     var rule: Rule
     var contract: String
+    /// Executables the rule does not apply to.
     var except: CompiledPatterns
+    /// Targets the rule does not apply to.
+    var exceptPaths: CompiledPatterns
+    var exceptDestinations: [NetworkEntryMatcher]
 
     // network
     var networkAllow: [NetworkEntryMatcher]?
@@ -118,7 +122,9 @@ struct CompiledRule: Sendable {
     init(rule: Rule, contract: String, variables: ContractVariables) {
         self.rule = rule
         self.contract = contract
-        except = CompiledPatterns(rule.exceptExecutables, variables: variables)
+        except = CompiledPatterns(rule.exceptions.executables, variables: variables)
+        exceptPaths = CompiledPatterns(rule.exceptions.paths, variables: variables)
+        exceptDestinations = rule.exceptions.destinations.map { NetworkEntryMatcher($0, variables: variables) }
         switch rule.body {
         case .network(let network):
             networkAllow = network.allow.map { $0.map { NetworkEntryMatcher($0, variables: variables) } }
@@ -231,6 +237,12 @@ public struct ContractSet: Sendable {
             for ancestor in chain.reversed() {
                 for rule in ancestor.rules {
                     if let i = rules.firstIndex(where: { $0.id == rule.id }) { rules[i] = rule } else { rules.append(rule) }
+                }
+                for amendment in ancestor.amendments {
+                    guard let i = rules.firstIndex(where: { $0.id == amendment.ruleID }) else {
+                        throw ContractError(amendment.location, "contract `\(ancestor.name)` amends rule `\(amendment.ruleID)`, which it does not inherit (rules: \(rules.map(\.id).joined(separator: ", ")))")
+                    }
+                    rules[i].exceptions.merge(amendment.exceptions)
                 }
             }
             var c = CompiledContract(contract: contract)

@@ -100,6 +100,7 @@ public struct Evaluator {
         path.withUTF8 { bytes in
             let segments = PathSegments(bytes)
             for rule in rules {
+                if !rule.exceptPaths.isEmpty, rule.exceptPaths.firstMatch(segments, packageRoot: root) != nil { continue }
                 switch rule.rule.body {
                 case .files:
                     for access in accesses {
@@ -173,13 +174,16 @@ public struct Evaluator {
         for rule in rules {
             var denied: PathGlob?
             var allowed = rule.execAllow == nil
+            var excepted = false
             for var candidate in candidates {
                 candidate.withUTF8 { bytes in
                     let segments = PathSegments(bytes)
+                    if !rule.exceptPaths.isEmpty, rule.exceptPaths.firstMatch(segments, packageRoot: root) != nil { allowed = true; excepted = true }
                     if denied == nil { denied = rule.execDeny.firstMatch(segments, packageRoot: root) }
                     if !allowed, let allow = rule.execAllow, allow.firstMatch(segments, packageRoot: root) != nil { allowed = true }
                 }
             }
+            if excepted { continue }
             if let denied {
                 hits.append((rule, "exec of \(shown) matches \(denied) denied by"))
             } else if !allowed {
@@ -211,6 +215,9 @@ public struct Evaluator {
                     return names ?? []
                 }
             }
+            if rule.exceptDestinations.contains(where: matches) { continue }
+            if case .unix(var path) = destination, !rule.exceptPaths.isEmpty,
+               path.withUTF8({ rule.exceptPaths.firstMatch(PathSegments($0), packageRoot: nil) != nil }) { continue }
             let message: String
             if let hit = rule.networkDeny.first(where: matches) {
                 message = "connection to \(destination) matches the deny entry at \(hit.entry.location) of"
@@ -273,7 +280,10 @@ public struct Evaluator {
             let charged = attribution(process.pid)
             guard let index = contractIndex(charged) else { continue }
             let orphaned = parentExited(process)
+            var exe = process.executable
             for rule in contracts.contracts[index].processRules where !excepted(rule, process) {
+                if !rule.exceptPaths.isEmpty,
+                   exe.withUTF8({ rule.exceptPaths.firstMatch(PathSegments($0), packageRoot: charged?.package?.root) != nil }) { continue }
                 let kind: String
                 if rule.daemonize && orphaned {
                     kind = "left its parent and kept running after the command ended (daemonized)"

@@ -157,6 +157,26 @@ public enum RuleBody: Sendable, Hashable {
     }
 }
 
+/// What a rule does not apply to (`except:`).
+public struct RuleExceptions: Sendable, Hashable {
+    /// Processes running these executables.
+    public var executables: [WrittenPattern] = []
+    /// Targets: files opened, programs started, Unix sockets.
+    public var paths: [WrittenPattern] = []
+    /// Network destinations.
+    public var destinations: [NetworkEntry] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { executables.isEmpty && paths.isEmpty && destinations.isEmpty }
+
+    public mutating func merge(_ other: RuleExceptions) {
+        executables += other.executables
+        paths += other.paths
+        destinations += other.destinations
+    }
+}
+
 /// One rule of a contract.
 public struct Rule: Sendable, Hashable {
     public var id: String
@@ -164,8 +184,15 @@ public struct Rule: Sendable, Hashable {
     public var severity: Severity
     public var action: RuleAction
     public var body: RuleBody
-    /// Executables the rule does not apply to (globs).
-    public var exceptExecutables: [WrittenPattern] = []
+    public var exceptions = RuleExceptions()
+    public var location: SourceLocation
+}
+
+/// `amend:` — exceptions added to an inherited rule without restating it (what `probity learn`
+/// writes).
+public struct Amendment: Sendable, Hashable {
+    public var ruleID: String
+    public var exceptions: RuleExceptions
     public var location: SourceLocation
 }
 
@@ -178,6 +205,8 @@ public struct Contract: Sendable, Hashable {
     /// inherited one.
     public var extends: String?
     public var rules: [Rule]
+    /// Exceptions added to inherited rules.
+    public var amendments: [Amendment] = []
     public var location: SourceLocation
 }
 

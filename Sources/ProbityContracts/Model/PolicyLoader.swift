@@ -165,7 +165,7 @@ struct Reader {
     }
 
     func contract(_ node: Node) throws(ContractError) -> Contract {
-        let map = try mapping(node, "a contract", keys: ["name", "description", "match", "extends", "rules"])
+        let map = try mapping(node, "a contract", keys: ["name", "description", "match", "extends", "rules", "amend"])
         guard let nameNode = map["name"] else { throw error(node, "a contract needs a `name`") }
         let name = try identifier(nameNode, "name")
         guard let matchNode = map["match"] else { throw error(node, "contract `\(name)` needs a `match`") }
@@ -181,10 +181,21 @@ struct Reader {
                 rules.append(rule)
             }
         }
+        var amendments: [Amendment] = []
+        if let list = map["amend"] {
+            guard map["extends"] != nil else { throw error(list, "`amend` changes inherited rules: contract `\(name)` needs `extends`") }
+            for item in try sequence(list, "amend") {
+                let amend = try mapping(item, "an amendment", keys: ["rule", "except"])
+                guard let ruleNode = amend["rule"] else { throw error(item, "an amendment names the `rule` it amends") }
+                guard let exceptNode = amend["except"] else { throw error(item, "an amendment needs `except`") }
+                amendments.append(Amendment(
+                    ruleID: try identifier(ruleNode, "rule"), exceptions: try exceptions(exceptNode), location: location(item)))
+            }
+        }
         return Contract(
             name: name, description: try map["description"].map { n throws(ContractError) in try string(n, "description") },
             selector: try selector(matchNode), extends: try map["extends"].map { n throws(ContractError) in try identifier(n, "extends") },
-            rules: rules, location: location(node))
+            rules: rules, amendments: amendments, location: location(node))
     }
 
     func selector(_ node: Node) throws(ContractError) -> PackageSelector {
@@ -265,14 +276,22 @@ struct Reader {
         case (.kill, _):
             throw error(map["action"] ?? node, "`kill` applies to exec, files and secrets rules; rule `\(id)` is a \(body.category) rule (use \(body.category == "network" ? "deny" : "alert"))")
         }
-        var except: [WrittenPattern] = []
-        if let n = map["except"] {
-            let exceptMap = try mapping(n, "`except`", keys: ["exe"])
-            if let exe = exceptMap["exe"] { except = try patterns(exe, "exe", allowPackage: false) }
-        }
+        var except = RuleExceptions()
+        if let n = map["except"] { except = try exceptions(n) }
         return Rule(
             id: id, description: try map["description"].map { n throws(ContractError) in try string(n, "description") },
-            severity: severity, action: action, body: body, exceptExecutables: except, location: location(node))
+            severity: severity, action: action, body: body, exceptions: except, location: location(node))
+    }
+
+    func exceptions(_ node: Node) throws(ContractError) -> RuleExceptions {
+        let map = try mapping(node, "`except`", keys: ["exe", "path", "destination"])
+        var except = RuleExceptions()
+        if let exe = map["exe"] { except.executables = try patterns(exe, "exe", allowPackage: false) }
+        if let path = map["path"] { except.paths = try patterns(path, "path") }
+        if let list = map["destination"] {
+            except.destinations = try sequence(list, "destination").map { n throws(ContractError) in try networkEntry(n) }
+        }
+        return except
     }
 
     /// Path patterns: absolute, or starting with a variable; `{package}` only at the start.

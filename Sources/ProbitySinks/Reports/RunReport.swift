@@ -43,6 +43,9 @@ public struct RunReport: Sendable {
     /// The command line as one readable string.
     public var commandLine: String { command.map(Self.shellQuoted).joined(separator: " ") }
 
+    /// Words joined as a shell would read them back.
+    public static func shellQuoted(_ words: [String]) -> String { words.map(shellQuoted).joined(separator: " ") }
+
     static func shellQuoted(_ word: String) -> String {
         let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./=:,@%+"))
         if !word.isEmpty && word.unicodeScalars.allSatisfy({ safe.contains($0) }) { return word }

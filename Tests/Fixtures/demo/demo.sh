@@ -11,6 +11,10 @@
 # - good-hook (npm tarball, postinstall): writes only inside its own directory.
 # The test host lives in a network namespace this script creates (10.205.0.2); nothing leaves
 # the machine. Exits 0 when probity flagged the run (status 86), 1 otherwise.
+#
+# DEMO_MODE=learn DEMO_CONTRACT=FILE: `probity learn` the same run into FILE (expects status 0);
+# DEMO_MODE=check DEMO_CONTRACT=FILE: `probity run` with FILE in front of the built-in contracts
+# (expects a clean run, status 0).
 set -euo pipefail
 
 probity=$(readlink -f "${1:?usage: demo.sh PROBITY_BINARY [REPORT_DIR]}")
@@ -30,6 +34,13 @@ cleanup() {
     rm -rf "$work/home" "$work/src" "$work/app" "$work/pylib"
 }
 trap cleanup EXIT
+
+# setuptools and wheel for pip's isolated build, fetched from PyPI once: the monitored run itself
+# installs with --no-index.
+wheels=$(cd "$here/../../.." && pwd)/.build/demo-wheels
+if ! ls "$wheels"/wheel-*.whl "$wheels"/setuptools-*.whl >/dev/null 2>&1; then
+    python3 -m pip download -q --dest "$wheels" setuptools wheel
+fi
 
 # A home with planted secrets.
 export HOME=$work/home
@@ -82,12 +93,20 @@ echo '{"name":"demo-app","version":"0.0.1","private":true}' > "$work/app/package
 
 set +e
 cd "$work/app"
-DEMO_RUNNER_PID=$runner DEMO_TEST_HOST=10.205.0.2 "$probity" run --report "$report" -- sh -c "
+mode=${DEMO_MODE:-run}
+expected=0
+case $mode in
+    run) args=(run --report "$report"); expected=86 ;;
+    learn) args=(learn --report "$report" --output "${DEMO_CONTRACT:?}") ;;
+    check) args=(run --report "$report" --policy "${DEMO_CONTRACT:?}" --policy builtin) ;;
+    *) echo "DEMO_MODE is run, learn or check" >&2; exit 2 ;;
+esac
+DEMO_RUNNER_PID=$runner DEMO_TEST_HOST=10.205.0.2 "$probity" "${args[@]}" -- sh -c "
     npm install --offline --no-audit --no-fund ../src/evil-hook-1.0.0.tgz ../src/good-hook-2.1.0.tgz >/dev/null 2>&1 &&
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target ../pylib ../src/evil-setup-0.4.0.tar.gz >/dev/null 2>&1"
+    python3 -m pip install -q --no-index --find-links $wheels --target ../pylib ../src/evil-setup-0.4.0.tar.gz >\$HOME/pip.log 2>&1 || { cat \$HOME/pip.log >&2; exit 1; }"
 status=$?
 set -e
 echo
 cat "$report/summary.md"
 echo "reports: $report (probity exited with $status)"
-[ "$status" -eq 86 ]
+[ "$status" -eq "$expected" ]
