@@ -1,3 +1,4 @@
+import Foundation
 import ProbityContracts
 import XCTest
 
@@ -84,5 +85,38 @@ final class PolicyLoaderTests: XCTestCase {
         XCTAssertThrowsError(try ContractSet.load(files: ["/nonexistent/p.yaml"])) { error in
             XCTAssertTrue("\(error)".hasPrefix("/nonexistent/p.yaml: cannot open: No such file or directory"), "\(error)")
         }
+    }
+}
+
+final class ContractStoreTests: XCTestCase {
+    /// A reload with a broken file is refused with its place, and the old set stays in force.
+    func testReloadIsAllOrNothing() throws {
+        let dir = NSTemporaryDirectory() + "probity-store-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/team.yaml"
+        let good = "contracts:\n  - name: team\n    match: {name: x}\n    rules:\n      - id: offline\n        network: none\n"
+        try good.write(toFile: file, atomically: true, encoding: .utf8)
+        let store = try ContractStore(files: [file, "builtin"], variables: Make.variables)
+        XCTAssertEqual(store.snapshot.generation, 1)
+        XCTAssertEqual(store.snapshot.contracts.contractNames, ["team", "default", "package-managers", "system"])
+
+        try (good + "      - id: broken\n        network: {allow: [{cidr: 10.0.0.0/99}]}\n").write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try store.reload()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(file):8:"), "\(error)")
+        }
+        XCTAssertEqual(store.snapshot.generation, 1, "the old set stays")
+        var before = Evaluator(contracts: store.snapshot.contracts)
+        XCTAssertEqual(before.check(Make.connect(.ipv4(address: (1, 2, 3, 4), port: 80)), Make.package("x")).map(\.rule), ["offline"],
+                       "the old rules still apply")
+
+        try good.replacingOccurrences(of: "network: none", with: "exec: none").write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try store.reload(), 2)
+        var evaluator = Evaluator(contracts: try ContractSet(documents: [], variables: Make.variables))
+        var generation: UInt64 = 0
+        evaluator.refresh(from: store, generation: &generation)
+        XCTAssertEqual(generation, 2)
+        let x = Make.package("x")
+        XCTAssertEqual(evaluator.check(Make.exec("/usr/bin/true"), x).map(\.rule), ["offline"])
     }
 }
