@@ -290,3 +290,41 @@ private final class FailureCounter: NSObject, XMLParserDelegate {
         if name == "failure" { failures += 1 }
     }
 }
+
+/// Real packages from PyPI (reachable from these machines) installed into a venv under
+/// `probity learn`, then again under `probity run` with what was learnt.
+final class PyPIRunTests: XCTestCase {
+    func testLearnThenCheckARealPipInstall() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let probity = try Kernel.probityBinary().path
+        let packages = "six idna packaging"
+        let script = """
+            set -e
+            cd \(dir)
+            python3 -m venv learn-env && python3 -m venv check-env
+            \(probity) learn -q -o learned.yaml --report learn -- learn-env/bin/pip install -q --no-cache-dir \(packages)
+            \(probity) run -q --policy learned.yaml --policy builtin --report check -- check-env/bin/pip install -q --no-cache-dir \(packages)
+            check-env/bin/python -c 'import six, idna, packaging'
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", script]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, log)
+        for phase in ["learn", "check"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(phase)/violations.json"))
+            let document = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let list = try XCTUnwrap(document["violations"] as? [[String: Any]])
+            if phase == "check" { XCTAssertEqual(list.count, 0, "\(list)\n\(log)") }
+            // pip reached PyPI by name: DNS answers were seen and matched the registry hosts.
+            XCTAssertFalse(list.contains { $0["rule"] as? String == "egress" }, "\(phase): \(list)")
+            XCTAssertGreaterThan((document["events"] as? [String: Any])?["connect"] as? Int ?? 0, 0, "\(phase) downloaded from PyPI")
+        }
+    }
+}
