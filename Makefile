@@ -15,7 +15,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:.bpf.c=.o)
-BPF_HDRS := bpf/common.bpf.h Sources/CProbityBPF/include/probity.h
+BPF_HDRS := bpf/common.bpf.h bpf/enforce.bpf.h Sources/CProbityBPF/include/probity.h
 SKEL := Sources/CProbityBPF/generated/probity.skel.h
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
 	bpftool libbpf-tools socat dnsmasq iproute2 procps

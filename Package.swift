@@ -71,7 +71,10 @@ let package = Package(
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",
-            dependencies: ["ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "ProbityAttribution", "CProbityBPF"]
+            dependencies: [
+                "ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts",
+                "CProbityBPF",
+            ]
         ),
     ]
 )

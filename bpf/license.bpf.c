@@ -12,3 +12,8 @@ struct probity_exit probity_layout_exit __attribute__((unused));
 struct probity_open probity_layout_open __attribute__((unused));
 struct probity_connect probity_layout_connect __attribute__((unused));
 struct probity_io_uring probity_layout_io_uring __attribute__((unused));
+struct probity_config probity_layout_config __attribute__((unused));
+struct probity_path_key probity_layout_path_key __attribute__((unused));
+struct probity_path_rule probity_layout_path_rule __attribute__((unused));
+struct probity_net_key probity_layout_net_key __attribute__((unused));
+struct probity_net_rule probity_layout_net_rule __attribute__((unused));

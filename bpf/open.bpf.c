@@ -6,7 +6,11 @@
  * user space joins the two. Identical opens by one process within the coalescing window are
  * folded into the next record of that key (its `count`).
  */
-#include "common.bpf.h"
+#include "enforce.bpf.h"
+
+#define O_CREAT_ 0100
+#define O_WRONLY_ 01
+#define O_TRUNC_ 01000
 
 /* FNV-1a over the path's bytes, eight at a time, then the tail. */
 static __always_inline __u64 hash_path(const char *buf, __u32 off, __u32 len)
@@ -46,10 +50,23 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 		n = 0;
 	__u32 plen = n;
 
+	/* Enforce mode: kill before the file can be read (only opens that did or could open it). */
+	bool killed = false;
+	if (cfg->enforce && plen > 1 && (ret >= 0 || ret == -13 /* EACCES */ || ret == -1 /* EPERM */)) {
+		__u8 access = 0;
+		if ((flags & 3) != O_WRONLY_)
+			access |= PROBITY_ACCESS_READ;
+		if ((flags & 3) != 0 || (flags & O_TRUNC_))
+			access |= PROBITY_ACCESS_WRITE;
+		if (flags & O_CREAT_)
+			access |= PROBITY_ACCESS_CREATE;
+		killed = enforce_path(cfg, tgid, off, access);
+	}
+
 	__u32 count = 1;
 	/* Coalescing applies to absolute paths short enough to keep in a slot, so that folded opens
 	 * can always be reported later with their path. */
-	if (cfg->coalesce_window_ns && plen > 1 && plen <= COALESCE_PATH_MAX && s->buf[sizeof(*e)] == '/') {
+	if (!killed && cfg->coalesce_window_ns && plen > 1 && plen <= COALESCE_PATH_MAX && s->buf[sizeof(*e)] == '/') {
 		__u64 key = hash_path(s->buf, off, plen);
 		key = (key ^ tgid) * 0x100000001b3ULL;
 		key = (key ^ (__u32)flags) * 0x100000001b3ULL;
@@ -102,6 +119,8 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 	if (count > 1)
 		e->hdr.flags |= PROBITY_F_COALESCED;
+	if (killed)
+		e->hdr.flags |= PROBITY_F_KILLED;
 	e->result = ret;
 	e->open_flags = flags;
 	e->mode = mode;
@@ -136,9 +155,6 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	return 0;
 }
 
-#define O_CREAT_ 0100
-#define O_WRONLY_ 01
-#define O_TRUNC_ 01000
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int probity_openat_exit(struct trace_event_raw_sys_exit *ctx)

@@ -5,7 +5,7 @@
  * reach that tracepoint, so the execve/execveat syscall exits report them with the arguments the
  * caller passed (its memory is still intact).
  */
-#include "common.bpf.h"
+#include "enforce.bpf.h"
 
 static __always_inline __u32 clamp_u32(__u64 v, __u32 max, bool *truncated)
 {
@@ -45,6 +45,9 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	if (n == PROBITY_PATH_MAX)
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 	e->filename_len = n;
+	/* Enforce mode: the new image has not run an instruction yet. */
+	if (n > 1 && enforce_path(cfg, p->tgid, off, PROBITY_ACCESS_EXEC))
+		e->hdr.flags |= PROBITY_F_KILLED;
 	off += n;
 
 	bool truncated = false;

@@ -47,6 +47,8 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     public static let coalesced = EventFlags(rawValue: 1 << 6)
     /// The environment was larger than the kernel copies (its last 16 KiB were kept).
     public static let environmentTruncated = EventFlags(rawValue: 1 << 7)
+    /// Enforce mode: the kernel program sent SIGKILL for this open or exec.
+    public static let killed = EventFlags(rawValue: 1 << 8)
 }
 
 /// Fields common to every event.

@@ -51,6 +51,8 @@ public struct EventContext: Sendable {
     public var process: TrackedProcess?
     /// The package responsible, when attribution is on.
     public var attribution: Attribution?
+    /// For an exec: the attribution the process had before it (the code that asked for the exec).
+    public var caller: Attribution?
 }
 
 /// The event path from the kernel to a handler: probes → ring-buffer reader thread → SPSC queue
@@ -144,8 +146,10 @@ public final class Monitor: @unchecked Sendable {
             table.apply(event)
             delivered[Int(event.kind.rawValue)] &+= 1
             newest = max(newest, event.header.bootTimeNanoseconds)
+            var caller: Attribution?
+            if case .exec = event { caller = attributor?[event.pid] }
             let attribution = attributor?.apply(event, table: table)
-            handler(event, EventContext(process: table[event.pid], attribution: attribution))
+            handler(event, EventContext(process: table[event.pid], attribution: attribution, caller: caller))
         }
         if newest > 0 { table.forgetExited(before: newest) }
     }

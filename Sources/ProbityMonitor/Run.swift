@@ -59,24 +59,44 @@ public struct RunError: Error, CustomStringConvertible {
 public enum Run {
     public static func run(_ options: RunOptions) throws -> Int32 {
         guard !options.command.isEmpty else { throw RunError(description: "no command: probity run [options] -- CMD ARGS") }
-        if options.enforce {
-            throw RunError(description: "--mode enforce is not available yet: kill and deny actions are reported in audit mode")
-        }
         // Fork the command before any thread exists; it waits at the gate.
         let child = try GatedChild(command: options.command)
         let prepared: Prepared
         let monitor: Monitor
+        var cgroup: RunCgroup?
+        var enforcement: EnforcementSession?
         do {
             prepared = try prepare(options)
             var monitorOptions = MonitorOptions()
             monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
             monitorOptions.probes.followPIDs = [child.pid]
             monitorOptions.attributionIndex = prepared.index
+            if options.enforce {
+                let group = try RunCgroup()
+                cgroup = group
+                try group.add(child.pid)
+                monitorOptions.probes.enforcementCgroup = group.path
+            }
             monitor = try Monitor(options: monitorOptions)
+            if options.enforce {
+                let plan = EnforcementPlan(prepared.contracts)
+                let session = try EnforcementSession(plan: plan, probes: monitor.probes)
+                // Until its exec is attributed, the command is unattributed code.
+                var evaluator = Evaluator(contracts: prepared.contracts)
+                session.classify(pid: child.pid, contract: evaluator.contractIndex(for: nil), executable: "")
+                enforcement = session
+                if options.verbose {
+                    let paths = plan.classes.reduce(0) { $0 + $1.paths.count }
+                    let nets = plan.classes.reduce(0) { $0 + $1.network.count + $1.hosts.count }
+                    printError("probity: enforce mode: \(paths) path entries, \(nets) network entries in the kernel; cgroup \(group(cgroup))\n")
+                }
+            }
         } catch {
             child.abandon()
+            cgroup?.remove()
             throw error
         }
+        defer { cgroup?.remove() }
         if options.verbose {
             Trace.report(hooks: monitor.probes.hookStatus)
             printError("probity: \(prepared.contracts.contractCount) contracts, \(prepared.contracts.ruleCount) rules from \(prepared.contracts.files.joined(separator: ", "))\n")
@@ -86,6 +106,7 @@ public enum Run {
         let dns: DNSObserver?
         do {
             dns = try DNSObserver()
+            if let enforcement { dns?.onAnswers { enforcement.dnsAnswers($0) } }
             dns?.start()
         } catch {
             dns = nil
@@ -97,7 +118,8 @@ public enum Run {
         var clock = WallClock()
         var evaluator = Evaluator(contracts: prepared.contracts, baseline: prepared.baseline)
         if let dns { evaluator.hostnames = { dns.names(for: $0.address) } }
-        let state = RunState(evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose)
+        let state = RunState(
+            evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose, enforcement: enforcement)
         monitor.start { event, context in
             state.handle(event, context: context, monitor: monitor)
         }
@@ -123,6 +145,12 @@ public enum Run {
         if !failing.isEmpty {
             let n = failing.reduce(0) { $0 + $1.count }
             failures.append("\(n) contract violation\(n == 1 ? "" : "s") at or above \(options.failOn.rawValue) severity")
+        }
+        if state.unexplainedKills > 0 {
+            failures.append("\(state.unexplainedKills) kernel kills without a matching violation")
+        }
+        if let enforcement, enforcement.failureCount > 0 {
+            failures.append("\(enforcement.failureCount) enforcement map updates failed: enforcement was incomplete")
         }
         if stats.lostTotal > 0 && !options.allowLoss {
             failures.append("\(stats.lostTotal) events lost: the run was not fully observed (--allow-loss to accept)")
@@ -179,6 +207,8 @@ public enum Run {
         return status
     }
 
+    static func group(_ cgroup: RunCgroup?) -> String { cgroup?.path ?? "-" }
+
     struct Prepared {
         var contracts: ContractSet
         var baseline: Baseline?
@@ -227,8 +257,11 @@ final class RunState: @unchecked Sendable {
     private var exited: Set<Int32> = []
     private var attributions: [Int32: Attribution] = [:]
 
-    init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, verbose: Bool) {
+    let enforcement: EnforcementSession?
+
+    init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, verbose: Bool, enforcement: EnforcementSession?) {
         self.evaluator = evaluator
+        self.enforcement = enforcement
         events = EventJSONEncoder(fd: eventsFD)
         self.rootPID = rootPID
         self.verbose = verbose
@@ -241,20 +274,57 @@ final class RunState: @unchecked Sendable {
         case .fork(let fork):
             alive[fork.childPID] = fork.header.pid
             if let a = context.attribution { attributions[fork.childPID] = a }
+            enforcement?.inherit(child: fork.childPID, parent: fork.header.pid)
         case .exit(let exit):
             alive[exit.header.pid] = nil
             exited.insert(exit.header.pid)
             attributions[exit.header.pid] = nil
+            enforcement?.forget(pid: exit.header.pid)
             if exit.header.pid == rootPID { rootExited.store(true, ordering: .releasing) }
-        case .exec:
+        case .exec(let exec):
             if let a = context.attribution { attributions[event.pid] = a }
+            if let enforcement, exec.succeeded {
+                enforcement.classify(
+                    pid: exec.header.pid, contract: evaluator.contractIndex(for: context.attribution), executable: exec.executable)
+            }
         default:
             break
         }
-        let found = evaluator.evaluate(event, process: context.process, attribution: context.attribution) { pid in
+        let found = evaluator.evaluate(
+            event, process: context.process, attribution: context.attribution, caller: context.caller
+        ) { pid in
             self.chain(monitor.processTable.lineage(of: pid))
         }
-        for violation in found { record(violation) }
+        for violation in found { record(enforce(violation, event: event)) }
+        if found.isEmpty && event.header.flags.contains(.killed) {
+            unexplainedKills += 1
+            printError("probity: the kernel killed pid \(event.pid) for \(event.kind) but no rule explains it (please report)\n")
+        }
+    }
+
+    /// Kernel kills user space found no violation for (kept at zero by the tests).
+    var unexplainedKills = 0
+
+    /// In enforce mode, whether the kernel carried out the rule's action; a `kill` it could not
+    /// (a pattern it cannot match, an allow list) is carried out now, late, from user space.
+    private func enforce(_ violation: Violation, event: Event) -> Violation {
+        guard enforcement != nil, violation.action != .alert else { return violation }
+        var v = violation
+        var byKernel = false
+        switch event {
+        case .open, .exec: byKernel = event.header.flags.contains(.killed)
+        case .connect(let c): byKernel = c.result == -Int64(EPERM) && violation.action == .deny
+        default: break
+        }
+        if byKernel {
+            v.enforced = true
+            v.enforcement = "kernel"
+        } else if violation.action == .kill, event.pid != rootPID, kill(event.pid, SIGKILL) == 0 {
+            v.enforced = true
+            v.enforcement = "user-space"
+        }
+        if v.enforced { v.message += v.action == .kill ? " (killed)" : " (denied)" }
+        return v
     }
 
     /// A lineage cut at the monitored command: what lies above it is Probity and its callers.

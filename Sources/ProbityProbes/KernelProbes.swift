@@ -17,6 +17,9 @@ public struct ProbeOptions: Sendable {
     /// The kernel wakes the reader only once this many bytes are pending; otherwise the reader
     /// polls. Per-record wake-ups triple the cost of an open on this kind of machine.
     public var wakeupBytes: UInt64 = 1 << 20
+    /// Enforce mode: load the enforcement programs and attach the connect / sendmsg checks to
+    /// this cgroup (v2) directory; the kill and deny entries go into the enforce maps.
+    public var enforcementCgroup: String?
 
     public init() {}
 }
@@ -69,8 +72,15 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_io_uring_submit", attachPoint: "tp_btf/io_uring_submit_req", optional: true),
     ]
 
-    private var object: OpaquePointer?
-    private var links: [OpaquePointer] = []
+    /// Programs of enforce mode (bpf/enforce.bpf.c): loaded and attached only then.
+    static let enforcementPrograms: [(program: String, cgroup: Bool)] = [
+        ("probity_enforce_fork", false), ("probity_enforce_exit", false),
+        ("probity_enforce_connect4", true), ("probity_enforce_connect6", true),
+        ("probity_enforce_sendmsg4", true), ("probity_enforce_sendmsg6", true),
+    ]
+
+    var object: OpaquePointer?
+    var links: [OpaquePointer] = []
     /// What happened to each hook at start-up.
     public private(set) var hookStatus: [HookStatus] = []
     public let options: ProbeOptions
@@ -155,6 +165,9 @@ public final class KernelProbes: @unchecked Sendable {
                     status[hook.program] = HookStatus(hook: hook, state: .failed, detail: reason)
                 }
             }
+            for (name, _) in Self.enforcementPrograms where options.enforcementCgroup == nil {
+                if let prog = bpf_object__find_program_by_name(obj, name) { bpf_program__set_autoload(prog, false) }
+            }
             LibbpfLog.shared.clear()
             let loaded = bpf_object__load(obj)
             if loaded != 0 { throw ProbeError(operation: "load BPF object (verifier)", errno: -loaded) }
@@ -181,6 +194,7 @@ public final class KernelProbes: @unchecked Sendable {
                 }
             }
             hookStatus = Self.hooks.compactMap { status[$0.program] }
+            if let cgroup = options.enforcementCgroup { try attachEnforcement(obj, cgroup: cgroup) }
         } catch {
             close()
             throw error
@@ -232,7 +246,9 @@ public final class KernelProbes: @unchecked Sendable {
             follow_tree: options.followPIDs == nil ? 0 : 1,
             ignore_tgid: UInt32(bitPattern: options.ignorePID),
             coalesce_window_ns: options.coalesceWindowNanoseconds,
-            wakeup_bytes: options.wakeupBytes)
+            wakeup_bytes: options.wakeupBytes,
+            enforce: options.enforcementCgroup == nil ? 0 : 1,
+            _pad0: 0)
         var key: UInt32 = 0
         if bpf_map_update_elem(fd, &key, &settings, UInt64(BPF_ANY)) != 0 {
             throw ProbeError(operation: "write the probes' settings", errno: errno, libbpfLog: [])
@@ -260,7 +276,7 @@ public final class KernelProbes: @unchecked Sendable {
         if rc != 0 { throw ProbeError(operation: "size the scratch map for \(cpus) CPUs", errno: -rc) }
     }
 
-    private static func mapFD(_ obj: OpaquePointer, _ name: String) throws(ProbeError) -> Int32 {
+    static func mapFD(_ obj: OpaquePointer, _ name: String) throws(ProbeError) -> Int32 {
         guard let map = bpf_object__find_map_by_name(obj, name) else {
             throw ProbeError(operation: "find map \(name)", errno: ENOENT)
         }

@@ -83,6 +83,7 @@ public final class EventJSONEncoder {
         if let attribution { writeAttribution(attribution) }
         let truncated = Self.truncationNames(h.flags)
         if !truncated.isEmpty { writer.field("truncated", truncated) }
+        if h.flags.contains(.killed) { writer.field("killed", true) }
         writer.endLine()
     }
 

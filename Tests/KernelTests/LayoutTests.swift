@@ -1,5 +1,6 @@
 import XCTest
 import CProbityBPF
+import ProbityContracts
 
 /// The Swift view of every shared struct must match the BPF object's BTF: same size, same
 /// offset for every field. A mismatch would make the decoder read the wrong bytes.
@@ -97,8 +98,33 @@ final class LayoutTests: XCTestCase {
         try check(S.self, "probity_config", [
             ("follow_tree", MemoryLayout<S>.offset(of: \.follow_tree)), ("ignore_tgid", MemoryLayout<S>.offset(of: \.ignore_tgid)),
             ("coalesce_window_ns", MemoryLayout<S>.offset(of: \.coalesce_window_ns)),
-            ("wakeup_bytes", MemoryLayout<S>.offset(of: \.wakeup_bytes)),
+            ("wakeup_bytes", MemoryLayout<S>.offset(of: \.wakeup_bytes)), ("enforce", MemoryLayout<S>.offset(of: \.enforce)),
         ])
+    }
+
+    func testEnforcementMaps() throws {
+        typealias K = probity_path_key
+        try check(K.self, "probity_path_key", [
+            ("cls", MemoryLayout<K>.offset(of: \.cls)), ("match", MemoryLayout<K>.offset(of: \.match)),
+            ("hash", MemoryLayout<K>.offset(of: \.hash)),
+        ])
+        typealias R = probity_path_rule
+        try check(R.self, "probity_path_rule", [
+            ("rule", MemoryLayout<R>.offset(of: \.rule)), ("verdict", MemoryLayout<R>.offset(of: \.verdict)),
+            ("access", MemoryLayout<R>.offset(of: \.access)),
+        ])
+        typealias N = probity_net_key
+        try check(N.self, "probity_net_key", [
+            ("prefixlen", MemoryLayout<N>.offset(of: \.prefixlen)), ("cls", MemoryLayout<N>.offset(of: \.cls)),
+            ("addr", MemoryLayout<N>.offset(of: \.addr)),
+        ])
+        typealias V = probity_net_rule
+        try check(V.self, "probity_net_rule", [("count", MemoryLayout<V>.offset(of: \.count)), ("rules", MemoryLayout<V>.offset(of: \.rules))])
+        // The contract side's access bits are the kernel's.
+        XCTAssertEqual(UInt32(EnforcementPlan.Access.read.rawValue), PROBITY_ACCESS_READ.rawValue)
+        XCTAssertEqual(UInt32(EnforcementPlan.Access.write.rawValue), PROBITY_ACCESS_WRITE.rawValue)
+        XCTAssertEqual(UInt32(EnforcementPlan.Access.create.rawValue), PROBITY_ACCESS_CREATE.rawValue)
+        XCTAssertEqual(UInt32(EnforcementPlan.Access.exec.rawValue), PROBITY_ACCESS_EXEC.rawValue)
     }
 }
 

@@ -252,6 +252,75 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(document["passed"] as? Bool, true)
     }
 
+    /// Enforce mode: the kernel kills a credential read and an exec from /tmp before the process
+    /// runs another instruction, and refuses a connect with EPERM; the well-behaved steps run.
+    func testEnforceModeKillsInTheKernelAndDeniesConnects() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/home/.ssh", withIntermediateDirectories: true)
+        try "key".write(toFile: dir + "/home/.ssh/id_rsa", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho stage2 ran >> \(dir)/ran\n".write(toFile: "/tmp/probity-stage2-\(getpid())", atomically: true, encoding: .utf8)
+        chmod("/tmp/probity-stage2-\(getpid())", 0o755)
+        defer { unlink("/tmp/probity-stage2-\(getpid())") }
+        // Python here is unattributed code, judged by the built-in default contract. It was
+        // started by `env` (a system tool, nothing enforced): its own class is set when user space
+        // has attributed its exec, a few milliseconds in (docs/contracts.md), hence the pause.
+        let script = """
+            import os, socket, subprocess, sys, time
+            time.sleep(0.5)
+            out = open(sys.argv[1] + '/steps', 'a')
+            def step(name, body):
+                pid = os.fork()
+                if pid == 0:
+                    body(); out.write(name + ' done\\n'); out.flush(); os._exit(0)
+                _, status = os.waitpid(pid, 0)
+                out.write('%s %s\\n' % (name, 'killed' if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9 else 'exited')); out.flush()
+            step('key', lambda: open(os.path.expanduser('~/.ssh/id_rsa')).read())
+            step('stage2', lambda: os.execv('/tmp/probity-stage2-%s', ['stage2']))
+            s = socket.socket(); s.settimeout(2)
+            out.write('connect %d\\n' % s.connect_ex(('192.0.2.1', 443))); out.flush()
+            step('fine', lambda: open('/etc/hostname').read())
+            """.replacingOccurrences(of: "%s', ['stage2']", with: "\(getpid())', ['stage2']")
+        let run = try probity(["run", "--mode", "enforce", "--report", dir + "/r", "--", "/usr/bin/env", "python3", "-c", script, dir],
+                              environment: ["HOME": dir + "/home"])
+        XCTAssertEqual(run.status, 86, run.stderr)
+        let steps = try String(contentsOfFile: dir + "/steps", encoding: .utf8)
+        XCTAssertEqual(steps, "key killed\nstage2 killed\nconnect \(EPERM)\nfine done\nfine exited\n", run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the second stage never ran")
+        let list = try violations(dir + "/r").list
+        let byRule = Dictionary(grouping: list) { $0["rule"] as? String ?? "" }
+        XCTAssertEqual(Set(byRule.keys), ["credential-read", "exec-from-temp", "egress"], "\(list)")
+        for v in list {
+            XCTAssertEqual(v["enforced"] as? Bool, true, "\(v)")
+            XCTAssertEqual(v["enforcement"] as? String, "kernel", "\(v)")
+        }
+    }
+
+    /// `make demo` in enforce mode: each payload dies at its first step (the key read), in the
+    /// kernel, so nothing after it happens: no persistence, no second stage, no connection.
+    func testDemoInEnforceModeStopsEachPayloadAtItsFirstStep() throws {
+        let report = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let process = Process()
+        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
+        process.arguments = [try Kernel.probityBinary().path, report + "/out"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["DEMO_MODE": "enforce"]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, log)
+        let (document, list) = try violations(report + "/out")
+        XCTAssertEqual(document["mode"] as? String, "enforce")
+        XCTAssertEqual(Set(list.map(pair)), ["evil-hook credential-read", "evil-setup credential-read"], log)
+        for v in list {
+            XCTAssertEqual(v["enforcement"] as? String, "kernel", "\(v)")
+        }
+        XCTAssertEqual((document["events"] as? [String: Any])?["connect"] as? Int, 0, "nothing phoned home")
+    }
+
     /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).
     private func validateSARIF(_ path: String) throws {
         let schema = repository.deletingLastPathComponent().appendingPathComponent("shared/schemas/sarif-schema-2.1.0.json").path

@@ -197,3 +197,46 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(found.map(\.rule), ["outlive", "outlive"])
     }
 }
+
+final class EnforcementPlanTests: XCTestCase {
+    func testKillRulesBecomeKernelPathEntries() throws {
+        let set = try Make.contracts("""
+            contracts:
+              - name: d
+                match: default
+                rules:
+                  - id: keys
+                    action: kill
+                    secrets: {paths: ["{home}/.ssh/**", "/etc/ssh/ssh_host_*_key", "/a/**/b"], process-memory: deny}
+                  - id: temp
+                    action: kill
+                    exec: {deny: ["{tmp}/**"]}
+                    except: {path: ["/tmp/ok/**"]}
+                  - id: net
+                    action: deny
+                    network:
+                      allow: [{cidr: 127.0.0.0/8}, {port: 53, protocol: udp}, {host: "*.example.test", port: 443}]
+                  - id: report-only
+                    secrets: {credentials: deny}
+            """)
+        let plan = EnforcementPlan(set) { pattern in
+            pattern == "/etc/ssh/ssh_host_*_key" ? ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ed25519_key"] : []
+        }
+        let c = try XCTUnwrap(plan.classes.first)
+        XCTAssertEqual(c.number, 1)
+        let entries = Set(c.paths.map { "\($0.kill ? "kill" : "except") \($0.prefix ? "prefix" : "exact") \($0.path) \($0.access.rawValue)" })
+        XCTAssertEqual(entries, [
+            "kill prefix /home/dev/.ssh 1", "kill exact /home/dev/.ssh 1", "kill prefix /root/.ssh 1", "kill exact /root/.ssh 1",
+            "kill exact /etc/ssh/ssh_host_rsa_key 1", "kill exact /etc/ssh/ssh_host_ed25519_key 1",
+            "kill prefix /tmp 8", "kill exact /tmp 8", "except prefix /tmp/ok 15", "except exact /tmp/ok 15",
+        ], "`/a/**/b` is left to user space; alert rules add nothing")
+        XCTAssertTrue(c.processMemory)
+        XCTAssertTrue(c.networkAllowList)
+        XCTAssertEqual(c.hosts.map(\.pattern.pattern), ["*.example.test"])
+        XCTAssertTrue(c.network.contains { $0.address == [127, 0, 0, 0] && $0.prefixLength == 8 && !$0.deny })
+        XCTAssertTrue(c.network.contains { $0.prefixLength == 0 && $0.ports == 53...53 && $0.protocol == 17 })
+        XCTAssertEqual(plan.rules, ["d/keys", "d/temp", "d/net"])
+        XCTAssertEqual(plan.enforcementClass(contract: 0, executable: "/usr/bin/node"), 1)
+        XCTAssertEqual(plan.enforcementClass(contract: nil, executable: "/usr/bin/node"), 0)
+    }
+}

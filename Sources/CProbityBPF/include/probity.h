@@ -50,6 +50,7 @@ enum probity_flag {
 	PROBITY_F_EXE_UNLINKED = 1 << 5,    /* exec: the executable has no link on disk (memfd, deleted) */
 	PROBITY_F_COALESCED = 1 << 6,       /* open: stands for `count` identical opens */
 	PROBITY_F_ENV_TRUNCATED = 1 << 7,
+	PROBITY_F_KILLED = 1 << 8,          /* enforce: the kernel program sent SIGKILL for this open / exec */
 };
 
 /* Which system call produced an open / connect / exec record. */
@@ -173,6 +174,77 @@ struct probity_config {
 	__u32 ignore_tgid;         /* the monitor itself */
 	__u64 coalesce_window_ns;  /* 0 disables in-kernel coalescing of identical opens */
 	__u64 wakeup_bytes;        /* wake the reader only when this much data is pending */
+	__u32 enforce;             /* 1: carry out the kill / deny entries of the enforce_* maps */
+	__u32 _pad0;
+};
+
+/*
+ * Enforcement (`probity run --mode enforce`, bpf/enforce.bpf.c). User space compiles each
+ * contract's `kill` and `deny` rules into map entries, numbered by class (the contract), and
+ * tells the kernel each process's class (`enforce_class`, inherited at fork, updated by user
+ * space when an exec changes the process's package).
+ */
+enum probity_access {
+	PROBITY_ACCESS_READ = 1 << 0,
+	PROBITY_ACCESS_WRITE = 1 << 1,
+	PROBITY_ACCESS_CREATE = 1 << 2,
+	PROBITY_ACCESS_EXEC = 1 << 3,
+};
+
+enum probity_path_match {
+	PROBITY_MATCH_EXACT = 1,   /* the whole path */
+	PROBITY_MATCH_PREFIX = 2,  /* a directory and everything under it */
+};
+
+enum probity_verdict {
+	PROBITY_VERDICT_KILL = 1,
+	PROBITY_VERDICT_EXCEPT = 2,  /* an exception: no kill for this path */
+	PROBITY_VERDICT_ALLOW = 3,   /* network: allowed destination */
+	PROBITY_VERDICT_DENY = 4,    /* network: denied destination */
+};
+
+/* `enforce_paths` key: FNV-1a (64-bit) of the path or directory bytes, without a trailing '/'. */
+struct probity_path_key {
+	__u32 cls;
+	__u8 match;        /* enum probity_path_match */
+	__u8 _pad0;
+	__u16 _pad1;
+	__u64 hash;
+};
+
+struct probity_path_rule {
+	__u32 rule;        /* user space's rule number, for the record */
+	__u8 verdict;      /* PROBITY_VERDICT_KILL or _EXCEPT */
+	__u8 access;       /* enum probity_access bits the entry applies to */
+	__u16 _pad0;
+};
+
+enum probity_class_flag {
+	PROBITY_CLASS_PROC_MEMORY = 1 << 0,  /* kill reads of another process's /proc/PID/{environ,mem,maps} */
+	PROBITY_CLASS_NET_ALLOWLIST = 1 << 1, /* connects matching no `enforce_net` entry are denied */
+};
+
+/* `enforce_net` (LPM trie) key: prefixlen counts the 32 bits of `cls` plus the address bits;
+ * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d). */
+struct probity_net_key {
+	__u32 prefixlen;
+	__u32 cls;         /* big-endian, so that it leads the trie's bit order */
+	__u8 addr[16];
+};
+
+#define PROBITY_NET_PORT_RULES 8
+struct probity_net_port_rule {
+	__u16 port_lo;     /* 0-65535: any port */
+	__u16 port_hi;
+	__u8 protocol;     /* 0 any, 6 tcp, 17 udp */
+	__u8 verdict;      /* PROBITY_VERDICT_ALLOW or _DENY */
+	__u16 _pad0;
+};
+
+struct probity_net_rule {
+	__u32 count;
+	__u32 _pad0;
+	struct probity_net_port_rule rules[PROBITY_NET_PORT_RULES];
 };
 
 #endif /* PROBITY_H */

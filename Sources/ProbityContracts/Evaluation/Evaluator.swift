@@ -15,18 +15,15 @@ public struct Evaluator {
     public let baseline: Baseline?
     /// Names an address was seen to resolve from (DNS correlation); empty when unknown.
     public var hostnames: @Sendable (SocketAddress) -> [String]
-    /// In enforce mode `kill` and `deny` actions are reported as enforced.
-    public var enforcing: Bool
     private var contractCache: [ObjectIdentifier: (Attribution, Int?)] = [:]
     private var clock = WallClock()
 
     public init(
-        contracts: ContractSet, baseline: Baseline? = nil, enforcing: Bool = false,
+        contracts: ContractSet, baseline: Baseline? = nil,
         hostnames: @escaping @Sendable (SocketAddress) -> [String] = { _ in [] }
     ) {
         self.contracts = contracts
         self.baseline = baseline
-        self.enforcing = enforcing
         self.hostnames = hostnames
     }
 
@@ -35,6 +32,9 @@ public struct Evaluator {
         self.contracts = contracts
         contractCache.removeAll()
     }
+
+    /// The index in ``contracts`` of the contract governing `attribution`'s package.
+    public mutating func contractIndex(for attribution: Attribution?) -> Int? { contractIndex(attribution) }
 
     /// The contract index for an attribution, cached per attribution instance.
     mutating func contractIndex(_ attribution: Attribution?) -> Int? {
@@ -49,8 +49,12 @@ public struct Evaluator {
 
     /// The violations `event` commits, usually none. `lineage` gives the process chain and is only
     /// called when there is a violation to report.
+    ///
+    /// An exec is judged by the contract of the code that asked for it (`caller`, the process's
+    /// attribution before the exec) when there is one: the package that starts a program is the one
+    /// an `exec` rule restricts, whatever the new program turns out to be.
     public mutating func evaluate(
-        _ event: Event, process: TrackedProcess?, attribution: Attribution?,
+        _ event: Event, process: TrackedProcess?, attribution: Attribution?, caller: Attribution? = nil,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
         switch event {
@@ -61,10 +65,11 @@ public struct Evaluator {
             if rules.isEmpty { return [] }
             return evaluateOpen(open, rules: rules, process: process, attribution: attribution, lineage: lineage)
         case .exec(let exec):
-            guard let index = contractIndex(attribution) else { return [] }
+            let judged = caller ?? attribution
+            guard let index = contractIndex(judged) else { return [] }
             let rules = contracts.contracts[index].execRules
             if rules.isEmpty { return [] }
-            return evaluateExec(exec, rules: rules, process: process, attribution: attribution, lineage: lineage)
+            return evaluateExec(exec, rules: rules, process: process, attribution: judged, lineage: lineage)
         case .connect(let connect):
             guard let index = contractIndex(attribution) else { return [] }
             let rules = contracts.contracts[index].connectRules
@@ -315,7 +320,7 @@ public struct Evaluator {
         return Violation(
             time: clock.rfc3339(boot: header.bootTimeNanoseconds), bootTimeNanoseconds: header.bootTimeNanoseconds,
             contract: rule.contract, rule: rule.rule.id, category: rule.rule.body.category, severity: rule.rule.severity,
-            action: rule.rule.action, enforced: enforcing && rule.rule.action != .alert, message: message,
+            action: rule.rule.action, enforced: false, enforcement: nil, message: message,
             package: attribution?.package.map(PackageReference.init),
             attribution: AttributionReference(
                 reason: (attribution?.reason ?? .unattributed).rawValue, evidence: attribution?.evidence ?? ""),

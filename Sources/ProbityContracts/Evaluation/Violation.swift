@@ -16,6 +16,9 @@ public struct Violation: Sendable, Hashable, Codable {
     public var action: RuleAction
     /// True when the action was carried out (enforce mode, `kill` or `deny`).
     public var enforced: Bool
+    /// Who carried it out: `kernel` (before the process ran another instruction, or before the
+    /// connection was made), `user-space` (a late kill, after the event was reported).
+    public var enforcement: String?
     /// One sentence: what happened and why it breaks the rule.
     public var message: String
     public var package: PackageReference?

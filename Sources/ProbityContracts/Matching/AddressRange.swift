@@ -52,7 +52,7 @@ public struct AddressRange: Sendable, Hashable, CustomStringConvertible {
         return Self.masked(bytes, prefixLength) == network
     }
 
-    static func masked(_ bytes: [UInt8], _ length: Int) -> [UInt8] {
+    public static func masked(_ bytes: [UInt8], _ length: Int) -> [UInt8] {
         var out = bytes
         for i in 0..<out.count {
             let bits = max(0, min(8, length - i * 8))

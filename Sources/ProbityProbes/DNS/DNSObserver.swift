@@ -45,6 +45,13 @@ public final class DNSObserver: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(true)
     private var thread: Thread?
+    private let listener = Mutex<(@Sendable (DNSAnswerSet) -> Void)?>(nil)
+
+    /// Called on the reader thread with every response that has answers, after they are stored
+    /// (enforce mode turns allowed names into kernel entries from here).
+    public func onAnswers(_ body: @escaping @Sendable (DNSAnswerSet) -> Void) {
+        listener.withLock { $0 = body }
+    }
 
     /// Opens the packet socket and attaches its filter; `start()` begins reading.
     ///
@@ -104,6 +111,7 @@ public final class DNSObserver: @unchecked Sendable {
             for answer in answers.answers { state.table.insert(answer, at: now) }
             state.counters.recordsStored += UInt64(answers.answers.count)
         }
+        if !answers.answers.isEmpty, let body = listener.withLock({ $0 }) { body(answers) }
     }
 
     public var counters: Counters { state.withLock { $0.counters } }

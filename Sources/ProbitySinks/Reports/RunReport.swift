@@ -70,7 +70,10 @@ public struct ViolationLog: Sendable {
         let key = violation.key
         if let i = indexByKey[key] {
             violations[i].count += violation.count
-            violations[i].enforced = violations[i].enforced || violation.enforced
+            if violation.enforced && !violations[i].enforced {
+                violations[i].enforced = true
+                violations[i].enforcement = violation.enforcement
+            }
             return false
         }
         guard violations.count < capacity else {

@@ -14,7 +14,8 @@
 #
 # DEMO_MODE=learn DEMO_CONTRACT=FILE: `probity learn` the same run into FILE (expects status 0);
 # DEMO_MODE=check DEMO_CONTRACT=FILE: `probity run` with FILE in front of the built-in contracts
-# (expects a clean run, status 0).
+# (expects a clean run, status 0);
+# DEMO_MODE=enforce: `probity run --mode enforce`: the payloads are killed at their first step.
 set -euo pipefail
 
 probity=$(readlink -f "${1:?usage: demo.sh PROBITY_BINARY [REPORT_DIR]}")
@@ -99,11 +100,17 @@ case $mode in
     run) args=(run --report "$report"); expected=86 ;;
     learn) args=(learn --report "$report" --output "${DEMO_CONTRACT:?}") ;;
     check) args=(run --report "$report" --policy "${DEMO_CONTRACT:?}" --policy builtin) ;;
-    *) echo "DEMO_MODE is run, learn or check" >&2; exit 2 ;;
+    enforce) args=(run --mode enforce --report "$report"); expected=86 ;;
+    *) echo "DEMO_MODE is run, learn, check or enforce" >&2; exit 2 ;;
 esac
-DEMO_RUNNER_PID=$runner DEMO_TEST_HOST=10.205.0.2 "$probity" "${args[@]}" -- sh -c "
-    npm install --offline --no-audit --no-fund ../src/evil-hook-1.0.0.tgz ../src/good-hook-2.1.0.tgz >/dev/null 2>&1 &&
-    python3 -m pip install -q --no-index --find-links $wheels --target ../pylib ../src/evil-setup-0.4.0.tar.gz >\$HOME/pip.log 2>&1 || { cat \$HOME/pip.log >&2; exit 1; }"
+DEMO_MODE=$mode DEMO_RUNNER_PID=$runner DEMO_TEST_HOST=10.205.0.2 "$probity" "${args[@]}" -- sh -c "
+    npm install --offline --no-audit --no-fund ../src/evil-hook-1.0.0.tgz ../src/good-hook-2.1.0.tgz >\$HOME/npm.log 2>&1
+    npm=\$?
+    python3 -m pip install -q --no-index --find-links $wheels --target ../pylib ../src/evil-setup-0.4.0.tar.gz >\$HOME/pip.log 2>&1
+    pip=\$?
+    [ \$npm -eq 0 ] || { echo \"npm install failed (\$npm)\" >&2; [ \"\$DEMO_MODE\" = enforce ] || cat \$HOME/npm.log >&2; }
+    [ \$pip -eq 0 ] || { echo \"pip install failed (\$pip)\" >&2; [ \"\$DEMO_MODE\" = enforce ] || cat \$HOME/pip.log >&2; }
+    exit \$((npm | pip))"
 status=$?
 set -e
 echo

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What enforce mode asks of the kernel, derived from a ``ContractSet``: per contract (its
+/// *class*, numbered from 1), the paths whose open or exec is killed, whether reading another
+/// process's memory is, and the destinations whose connect is denied.
+///
+/// The kernel matches exact paths and directory prefixes. A pattern is kernel-enforceable when it
+/// is literal, ends in `/**` after a literal directory, or has `*`/`?` segments that expand on
+/// the filesystem now (`/home/*/.ssh/**` becomes one prefix per home). Other patterns, and allow
+/// lists of `files` and `exec` rules, are enforced from user space after the event (a late kill),
+/// which the violation records.
+public struct EnforcementPlan: Sendable {
+    /// Access bits, as `enum probity_access` in probity.h.
+    public struct Access: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let read = Access(rawValue: 1 << 0)
+        public static let write = Access(rawValue: 1 << 1)
+        public static let create = Access(rawValue: 1 << 2)
+        public static let exec = Access(rawValue: 1 << 3)
+        public static let all: Access = [.read, .write, .create, .exec]
+    }
+
+    /// A path the kernel checks: the exact path, or (prefix) a directory and all under it.
+    public struct PathEntry: Sendable, Hashable {
+        public var path: String
+        public var prefix: Bool
+        /// Kill, or an exception that prevents a kill.
+        public var kill: Bool
+        public var access: Access
+        /// The rule's number in ``rules``.
+        public var rule: UInt32
+    }
+
+    /// A destination rule for an address range (IPv4 4 bytes, IPv6 16).
+    public struct NetworkEntry: Sendable, Hashable {
+        public var address: [UInt8]
+        public var prefixLength: Int
+        public var ports: ClosedRange<UInt16>
+        /// 0 any, 6 TCP, 17 UDP.
+        public var `protocol`: UInt8
+        public var deny: Bool
+    }
+
+    /// Names whose addresses, once seen in DNS answers, become network entries.
+    public struct HostEntry: Sendable, Hashable {
+        public var pattern: TextPattern
+        public var ports: [ClosedRange<UInt16>]
+        public var `protocol`: UInt8
+        public var deny: Bool
+    }
+
+    public struct Class: Sendable {
+        public var number: UInt32
+        public var contract: String
+        public var paths: [PathEntry] = []
+        public var processMemory = false
+        public var networkAllowList = false
+        public var network: [NetworkEntry] = []
+        public var hosts: [HostEntry] = []
+        /// Executables exempt from at least one kill rule: their processes are left to user space.
+        public var exemptExecutables: [PathGlob] = []
+
+        /// Whether the kernel has anything to do for this class.
+        public var isEmpty: Bool { paths.isEmpty && !processMemory && !networkAllowList && network.isEmpty && hosts.isEmpty }
+    }
+
+    /// Per contract, in the contract set's order (class number = index + 1).
+    public private(set) var classes: [Class] = []
+    /// `contract/rule` by rule number.
+    public private(set) var rules: [String] = []
+
+    /// Builds the plan; `expand` lists the existing paths a wildcard pattern names (glob(3)).
+    public init(_ set: ContractSet, expand: (String) -> [String] = EnforcementPlan.glob) {
+        for (index, contract) in set.contracts.enumerated() {
+            var plan = Class(number: UInt32(index + 1), contract: contract.contract.name)
+            for compiled in contract.allRules where compiled.rule.action != .alert {
+                let number = UInt32(rules.count)
+                rules.append("\(compiled.contract)/\(compiled.rule.id)")
+                plan.exemptExecutables += compiled.except.absolute
+                func add(_ globs: [PathGlob], kill: Bool, access: Access) {
+                    for glob in globs {
+                        for (path, prefix) in Self.kernelPaths(glob.pattern, expand: expand) ?? [] {
+                            plan.paths.append(PathEntry(path: path, prefix: prefix, kill: kill, access: access, rule: number))
+                        }
+                    }
+                }
+                switch compiled.rule.body {
+                case .secrets:
+                    add(compiled.credentials.absolute, kill: true, access: .read)
+                    if compiled.processMemory { plan.processMemory = true }
+                case .files:
+                    for (access, patterns) in compiled.fileDeny {
+                        let bits: Access = switch access {
+                        case .read: .read
+                        case .write: .write
+                        case .create: .create
+                        case .delete: []
+                        }
+                        if !bits.isEmpty { add(patterns.absolute, kill: true, access: bits) }
+                    }
+                case .exec:
+                    add(compiled.execDeny.absolute, kill: true, access: .exec)
+                case .network:
+                    if compiled.rule.action == .deny { addNetwork(compiled, to: &plan) }
+                    continue
+                case .process:
+                    continue
+                }
+                add(compiled.exceptPaths.absolute, kill: false, access: .all)
+            }
+            classes.append(plan)
+        }
+    }
+
+    private mutating func addNetwork(_ rule: CompiledRule, to plan: inout Class) {
+        func entries(_ matchers: [NetworkEntryMatcher], deny: Bool) {
+            for matcher in matchers {
+                let entry = matcher.entry
+                if !entry.unixPaths.isEmpty { continue }  // Unix sockets are not checked in the kernel
+                let ports = entry.ports.isEmpty ? [0...UInt16.max] : entry.ports.map { $0.lower...$0.upper }
+                let protocols: [UInt8] = entry.protocols.isEmpty ? [0] : entry.protocols.compactMap { $0 == "tcp" ? 6 : $0 == "udp" ? 17 : nil }
+                var networks = entry.networks.map { ($0.network, $0.prefixLength) }
+                if networks.isEmpty && entry.hosts.isEmpty { networks = [([0, 0, 0, 0], 0), ([UInt8](repeating: 0, count: 16), 0)] }
+                for (address, length) in networks {
+                    for range in ports {
+                        for proto in protocols {
+                            plan.network.append(NetworkEntry(address: address, prefixLength: length, ports: range, protocol: proto, deny: deny))
+                        }
+                    }
+                }
+                for host in entry.hosts {
+                    for proto in protocols { plan.hosts.append(HostEntry(pattern: host, ports: ports, protocol: proto, deny: deny)) }
+                }
+            }
+        }
+        if let allow = rule.networkAllow {
+            plan.networkAllowList = true
+            entries(allow, deny: false)
+        }
+        entries(rule.networkDeny, deny: true)
+        entries(rule.exceptDestinations, deny: false)
+    }
+
+    /// Kernel entries for a glob: `[(path, prefix)]`, or nil when the kernel cannot check it.
+    static func kernelPaths(_ pattern: String, expand: (String) -> [String]) -> [(String, Bool)]? {
+        let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard !segments.isEmpty else { return nil }
+        func wild(_ s: String) -> Bool { s.contains("*") || s.contains("?") || s.contains("[") }
+        let trailingAll = segments.last == "**"
+        let body = trailingAll ? Array(segments.dropLast()) : segments
+        if body.contains("**") || body.isEmpty { return nil }
+        let base = "/" + body.joined(separator: "/")
+        let bases = body.contains(where: wild) ? expand(base) : [base]
+        return bases.flatMap { path in trailingAll ? [(path, true), (path, false)] : [(path, false)] }
+    }
+
+    /// The existing paths `pattern` names, by glob(3).
+    public static func glob(_ pattern: String) -> [String] {
+        var result = glob_t()
+        defer { globfree(&result) }
+        guard Glibc.glob(pattern, 0, nil, &result) == 0 else { return [] }
+        return (0..<Int(result.gl_pathc)).compactMap { i in result.gl_pathv[i].map { String(cString: $0) } }
+    }
+
+    /// The class for a process of `contract` (an index into the set) running `executable`:
+    /// 0, nothing enforced in the kernel, when the contract has nothing to enforce or the
+    /// executable is exempt from one of its kill rules.
+    public func enforcementClass(contract index: Int?, executable: String) -> UInt32 {
+        guard let index, index < classes.count else { return 0 }
+        let plan = classes[index]
+        if plan.isEmpty { return 0 }
+        if plan.exemptExecutables.contains(where: { $0.matches(executable) }) { return 0 }
+        return plan.number
+    }
+}

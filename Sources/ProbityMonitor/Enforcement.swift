@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import ProbityContracts
+import ProbityProbes
+
+/// A cgroup (v2) of its own for the command of `probity run --mode enforce`: the connect and
+/// sendmsg checks are attached to it, so they apply to the command's tree and nothing else.
+final class RunCgroup {
+    let path: String
+    private let root: String
+
+    /// Creates `probity-run-PID` under the cgroup v2 hierarchy.
+    init() throws {
+        guard let root = Self.cgroup2Mount() else {
+            throw RunError(description: "--mode enforce needs a cgroup v2 hierarchy (none is mounted)")
+        }
+        self.root = root
+        path = "\(root)/probity-run-\(getpid())"
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw RunError(description: "\(path): cannot create the command's cgroup: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Moves process `pid` into the cgroup.
+    func add(_ pid: Int32) throws {
+        guard Self.write("\(pid)\n", to: path + "/cgroup.procs") else {
+            throw RunError(description: "\(path)/cgroup.procs: cannot move pid \(pid): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Moves what is left back to the root cgroup and removes this one.
+    func remove() {
+        let procs = (try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? ""
+        for pid in procs.split(separator: "\n") { _ = Self.write("\(pid)\n", to: root + "/cgroup.procs") }
+        rmdir(path)
+    }
+
+    static func write(_ text: String, to file: String) -> Bool {
+        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return text.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) } == text.utf8.count
+    }
+
+    static func cgroup2Mount() -> String? {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return nil }
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 3, fields[2] == "cgroup2" { return String(fields[1]) }
+        }
+        return nil
+    }
+}
+
+/// Enforce mode's user-space half: writes the plan into the kernel maps, keeps each process's
+/// class current as execs change its package, and turns DNS answers for allowed (or denied)
+/// names into address entries.
+final class EnforcementSession: @unchecked Sendable {
+    // Safety: `classes` belongs to the pipeline thread; `hostRules` is behind its mutex; the
+    // probes' map updates are system calls, safe from any thread.
+    let plan: EnforcementPlan
+    let probes: KernelProbes
+    private var classes: [Int32: UInt32] = [:]
+    private let hostRules = Mutex<[String: [(ports: ClosedRange<UInt16>, protocol: UInt8, deny: Bool)]]>([:])
+    private let failures = Atomic<Int>(0)
+
+    init(plan: EnforcementPlan, probes: KernelProbes) throws {
+        self.plan = plan
+        self.probes = probes
+        for c in plan.classes where !c.isEmpty {
+            try probes.setClassFlags(c.number, processMemory: c.processMemory, networkAllowList: c.networkAllowList)
+            for p in c.paths {
+                try probes.addPathRule(c.number, path: p.path, prefix: p.prefix, kill: p.kill, access: p.access.rawValue, rule: p.rule)
+            }
+            // One trie entry per network: its own rules first, then those of the networks that
+            // contain it (the trie returns the longest match only).
+            var byNetwork: [String: (address: [UInt8], length: Int)] = [:]
+            for n in c.network { byNetwork["\(n.address)/\(n.prefixLength)"] = (n.address, n.prefixLength) }
+            for (_, network) in byNetwork {
+                let rules = Self.rules(for: network.address, length: network.length, in: c.network)
+                try probes.setNetworkRule(c.number, address: network.address, prefixLength: network.length, rules: rules)
+            }
+        }
+    }
+
+    /// The rules that apply to `address/length`: entries for exactly it, then for wider networks.
+    static func rules(
+        for address: [UInt8], length: Int, in entries: [EnforcementPlan.NetworkEntry]
+    ) -> [(ports: ClosedRange<UInt16>, protocol: UInt8, deny: Bool)] {
+        let containing = entries.filter { e in
+            e.address.count == address.count && e.prefixLength <= length
+                && AddressRange.masked(address, e.prefixLength) == AddressRange.masked(e.address, e.prefixLength)
+        }.sorted { $0.prefixLength > $1.prefixLength }
+        return containing.map { ($0.ports, $0.protocol, $0.deny) }
+    }
+
+    /// Sets the class of `pid` for its contract and executable (pipeline thread).
+    func classify(pid: Int32, contract: Int?, executable: String) {
+        let number = plan.enforcementClass(contract: contract, executable: executable)
+        guard classes[pid] != number else { return }
+        classes[pid] = number
+        do { try probes.setEnforcementClass(pid: pid, number) } catch { failures.add(1, ordering: .relaxed) }
+    }
+
+    /// A child starts in its parent's class. The kernel copies the class at fork; this covers a
+    /// fork that came before user space had classified the parent's exec.
+    func inherit(child: Int32, parent: Int32) {
+        guard let number = classes[parent], classes[child] != number else { return }
+        classes[child] = number
+        do { try probes.setEnforcementClass(pid: child, number) } catch { failures.add(1, ordering: .relaxed) }
+    }
+
+    func forget(pid: Int32) { classes[pid] = nil }
+
+    /// Addresses of names that host entries allow or deny, from a DNS answer (DNS thread).
+    func dnsAnswers(_ answers: DNSAnswerSet) {
+        for answer in answers.answers {
+            guard let range = AddressRange(answer.address) else { continue }
+            for c in plan.classes where !c.hosts.isEmpty {
+                let matching = c.hosts.filter { $0.pattern.matches(answer.name) }
+                if matching.isEmpty { continue }
+                let key = "\(c.number) \(answer.address)"
+                let rules = hostRules.withLock { table -> [(ports: ClosedRange<UInt16>, protocol: UInt8, deny: Bool)] in
+                    var rules = table[key] ?? []
+                    for host in matching {
+                        for ports in host.ports where !rules.contains(where: { $0.ports == ports && $0.protocol == host.protocol && $0.deny == host.deny }) {
+                            rules.append((ports, host.protocol, host.deny))
+                        }
+                    }
+                    table[key] = rules
+                    return rules
+                }
+                let wider = Self.rules(for: range.network, length: range.network.count * 8, in: c.network)
+                do {
+                    try probes.setNetworkRule(c.number, address: range.network, prefixLength: range.network.count * 8, rules: rules + wider)
+                } catch {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+        }
+    }
+
+    /// Map updates that failed (reported at the end of the run).
+    var failureCount: Int { failures.load(ordering: .relaxed) }
+}
