@@ -12,6 +12,7 @@ public enum EventKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case open = 4
     case connect = 5
     case ioUring = 6
+    case unlink = 7
 
     /// The name used in JSON output and in counters.
     public var description: String {
@@ -22,6 +23,7 @@ public enum EventKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .open: "open"
         case .connect: "connect"
         case .ioUring: "io_uring"
+        case .unlink: "unlink"
         }
     }
 }
@@ -147,6 +149,33 @@ public struct FileOpen: Sendable, Hashable {
 }
 
 /// An outbound connection attempt, or a datagram sent to a named destination.
+/// A file or directory removed (unlink, unlinkat, rmdir), or an attempt.
+public struct FileRemoval: Sendable, Hashable {
+    public var header: EventHeader
+    /// 0, or -errno.
+    public var result: Int64
+    /// The absolute path (a relative one joined to its directory).
+    public var path: String
+    /// The path as the caller passed it.
+    public var requestedPath: String
+    public var dirfd: Int32
+    /// Whether a directory was removed (rmdir, unlinkat with AT_REMOVEDIR).
+    public var isDirectory: Bool
+    public var syscall: Syscall
+
+    public init(
+        header: EventHeader, result: Int64, path: String, requestedPath: String, dirfd: Int32, isDirectory: Bool, syscall: Syscall
+    ) {
+        self.header = header
+        self.result = result
+        self.path = path
+        self.requestedPath = requestedPath
+        self.dirfd = dirfd
+        self.isDirectory = isDirectory
+        self.syscall = syscall
+    }
+}
+
 public struct NetworkConnect: Sendable, Hashable {
     public var header: EventHeader
     /// 0, a negative errno (`-EINPROGRESS` for a non-blocking attempt under way), or, for
@@ -189,6 +218,7 @@ public enum Event: Sendable, Hashable {
     case open(FileOpen)
     case connect(NetworkConnect)
     case ioUring(IOUringActivity)
+    case unlink(FileRemoval)
 
     public var header: EventHeader {
         switch self {
@@ -198,6 +228,7 @@ public enum Event: Sendable, Hashable {
         case .open(let e): e.header
         case .connect(let e): e.header
         case .ioUring(let e): e.header
+        case .unlink(let e): e.header
         }
     }
 
@@ -210,6 +241,7 @@ public enum Syscall: UInt16, Sendable, CustomStringConvertible {
     case unknown = 0
     case open = 1, openat, openat2, creat, connect, sendto, sendmsg, execve, execveat
     case ioUringSetup, ioUringSubmit
+    case unlink, unlinkat, rmdir
 
     public var description: String {
         switch self {
@@ -225,6 +257,9 @@ public enum Syscall: UInt16, Sendable, CustomStringConvertible {
         case .execveat: "execveat"
         case .ioUringSetup: "io_uring_setup"
         case .ioUringSubmit: "io_uring_submit"
+        case .unlink: "unlink"
+        case .unlinkat: "unlinkat"
+        case .rmdir: "rmdir"
         }
     }
 }

@@ -38,6 +38,11 @@ public enum EventDecoder {
             let r = try load(probity_exit.self, record, kind)
             return .exit(ProcessExit(header: header, status: r.exit_code, startTimeNanoseconds: r.start_time_ns))
         case .open: return .open(try decodeOpen(record, header))
+        case .unlink:
+            let o = try decodeOpen(record, header)
+            return .unlink(FileRemoval(
+                header: header, result: o.result, path: o.path, requestedPath: o.requestedPath, dirfd: o.dirfd,
+                isDirectory: o.flags.rawValue & 0x200 != 0 || o.syscall == .rmdir, syscall: o.syscall))
         case .connect: return .connect(try decodeConnect(record, header))
         case .ioUring:
             let r = try load(probity_io_uring.self, record, kind)

@@ -68,6 +68,9 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_connect_exit", attachPoint: "tracepoint/syscalls/sys_exit_connect", optional: false),
         Hook(program: "probity_sendto_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendto", optional: true),
         Hook(program: "probity_sendmsg_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendmsg", optional: true),
+        Hook(program: "probity_unlinkat_exit", attachPoint: "tracepoint/syscalls/sys_exit_unlinkat", optional: true),
+        Hook(program: "probity_unlink_exit", attachPoint: "tracepoint/syscalls/sys_exit_unlink", optional: true),
+        Hook(program: "probity_rmdir_exit", attachPoint: "tracepoint/syscalls/sys_exit_rmdir", optional: true),
         Hook(program: "probity_io_uring_create", attachPoint: "tp_btf/io_uring_create", optional: true),
         Hook(program: "probity_io_uring_submit", attachPoint: "tp_btf/io_uring_submit_req", optional: true),
     ]

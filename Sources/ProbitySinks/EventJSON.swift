@@ -62,6 +62,13 @@ public final class EventJSONEncoder {
             writer.field("syscall", o.syscall.description)
             writeResult(o.result)
             if o.count > 1 { writer.field("count", o.count) }
+        case .unlink(let u):
+            exe(process)
+            writer.field("path", u.path)
+            if u.requestedPath != u.path { writer.field("requested_path", u.requestedPath) }
+            if u.isDirectory { writer.field("directory", true) }
+            writer.field("syscall", u.syscall.description)
+            writeResult(u.result)
         case .connect(let c):
             exe(process)
             writer.field("family", c.destination.family.description)

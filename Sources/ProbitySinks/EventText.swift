@@ -27,6 +27,8 @@ public enum EventText {
             detail = "\(c.syscall) \(c.transport) \(c.destination) -> \(result(c.result)) \(exe)"
         case .ioUring(let u):
             detail = "io_uring \(u.operation) fd=\(u.fd) \(exe)"
+        case .unlink(let u):
+            detail = "\(u.syscall) \(u.path) -> \(result(u.result)) \(exe)"
         }
         let package = attribution?.package.map { " [\($0.name)\($0.version.map { "@\($0)" } ?? "") \(attribution?.reason.rawValue ?? "")]" } ?? ""
         return "\(time) \(who) \(detail)\(package)"

@@ -314,6 +314,32 @@ final class EventStreamTests: XCTestCase {
         XCTAssertEqual(msg.transport, .udp)
     }
 
+    /// unlink, unlinkat (relative to a directory fd) and rmdir: absolute paths, results, errors.
+    func testRemovalsAreReportedWithAbsolutePaths() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = """
+            import os
+            d = '\(dir)'
+            open(d + '/a', 'w').close(); open(d + '/b', 'w').close(); os.mkdir(d + '/sub')
+            os.unlink(d + '/a')
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY); os.unlink('b', dir_fd=fd)
+            os.rmdir(d + '/sub')
+            try: os.unlink(d + '/missing')
+            except OSError: pass
+            """
+        let run = try Kernel.python(script)
+        let byPath = Dictionary(run.removals.map { ($0.path, $0) }) { first, _ in first }
+        let a = try XCTUnwrap(byPath[dir + "/a"], run.dump)
+        XCTAssertEqual(a.result, 0)
+        let b = try XCTUnwrap(byPath[dir + "/b"], "unlinkat relative to a directory fd: \(run.dump)")
+        XCTAssertEqual(b.requestedPath, "b")
+        XCTAssertEqual(b.syscall, .unlinkat)
+        let sub = try XCTUnwrap(byPath[dir + "/sub"], run.dump)
+        XCTAssertTrue(sub.isDirectory)
+        XCTAssertEqual(byPath[dir + "/missing"]?.result, -Int64(ENOENT))
+    }
+
     // MARK: Loss accounting
 
     func testOverflowOfASmallRingIsCountedAsLost() throws {

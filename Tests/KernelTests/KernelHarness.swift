@@ -29,6 +29,7 @@ struct TracedRun {
     var forks: [ProcessFork] { events.compactMap { if case .fork(let e) = $0 { e } else { nil } } }
     var exits: [ProcessExit] { events.compactMap { if case .exit(let e) = $0 { e } else { nil } } }
     var ioUring: [IOUringActivity] { events.compactMap { if case .ioUring(let e) = $0 { e } else { nil } } }
+    var removals: [FileRemoval] { events.compactMap { if case .unlink(let e) = $0 { e } else { nil } } }
 
     /// Text of every event, for failure messages.
     var dump: String {

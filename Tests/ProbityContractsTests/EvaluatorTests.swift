@@ -139,6 +139,29 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(evaluator.check(Make.open("/work/project/.env"), pkg).map(\.rule), ["writes"])
     }
 
+    func testDeleteRules() throws {
+        var evaluator = Evaluator(contracts: try Make.contracts("""
+            contracts:
+              - name: d
+                match: default
+                rules:
+                  - id: no-deleting-sources
+                    files:
+                      delete:
+                        deny: ["{workspace}/src/**"]
+            """))
+        func removal(_ path: String, result: Int64 = 0) -> Event {
+            .unlink(FileRemoval(header: Make.header(.unlink), result: result, path: path, requestedPath: path, dirfd: -100,
+                                isDirectory: false, syscall: .unlinkat))
+        }
+        let pkg = Make.package("cleaner")
+        let found = evaluator.check(removal("/work/project/src/main.c"), pkg)
+        XCTAssertEqual(found.map(\.rule), ["no-deleting-sources"])
+        XCTAssertEqual(found.first?.evidence.access, ["delete"])
+        XCTAssertEqual(evaluator.check(removal("/work/project/build/x.o"), pkg).count, 0)
+        XCTAssertEqual(evaluator.check(removal("/work/project/src/gone.c", result: -2), pkg).count, 0, "nothing was removed")
+    }
+
     func testSelectionByStandingAndInheritance() throws {
         let set = try Make.contracts("""
             contracts:

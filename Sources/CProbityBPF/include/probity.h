@@ -27,6 +27,7 @@ enum probity_kind {
 	PROBITY_KIND_OPEN = 4,
 	PROBITY_KIND_CONNECT = 5,   /* connect(2), and sendto/sendmsg with a destination address */
 	PROBITY_KIND_IO_URING = 6,  /* io_uring ring creation and submissions that bypass syscalls */
+	PROBITY_KIND_UNLINK = 7,    /* unlink, unlinkat, rmdir: a struct probity_open record (flags: AT_REMOVEDIR) */
 	PROBITY_KIND_MAX = 8,       /* size of the per-kind counter arrays */
 };
 
@@ -66,6 +67,9 @@ enum probity_syscall {
 	PROBITY_SYS_EXECVEAT = 9,
 	PROBITY_SYS_IO_URING_SETUP = 10,
 	PROBITY_SYS_IO_URING_SUBMIT = 11,
+	PROBITY_SYS_UNLINK = 12,
+	PROBITY_SYS_UNLINKAT = 13,
+	PROBITY_SYS_RMDIR = 14,
 };
 
 /* 48 bytes, first in every record. */

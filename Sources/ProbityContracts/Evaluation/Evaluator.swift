@@ -75,6 +75,12 @@ public struct Evaluator {
             let rules = contracts.contracts[index].connectRules
             if rules.isEmpty { return [] }
             return evaluateConnect(connect, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .unlink(let removal):
+            guard Self.counts(removal.result) else { return [] }
+            guard let index = contractIndex(attribution) else { return [] }
+            let rules = contracts.contracts[index].openRules
+            if rules.isEmpty { return [] }
+            return evaluateRemoval(removal, rules: rules, process: process, attribution: attribution, lineage: lineage)
         case .fork, .exit, .ioUring:
             return []
         }
@@ -148,6 +154,35 @@ public struct Evaluator {
     /// ` (pattern)` when the pattern is not the path itself.
     static func via(_ pattern: PathGlob, _ path: String) -> String {
         pattern.pattern == path ? "" : " (\(pattern.pattern))"
+    }
+
+    private mutating func evaluateRemoval(
+        _ removal: FileRemoval, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        let root = attribution?.package?.root
+        var found: [(CompiledRule, String)] = []
+        var path = removal.path
+        path.withUTF8 { bytes in
+            let segments = PathSegments(bytes)
+            for rule in rules {
+                guard case .files = rule.rule.body else { continue }
+                if !rule.exceptPaths.isEmpty, rule.exceptPaths.firstMatch(segments, packageRoot: root) != nil { continue }
+                if let deny = rule.fileDeny[.delete], let hit = deny.firstMatch(segments, packageRoot: root) {
+                    found.append((rule, "delete of \(removal.path) matches \(hit) denied by"))
+                } else if let allow = rule.fileAllow[.delete], allow.firstMatch(segments, packageRoot: root) == nil {
+                    found.append((rule, "delete of \(removal.path) is outside what is allowed by"))
+                }
+            }
+        }
+        return found.filter { !excepted($0.0, process) }.map { rule, message in
+            var evidence = Evidence(operation: removal.syscall.description)
+            evidence.path = removal.path
+            evidence.access = ["delete"]
+            evidence.result = removal.result
+            return violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: removal.header, evidence: evidence,
+                             attribution: attribution, lineage: lineage)
+        }
     }
 
     /// The pid in `/proc/PID/{environ,mem,maps,...}` or `/proc/PID/task/TID/...`.
