@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "probity", targets: ["probity"]),
+        .executable(name: "probityd", targets: ["probityd"]),
         .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
         .library(name: "ProbityAttribution", targets: ["ProbityAttribution"]),
         .library(name: "ProbityContracts", targets: ["ProbityContracts"]),
@@ -17,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -45,7 +47,12 @@ let package = Package(
             resources: [.embedInCode("Resources/default.yaml")]
         ),
         // Writers: JSON lines, reports (violations JSON, SARIF, JUnit, Markdown summary).
-        .target(name: "ProbitySinks", dependencies: ["ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts"]),
+        .target(
+            name: "ProbitySinks",
+            dependencies: [
+                "ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // Wires probes -> pipeline -> process table -> sinks for `probity trace`.
         .target(
             name: "ProbityMonitor",
@@ -54,9 +61,23 @@ let package = Package(
                 "ProbityContracts",
             ]
         ),
+        // probityd: the service (control socket, violation store, systemd integration).
+        .target(
+            name: "ProbityDaemon",
+            dependencies: [
+                "ProbityMonitor", "ProbityContracts", "ProbitySinks", "ProbityProbes", "ProbityEvents", "ProbityAttribution",
+                "CProbityBPF", "Yams",
+            ]
+        ),
+        .executableTarget(
+            name: "probityd",
+            dependencies: ["ProbityDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "probity",
-            dependencies: ["ProbityMonitor", "ProbityAttribution", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "ProbityMonitor", "ProbityAttribution", "ProbityDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
 
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),

@@ -116,8 +116,9 @@ public enum Trace {
 }
 
 /// Builds the path → package index from the package databases found on this machine and SBOMs.
-enum AttributionSetup {
-    static func index(sboms: [String], root: String, verbose: Bool) throws -> PathIndex {
+public enum AttributionSetup {
+    /// The index of the dpkg, pip and npm packages found on this machine, plus `sboms` (relative paths under `root`).
+    public static func index(sboms: [String], root: String, verbose: Bool) throws -> PathIndex {
         var found = PackageDiscovery.discover()
         for problem in found.problems { printError("probity: \(problem)\n") }
         for sbom in sboms {

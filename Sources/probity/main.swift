@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import ProbityAttribution
 import ProbityContracts
+import ProbityDaemon
 import ProbityMonitor
 
 /// The `probity` command: parses arguments, then calls into ProbityMonitor.
@@ -9,7 +10,7 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
-        subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, WhoseCommand.self, SBOMCommand.self]
+        subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, StatusCommand.self, ViolationsCommand.self, FollowCommand.self, ReloadCommand.self, WhoseCommand.self, SBOMCommand.self]
     )
 }
 
@@ -292,5 +293,123 @@ struct LearnCommand: ParsableCommand {
             throw ExitCode(RunStatus.failure)
         }
         throw ExitCode(status)
+    }
+}
+
+/// Options every client of the control socket shares.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "probityd's control socket.")
+    var socket = "/run/probity/probity.sock"
+
+    @Flag(help: "Print the daemon's JSON answer.")
+    var json = false
+
+    func connect() throws -> ControlClient {
+        do { return try ControlClient(path: socket) } catch {
+            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// Prints a JSON object on one line.
+func printJSON(_ object: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// Stops with the daemon's error, if it answered with one.
+func checkAnswer(_ answer: [String: Any]) throws {
+    if answer["ok"] as? Bool != true {
+        FileHandle.standardError.write(Data("probity: probityd: \(answer["error"] as? String ?? "error")\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "What probityd is doing: hooks, events, loss, contracts.")
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        let answer = try client.connect().request(["request": "status"])
+        if client.json { printJSON(answer); return }
+        try checkAnswer(answer)
+        let contracts = answer["contracts"] as? [String: Any] ?? [:]
+        let hooks = answer["hooks"] as? [[String: Any]] ?? []
+        let events = (answer["events"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let lost = (answer["lost"] as? [String: Any] ?? [:]).values.compactMap { $0 as? Int }.reduce(0, +)
+        print("probityd pid \(answer["pid"] ?? "?"), up \(answer["uptime_seconds"] ?? 0) s")
+        print("hooks:      \(hooks.filter { $0["state"] as? String == "attached" }.count)/\(hooks.count) attached")
+        print("events:     \(events.joined(separator: ", "))")
+        print("lost:       \(lost)")
+        print("contracts:  \(contracts["contracts"] ?? 0) (\(contracts["rules"] ?? 0) rules, generation \(contracts["generation"] ?? 0)) from \((contracts["files"] as? [String] ?? []).joined(separator: ", "))")
+        print("violations: \(answer["violations"] ?? 0) since start; store \((answer["store"] as? [String: Any])?["rows"] ?? 0) rows")
+    }
+}
+
+struct ViolationsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "violations", abstract: "Violations probityd has stored.")
+    @OptionGroup var client: ClientOptions
+    @Option(help: "Since a time: 30s, 15m, 1h, 7d, RFC 3339, or unix seconds.") var since: String?
+    @Option(help: "Only this package.") var package: String?
+    @Option(help: "Only this rule (id or contract/id).") var rule: String?
+    @Option(help: "At least this severity.") var severity: String?
+    @Option(help: "At most this many (the newest).") var limit = 100
+
+    func run() throws {
+        var request: [String: Any] = ["request": "violations", "limit": limit]
+        if let since { request["since"] = since }
+        if let package { request["package"] = package }
+        if let rule { request["rule"] = rule }
+        if let severity { request["severity"] = severity }
+        let answer = try client.connect().request(request)
+        if client.json { printJSON(answer); return }
+        try checkAnswer(answer)
+        let list = answer["violations"] as? [[String: Any]] ?? []
+        if list.isEmpty { print("no violations"); return }
+        for v in list { print(ViolationsCommand.row(v)) }
+    }
+
+    static func row(_ v: [String: Any]) -> String {
+        let package = (v["package"] as? [String: Any]).map { "\($0["name"] ?? "?")@\($0["version"] ?? "?")" } ?? "unattributed"
+        let time = (v["time"] as? String ?? "").prefix(19)
+        return "\(time)  \(v["severity"] ?? "")  \(package)  \(v["contract"] ?? "")/\(v["rule"] ?? "")  \(v["message"] ?? "")"
+    }
+}
+
+struct FollowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "follow", abstract: "Stream new violations (and events, with --events) as they happen.")
+    @OptionGroup var client: ClientOptions
+    @Flag(help: "Also stream events.") var events = false
+    @Option(help: "Only this package.") var package: String?
+    @Option(help: "Only this rule.") var rule: String?
+    @Option(help: "At least this severity.") var severity: String?
+
+    func run() throws {
+        let connection = try client.connect()
+        var request: [String: Any] = ["request": "follow", "what": events ? ["violations", "events"] : ["violations"]]
+        if let package { request["package"] = package }
+        if let rule { request["rule"] = rule }
+        if let severity { request["severity"] = severity }
+        try checkAnswer(try connection.request(request))
+        while let line = try connection.readObject() {
+            if client.json { printJSON(line) } else if let v = line["violation"] as? [String: Any] {
+                print(ViolationsCommand.row(v))
+            } else if let e = line["event"] as? [String: Any] {
+                print("\(e["time"] ?? "")  \(e["kind"] ?? "")  pid \(e["pid"] ?? "")  \(e["path"] ?? e["exe"] ?? e["address"] ?? "")")
+            }
+            fflush(nil)
+        }
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Reload probityd's contracts (a broken file is refused; the old set stays).")
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        let answer = try client.connect().request(["request": "reload"])
+        if client.json { printJSON(answer) } else if answer["ok"] as? Bool == true { print("reloaded: generation \(answer["generation"] ?? "?")") }
+        try checkAnswer(answer)
     }
 }

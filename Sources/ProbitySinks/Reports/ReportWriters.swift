@@ -1,6 +1,24 @@
 import Foundation
 import ProbityContracts
 
+/// The one JSON form of a violation everywhere it leaves Probity (reports, control socket, fleet
+/// export): snake_case keys, sorted, slashes unescaped.
+public enum ViolationJSON {
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return encoder
+    }
+
+    /// `violation` as a JSON object (for embedding in a larger response).
+    public static func object(_ violation: Violation) -> [String: Any] {
+        guard let data = try? encoder().encode(violation),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object
+    }
+}
+
 /// Errors writing a report, with the file.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
     public var file: String
@@ -72,10 +90,7 @@ public enum ReportWriter {
             failures: report.failures, startTime: report.startTime, durationSeconds: report.durationSeconds,
             policies: report.policyFiles, events: report.eventCounts, lostEvents: report.lostEvents,
             violationCount: report.violations.reduce(0) { $0 + $1.count }, violations: report.violations)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return (try? encoder.encode(document)) ?? Data("{}".utf8)
+        return (try? ViolationJSON.encoder(pretty: true).encode(document)) ?? Data("{}".utf8)
     }
 
     /// The chain `pid exe args ← parent ← ...` in one line.

@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import ProbityAttribution
+import ProbityContracts
+import ProbityEvents
+import ProbityMonitor
+import ProbityProbes
+import ProbitySinks
+
+/// Command-line settings of `probityd`; each overrides the configuration file.
+public struct DaemonOptions: Sendable {
+    public var configurationPath: String?
+    public var socketPath: String?
+    public var stateDirectory: String?
+    public var environment = ProcessInfo.processInfo.environment
+
+    public init() {}
+}
+
+/// `probityd`: the whole host under the probes, every event attributed and judged, violations
+/// stored (before anyone hears of them) and published on the control socket.
+public final class Daemon: @unchecked Sendable {
+    // Safety: the pipeline thread owns `evaluator`, `recentRepeat` and the handler's state; the
+    // control thread reads only atomics, mutex-guarded state and thread-safe objects.
+    let configuration: DaemonConfiguration
+    let contracts: ContractStore
+    let store: ViolationStore
+    let notifier: ServiceNotifier
+    private var monitor: Monitor?
+    private var server: ControlServer?
+    private var dns: DNSObserver?
+    private var index: PathIndex
+    var indexValue: PathIndex { index }
+    var probesSnapshot: KernelProbes? { monitor?.probes }
+    let started = Date()
+    let counters = DaemonCounters()
+    let recent: RecentEvents
+    private var clock = WallClock()
+
+    /// The exit status after SIGTERM: 0 when everything drained.
+    public static func run(_ options: DaemonOptions) throws -> Int32 {
+        var configuration = try DaemonConfiguration.load(path: options.configurationPath)
+        if let socket = options.socketPath { configuration.socket = socket }
+        if let state = options.stateDirectory { configuration.stateDirectory = state }
+        let daemon = try Daemon(configuration: configuration, environment: options.environment)
+        return try daemon.serve()
+    }
+
+    init(configuration: DaemonConfiguration, environment: [String: String]) throws {
+        self.configuration = configuration
+        notifier = ServiceNotifier(environment: environment)
+        for directory in [configuration.stateDirectory, (configuration.socket as NSString).deletingLastPathComponent] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw DaemonError(operation: "create \(directory)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+            }
+        }
+        contracts = try ContractStore(files: configuration.policies)
+        store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
+        index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
+        recent = RecentEvents(capacity: configuration.recentEvents)
+    }
+
+    func log(_ text: String) {
+        var line = "probityd: \(text)\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+
+    func serve() throws -> Int32 {
+        DaemonSignals.install()
+        var monitorOptions = MonitorOptions()
+        monitorOptions.probes.ringBufferBytes = configuration.ringBufferMiB << 20
+        monitorOptions.attributionIndex = index
+        let monitor = try Monitor(options: monitorOptions)
+        self.monitor = monitor
+        let attached = monitor.probes.hookStatus.filter { $0.state == .attached }.count
+        log("\(attached)/\(monitor.probes.hookStatus.count) hooks attached; \(index.packages.count) packages, \(index.fileCount) files indexed")
+        for hook in monitor.probes.hookStatus where hook.state != .attached { log("  \(hook)") }
+
+        let dns: DNSObserver? = try? DNSObserver()
+        dns?.start()
+        self.dns = dns
+        let server = try ControlServer(path: configuration.socket, group: configuration.socketGroup, service: self)
+        self.server = server
+
+        var evaluator = Evaluator(contracts: contracts.snapshot.contracts)
+        if let dns { evaluator.hostnames = { dns.names(for: $0.address) } }
+        let pipeline = PipelineState(daemon: self, evaluator: evaluator)
+        monitor.start { event, context in pipeline.handle(event, context: context, monitor: monitor) }
+        server.start()
+        let snapshot = contracts.snapshot
+        log("listening on \(configuration.socket); \(snapshot.contracts.contractCount) contracts from \(snapshot.contracts.files.joined(separator: ", ")); store \(store.path)")
+        notifier.notify("READY=1\nSTATUS=watching \(attached) hooks\nMAINPID=\(getpid())")
+
+        var lastStatus = Date.distantPast
+        var lastWatchdog = Date.distantPast
+        var lastPrune = Date.distantPast
+        let watchdogInterval = notifier.watchdogMicroseconds.map { Double($0) / 2e6 }
+        while !DaemonSignals.stopRequested {
+            usleep(50_000)
+            let now = Date()
+            if DaemonSignals.takeReload() { reloadContracts() }
+            if let interval = watchdogInterval, now.timeIntervalSince(lastWatchdog) >= interval, pipeline.isHealthy {
+                notifier.notify("WATCHDOG=1")
+                lastWatchdog = now
+            }
+            if now.timeIntervalSince(lastStatus) >= 5 {
+                notifier.notify("STATUS=\(counters.statusLine)")
+                lastStatus = now
+            }
+            if now.timeIntervalSince(lastPrune) >= 60 {
+                let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - Int64(configuration.retentionDays) * 86_400 * 1_000_000_000
+                _ = try? store.prune(olderThanUnixNanoseconds: cutoff, maximumRows: configuration.retentionRows)
+                lastPrune = now
+            }
+        }
+        notifier.notify("STOPPING=1")
+        log("stopping: draining the pipeline")
+        monitor.stop()
+        server.stop()
+        dns?.stop()
+        let stats = monitor.statistics
+        monitor.close()
+        log("stopped; \(stats)")
+        return 0
+    }
+
+    /// Reloads the contracts; a broken file leaves the old set in force. Returns the error text.
+    @discardableResult
+    func reloadContracts() -> String? {
+        notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(WallClock.bootTimeNow() / 1000)")
+        defer { notifier.notify("READY=1") }
+        do {
+            let generation = try contracts.reload()
+            log("contracts reloaded (generation \(generation))")
+            return nil
+        } catch {
+            log("reload refused, the old contracts stay in force: \(error)")
+            return "\(error)"
+        }
+    }
+
+    /// Stores then publishes one violation (pipeline thread).
+    func record(_ violation: Violation) {
+        let unix = clock.unixNanoseconds(boot: violation.bootTimeNanoseconds)
+        do {
+            try store.insert(violation, unixNanoseconds: unix)
+        } catch {
+            counters.storeFailures.add(1, ordering: .relaxed)
+            log("\(error)")
+        }
+        counters.violations.add(1, ordering: .relaxed)
+        guard let server else { return }
+        let object = ViolationJSON.object(violation)
+        let line = (try? JSONSerialization.data(
+            withJSONObject: ["violation": object, "unix_ns": unix], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let captured = violation
+        server.publish(kind: "violation", line: Array(line)) { filter in
+            var f = ViolationStore.Filter()
+            f.package = filter["package"]
+            f.rule = filter["rule"]
+            f.minimumSeverity = filter["severity"].flatMap(Severity.init(rawValue:))
+            return f.accepts(captured, unixNanoseconds: unix)
+        }
+    }
+
+    /// Publishes an event to event followers, when there are any (pipeline thread).
+    func publish(_ event: Event, attribution: Attribution?) {
+        guard let server, server.eventFollowers > 0 else { return }
+        let object = RecentEvents.summary(event, attribution: attribution, clock: &clock)
+        guard let line = try? JSONSerialization.data(withJSONObject: ["event": object], options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
+        let kind = event.kind.description
+        let package = attribution?.package?.name
+        server.publish(kind: "event", line: Array(line)) { filter in
+            if let k = filter["kind"], k != kind { return false }
+            if let p = filter["package"], p != package { return false }
+            return true
+        }
+    }
+}
+
+/// Counters the status request reads while the pipeline runs.
+final class DaemonCounters: Sendable {
+    private let events = Mutex<[UInt64]>([UInt64](repeating: 0, count: 8))
+    let violations = Atomic<UInt64>(0)
+    let storeFailures = Atomic<UInt64>(0)
+    let lastEventBoot = Atomic<UInt64>(0)
+
+    func count(_ kind: EventKind) { events.withLock { $0[Int(kind.rawValue) & 7] &+= 1 } }
+
+    var byKind: [String: UInt64] {
+        let counts = events.withLock { $0 }
+        var out: [String: UInt64] = [:]
+        for kind in EventKind.allCases { out[kind.description] = counts[Int(kind.rawValue) & 7] }
+        return out
+    }
+
+    var statusLine: String {
+        let total = byKind.values.reduce(0, +)
+        return "\(total) events, \(violations.load(ordering: .relaxed)) violations"
+    }
+}
+
+/// What the pipeline thread keeps.
+final class PipelineState: @unchecked Sendable {
+    // Safety: used only on the pipeline thread, except `isHealthy` (atomic).
+    let daemon: Daemon
+    var evaluator: Evaluator
+    var generation: UInt64 = 0
+    /// Identical findings within a minute are stored once, with a count.
+    var repeats: [String: (unixSeconds: Int64, suppressed: Int)] = [:]
+    private let heartbeat = Atomic<UInt64>(0)
+
+    init(daemon: Daemon, evaluator: Evaluator) {
+        self.daemon = daemon
+        self.evaluator = evaluator
+    }
+
+    /// The pipeline is alive: it handled an event, or has nothing to handle, recently.
+    var isHealthy: Bool {
+        let last = heartbeat.load(ordering: .relaxed)
+        return last == 0 || WallClock.bootTimeNow() - last < 30_000_000_000
+    }
+
+    func handle(_ event: Event, context: EventContext, monitor: Monitor) {
+        heartbeat.store(event.header.bootTimeNanoseconds, ordering: .relaxed)
+        daemon.counters.count(event.kind)
+        daemon.recent.append(event, attribution: context.attribution)
+        daemon.publish(event, attribution: context.attribution)
+        evaluator.refresh(from: daemon.contracts, generation: &generation)
+        let found = evaluator.evaluate(event, process: context.process, attribution: context.attribution, caller: context.caller) { pid in
+            monitor.processTable.lineage(of: pid, limit: 8)
+        }
+        for var violation in found {
+            let now = Int64(Date().timeIntervalSince1970)
+            if let seen = repeats[violation.key], now - seen.unixSeconds < 60 {
+                repeats[violation.key] = (seen.unixSeconds, seen.suppressed + 1)
+                continue
+            }
+            violation.count += repeats[violation.key]?.suppressed ?? 0
+            repeats[violation.key] = (now, 0)
+            if repeats.count > 100_000 { repeats.removeAll() }
+            daemon.record(violation)
+        }
+    }
+}
+
+/// SIGTERM / SIGINT (stop) and SIGHUP (reload) as flags the main loop polls.
+enum DaemonSignals {
+    private static let stop = Atomic<Bool>(false)
+    private static let reload = Atomic<Bool>(false)
+
+    static var stopRequested: Bool { stop.load(ordering: .relaxed) }
+    static func takeReload() -> Bool { reload.exchange(false, ordering: .relaxed) }
+
+    static func install() {
+        let onStop: @convention(c) (Int32) -> Void = { _ in DaemonSignals.stop.store(true, ordering: .relaxed) }
+        let onReload: @convention(c) (Int32) -> Void = { _ in DaemonSignals.reload.store(true, ordering: .relaxed) }
+        signal(SIGTERM, onStop)
+        signal(SIGINT, onStop)
+        signal(SIGHUP, onReload)
+        signal(SIGPIPE, SIG_IGN)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Yams
+
+/// `/etc/probity/config.yaml` (docs/daemon.md). Every setting has a default, so the daemon starts
+/// with no file at all; flags override the file.
+public struct DaemonConfiguration: Sendable, Decodable, Equatable {
+    /// The control socket.
+    public var socket = "/run/probity/probity.sock"
+    /// Members of this group may use the control socket (root always may).
+    public var socketGroup = "probity"
+    /// The violation store and other state.
+    public var stateDirectory = "/var/lib/probity"
+    /// Policy files; `builtin` is the built-in one.
+    public var policies = ["builtin"]
+    /// SBOMs whose file paths also attribute events.
+    public var sboms: [String] = []
+    public var sbomRoot = "/"
+    /// Violations older than this many days are deleted.
+    public var retentionDays = 30
+    /// At most this many violations are kept.
+    public var retentionRows = 1_000_000
+    /// Recent events kept in memory for the `events` request.
+    public var recentEvents = 10_000
+    public var ringBufferMiB = 16
+
+    enum CodingKeys: String, CodingKey {
+        case socket
+        case socketGroup = "socket-group"
+        case stateDirectory = "state-directory"
+        case policies, sboms
+        case sbomRoot = "sbom-root"
+        case retentionDays = "retention-days"
+        case retentionRows = "retention-rows"
+        case recentEvents = "recent-events"
+        case ringBufferMiB = "ring-buffer-mb"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DaemonConfiguration()
+        socket = try c.decodeIfPresent(String.self, forKey: .socket) ?? d.socket
+        socketGroup = try c.decodeIfPresent(String.self, forKey: .socketGroup) ?? d.socketGroup
+        stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory) ?? d.stateDirectory
+        policies = try c.decodeIfPresent([String].self, forKey: .policies) ?? d.policies
+        sboms = try c.decodeIfPresent([String].self, forKey: .sboms) ?? d.sboms
+        sbomRoot = try c.decodeIfPresent(String.self, forKey: .sbomRoot) ?? d.sbomRoot
+        retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
+        retentionRows = try c.decodeIfPresent(Int.self, forKey: .retentionRows) ?? d.retentionRows
+        recentEvents = try c.decodeIfPresent(Int.self, forKey: .recentEvents) ?? d.recentEvents
+        ringBufferMiB = try c.decodeIfPresent(Int.self, forKey: .ringBufferMiB) ?? d.ringBufferMiB
+    }
+
+    public static let defaultPath = "/etc/probity/config.yaml"
+
+    /// Reads `path`; a missing file at the default path means the defaults.
+    public static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
+        let file = path ?? defaultPath
+        guard let data = FileManager.default.contents(atPath: file) else {
+            if path == nil && !FileManager.default.fileExists(atPath: file) { return DaemonConfiguration() }
+            throw ConfigurationError(file: file, message: "cannot be read")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        // Unknown keys are errors, with their place.
+        do {
+            if case .mapping(let mapping)? = try Yams.compose(yaml: text) {
+                let known = Set(["socket", "socket-group", "state-directory", "policies", "sboms", "sbom-root", "retention-days",
+                                 "retention-rows", "recent-events", "ring-buffer-mb"])
+                for (key, _) in mapping {
+                    if let name = key.string, !known.contains(name) {
+                        let place = key.mark.map { ":\($0.line):\($0.column)" } ?? ""
+                        throw ConfigurationError(file: file + place, message: "unknown setting `\(name)` (expected one of \(known.sorted().joined(separator: ", ")))")
+                    }
+                }
+            }
+            let configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: text)
+            guard configuration.retentionDays > 0, configuration.retentionRows > 0, configuration.recentEvents >= 0,
+                  (1...1024).contains(configuration.ringBufferMiB) else {
+                throw ConfigurationError(file: file, message: "retention-days and retention-rows must be positive, ring-buffer-mb 1...1024")
+            }
+            return configuration
+        } catch let error as ConfigurationError {
+            throw error
+        } catch let error as DecodingError {
+            throw ConfigurationError(file: file, message: Self.describe(error))
+        } catch {
+            throw ConfigurationError(file: file, message: "\(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "`\(context.codingPath.map(\.stringValue).joined(separator: "."))` must be \(type)"
+        case .dataCorrupted(let context):
+            return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        case .keyNotFound(let key, _):
+            return "missing `\(key.stringValue)`"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// A configuration file that cannot be used, with its place.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public var description: String { "\(file): \(message)" }
+}
