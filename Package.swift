@@ -94,7 +94,7 @@ let package = Package(
             name: "KernelTests",
             dependencies: [
                 "ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts",
-                "CProbityBPF",
+                "ProbityDaemon", "CProbityBPF",
             ]
         ),
     ]

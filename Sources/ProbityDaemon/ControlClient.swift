@@ -35,6 +35,12 @@ public final class ControlClient {
 
     deinit { close(fd) }
 
+    /// Makes reads give up after `seconds` (they then throw EAGAIN).
+    public func setReadTimeout(seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends one request and returns the first line of the answer, parsed.
     public func request(_ object: [String: Any]) throws(DaemonError) -> [String: Any] {
         try send(object)

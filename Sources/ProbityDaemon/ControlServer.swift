@@ -55,6 +55,9 @@ public final class ControlServer: @unchecked Sendable {
         var filter: [String: String] = [:]
         var closeAfterWrite = false
         var inputClosed = false
+        /// Answered and shut for writing: what it still sends is read and dropped until it closes,
+        /// so that closing never resets the connection before it has read our last line.
+        var draining = false
     }
 
     /// Creates the socket at `path` (mode 0660, group `group` when it exists).
@@ -220,6 +223,10 @@ public final class ControlServer: @unchecked Sendable {
                     if client.follow.isEmpty { client.closeAfterWrite = true }
                     client.inputClosed = true
                     clients[fd] = client
+                    if client.draining {
+                        drop(fd)
+                        return
+                    }
                 }
                 break
             }
@@ -229,7 +236,7 @@ public final class ControlServer: @unchecked Sendable {
             }
             if n < 0 { break }
             guard var client = clients[fd] else { return }
-            if client.closeAfterWrite { continue }  // refused or cut off: ignore what it sends
+            if client.closeAfterWrite { continue }  // refused or cut off: read and drop what it sends
             client.input.append(contentsOf: buffer[0..<n])
             while let newline = client.input.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Array(client.input[..<newline])
@@ -304,8 +311,14 @@ public final class ControlServer: @unchecked Sendable {
             client.output.removeFirst(n)
         }
         if client.output.isEmpty && client.closeAfterWrite {
-            drop(fd)
-            return
+            if client.inputClosed {
+                drop(fd)
+                return
+            }
+            if !client.draining {
+                shutdown(fd, Int32(SHUT_WR))
+                client.draining = true
+            }
         }
         clients[fd] = client
     }

@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ProbityDaemon
+import ProbityMonitor
+import XCTest
+
+/// probityd as a real process on the real kernel, with the test playing systemd's part (a
+/// datagram socket in NOTIFY_SOCKET, signals) and clients on the control socket.
+final class DaemonTests: XCTestCase {
+    /// One daemon under test, in its own directory.
+    final class RunningDaemon {
+        let dir: String
+        let socket: String
+        let home: String
+        let notify: Int32
+        let notifyPath: String
+        var child: GatedChild?
+        private var notifications: [String] = []
+
+        init(policies: [String] = ["builtin"]) throws {
+            dir = try Kernel.temporaryDirectory()
+            chmod(dir, 0o755)  // other users reach the socket (and are refused by probityd itself)
+            socket = dir + "/probity.sock"
+            home = dir + "/home"
+            notifyPath = dir + "/notify"
+            try FileManager.default.createDirectory(atPath: home + "/.ssh", withIntermediateDirectories: true)
+            let config = "socket: \(socket)\nstate-directory: \(dir)/state\npolicies: [\(policies.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
+            try config.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+            notify = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in notifyPath.utf8.enumerated() { raw[i] = b } }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notify, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+            _ = setsockopt(notify, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            try start()
+        }
+
+        func start() throws {
+            notifications.removeAll()
+            let daemon = try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path
+            let child = try GatedChild(command: [
+                "/usr/bin/env", "NOTIFY_SOCKET=\(notifyPath)", "WATCHDOG_USEC=400000", "HOME=\(home)",
+                "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>>\(dir)/daemon.log", daemon, "--config", dir + "/config.yaml",
+            ])
+            child.release()
+            self.child = child
+        }
+
+        /// Waits for a notification containing `text`.
+        func waitFor(_ text: String, seconds: Double = 30) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if notifications.contains(where: { $0.contains(text) }) { return true }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = buffer.withUnsafeMutableBytes { recv(notify, $0.baseAddress, $0.count, 0) }
+                if n > 0 { notifications.append(String(decoding: buffer[0..<n], as: UTF8.self)) }
+            }
+            return false
+        }
+
+        var log: String { (try? String(contentsOfFile: dir + "/daemon.log", encoding: .utf8)) ?? "" }
+
+        func client() throws -> ControlClient {
+            let c = try ControlClient(path: socket)
+            c.setReadTimeout(seconds: 10)
+            return c
+        }
+
+        /// Sends a signal and waits for the exit status.
+        func stop(_ signal: Int32 = SIGTERM) -> Int32 {
+            guard let child else { return -1 }
+            kill(child.pid, signal)
+            let status = GatedChild.exitCode(fromWaitStatus: child.wait())
+            self.child = nil
+            return status
+        }
+
+        deinit {
+            if let child { kill(child.pid, SIGKILL); child.wait() }
+            close(notify)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    /// Runs python3 code as unattributed code (judged by the built-in default contract).
+    private func python(_ code: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", code]
+        try p.run()
+        p.waitUntilExit()
+    }
+
+    func testReadyWatchdogAndAViolationStoredBeforeItIsFollowed() throws {
+        let daemon = try RunningDaemon()
+        XCTAssertTrue(daemon.waitFor("READY=1"), "READY=1 reached NOTIFY_SOCKET:\n\(daemon.log)")
+        XCTAssertTrue(daemon.waitFor("WATCHDOG=1", seconds: 5), "WATCHDOG=1 under WATCHDOG_USEC")
+        let status = try daemon.client().request(["request": "status"])
+        XCTAssertEqual(status["ok"] as? Bool, true, "\(status)")
+        let hooks = try XCTUnwrap(status["hooks"] as? [[String: Any]])
+        XCTAssertGreaterThan(hooks.filter { $0["state"] as? String == "attached" }.count, 10)
+
+        let follower = try daemon.client()
+        XCTAssertEqual(try follower.request(["request": "follow"])["ok"] as? Bool, true)
+        let key = daemon.home + "/.ssh/id_rsa"
+        try "key".write(toFile: key, atomically: true, encoding: .utf8)
+        try python("open('\(key)').read()")
+        // The test's own writes into ~/.ssh are judged too (the whole host is watched): skip them.
+        var violation: [String: Any] = [:]
+        for _ in 0..<20 {
+            let line = try XCTUnwrap(try follower.readObject(), "the follower heard of it")
+            violation = line["violation"] as? [String: Any] ?? [:]
+            if (violation["evidence"] as? [String: Any])?["path"] as? String == key { break }
+        }
+        XCTAssertEqual(violation["rule"] as? String, "credential-read")
+        XCTAssertEqual((violation["evidence"] as? [String: Any])?["path"] as? String, key)
+        let stored = try daemon.client().request(["request": "violations", "since": "1h", "rule": "credential-read"])
+        let list = try XCTUnwrap(stored["violations"] as? [[String: Any]], "\(stored)")
+        XCTAssertTrue(list.contains { ($0["evidence"] as? [String: Any])?["path"] as? String == key }, "\(list)")
+        XCTAssertEqual(daemon.stop(), 0, "SIGTERM drains and exits 0:\n\(daemon.log)")
+        XCTAssertTrue(daemon.waitFor("STOPPING=1", seconds: 2))
+    }
+
+    func testOtherUsersAreRefusedAndBadRequestsHurtNoOne() throws {
+        let daemon = try RunningDaemon()
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        chmod(daemon.socket, 0o666)  // let the kernel pass the connect: probityd itself must refuse
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/bin/sh")
+        other.arguments = ["-c", "echo '{\"request\":\"status\"}' | setpriv --reuid=65534 --regid=65534 --clear-groups socat - UNIX-CONNECT:\(daemon.socket)"]
+        let out = Pipe()
+        other.standardOutput = out
+        try other.run()
+        let refusal = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        other.waitUntilExit()
+        XCTAssertTrue(refusal.contains("permission denied: uid 65534"), refusal)
+
+        let patient = try daemon.client()  // a well-behaved client, before and after the bad ones
+        XCTAssertEqual(try patient.request(["request": "status"])["ok"] as? Bool, true)
+        let bad = try daemon.client()
+        try bad.send(["x": 1])
+        XCTAssertTrue((try bad.readObject()?["error"] as? String ?? "").contains("missing \"request\""))
+        try bad.send(["request": "frobnicate"])
+        XCTAssertTrue((try bad.readObject()?["error"] as? String ?? "").contains("unknown request `frobnicate`"))
+        // Not JSON, then a 10 MiB line: an error, then the connection is cut.
+        let raw = Process()
+        raw.executableURL = URL(fileURLWithPath: "/bin/sh")
+        raw.arguments = ["-c", "{ echo 'not json'; head -c 10485760 /dev/zero | tr '\\\\0' x; echo; } | socat -t 5 - UNIX-CONNECT:\(daemon.socket)"]
+        let rawOut = Pipe()
+        raw.standardOutput = rawOut
+        try raw.run()
+        let answers = String(decoding: rawOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        raw.waitUntilExit()
+        XCTAssertTrue(answers.contains("not a JSON object"), answers)
+        XCTAssertTrue(answers.contains("request too long"), answers)
+        // A client that asks and never reads does not block the others.
+        let stalled = try daemon.client()
+        try stalled.send(["request": "follow", "what": ["events"]])
+        XCTAssertEqual(try patient.request(["request": "status"])["ok"] as? Bool, true, "the patient client is still served")
+        XCTAssertEqual(try daemon.client().request(["request": "packages"])["ok"] as? Bool, true)
+        XCTAssertEqual(daemon.stop(), 0, daemon.log)
+    }
+
+    func testReloadWithABrokenContractKeepsTheOldOne() throws {
+        let policy = NSTemporaryDirectory() + "probity-team-\(getpid()).yaml"
+        defer { unlink(policy) }
+        let good = "contracts:\n  - name: team\n    match: default\n    rules:\n      - id: keys\n        secrets: {credentials: deny}\n"
+        try good.write(toFile: policy, atomically: true, encoding: .utf8)
+        let daemon = try RunningDaemon(policies: [policy])
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        try (good + "      - id: broken\n        netwerk: none\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let refused = try daemon.client().request(["request": "reload"])
+        XCTAssertEqual(refused["ok"] as? Bool, false)
+        XCTAssertTrue((refused["error"] as? String ?? "").hasPrefix("\(policy):8:9: unknown key `netwerk`"), "\(refused)")
+        let status = try daemon.client().request(["request": "status"])
+        XCTAssertEqual((status["contracts"] as? [String: Any])?["generation"] as? Int, 1, "the old set stays")
+        // The old contract still judges.
+        let follower = try daemon.client()
+        _ = try follower.request(["request": "follow"])
+        try "k".write(toFile: daemon.home + "/.ssh/id_ed25519", atomically: true, encoding: .utf8)
+        try python("open('\(daemon.home)/.ssh/id_ed25519').read()")
+        var judged: [String: Any] = [:]
+        for _ in 0..<20 {
+            judged = try follower.readObject()?["violation"] as? [String: Any] ?? [:]
+            if ((judged["evidence"] as? [String: Any])?["path"] as? String ?? "").hasSuffix("/id_ed25519") { break }
+        }
+        XCTAssertEqual(judged["contract"] as? String, "team", "\(judged)")
+        // SIGHUP reloads a fixed file.
+        try good.write(toFile: policy, atomically: true, encoding: .utf8)
+        kill(daemon.child?.pid ?? 0, SIGHUP)
+        var generation = 1
+        for _ in 0..<50 where generation == 1 {
+            usleep(100_000)
+            generation = (try daemon.client().request(["request": "status"])["contracts"] as? [String: Any])?["generation"] as? Int ?? 1
+        }
+        XCTAssertEqual(generation, 2, daemon.log)
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
+    /// kill -9 during a burst, then a restart: every violation a follower saw is in the store.
+    func testKillDuringABurstLosesNothingAFollowerSaw() throws {
+        let daemon = try RunningDaemon()
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let follower = try daemon.client()
+        _ = try follower.request(["request": "follow"])
+        for i in 0..<300 { try "k".write(toFile: "\(daemon.home)/.ssh/key\(i)", atomically: false, encoding: .utf8) }
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        reader.arguments = ["python3", "-c", "import time\nfor i in range(300):\n    open('\(daemon.home)/.ssh/key%d' % i).read(); time.sleep(0.002)"]
+        try reader.run()
+        var seen: Set<String> = []
+        while seen.count < 120, let line = try? follower.readObject(), let v = line["violation"] as? [String: Any] {
+            if let path = (v["evidence"] as? [String: Any])?["path"] as? String, path.contains("/.ssh/key") { seen.insert(path) }
+        }
+        XCTAssertEqual(daemon.stop(SIGKILL), 128 + SIGKILL)
+        reader.waitUntilExit()
+        XCTAssertGreaterThanOrEqual(seen.count, 120, "the follower heard a good part of the burst")
+        try daemon.start()
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let stored = try daemon.client().request(["request": "violations", "limit": 10000])
+        let paths = Set((stored["violations"] as? [[String: Any]] ?? []).compactMap { ($0["evidence"] as? [String: Any])?["path"] as? String })
+        XCTAssertTrue(seen.isSubset(of: paths), "missing after restart: \(seen.subtracting(paths).sorted().prefix(5))")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+}
