@@ -167,6 +167,27 @@ final class CompiledRule: Sendable {
         self.outlive = outlive
         self.daemonize = daemonize
     }
+
+    /// The same matchers charged to another contract: a rule inherited unchanged is compiled once,
+    /// and every contract that inherits it shares its matchers (and their place in the cache).
+    init(_ other: CompiledRule, contract: String) {
+        rule = other.rule
+        self.contract = contract
+        except = other.except
+        exceptPaths = other.exceptPaths
+        exceptDestinations = other.exceptDestinations
+        networkAllow = other.networkAllow
+        networkDeny = other.networkDeny
+        fileAllow = other.fileAllow
+        fileDeny = other.fileDeny
+        execAllow = other.execAllow
+        execDeny = other.execDeny
+        persistence = other.persistence
+        credentials = other.credentials
+        processMemory = other.processMemory
+        outlive = other.outlive
+        daemonize = other.daemonize
+    }
 }
 
 /// A network entry compiled for matching.
@@ -237,6 +258,7 @@ public struct ContractSet: Sendable {
             }
         }
         var compiled: [CompiledContract] = []
+        var compiledRules: [Rule: CompiledRule] = [:]  // each distinct rule compiled once, shared by its heirs
         for contract in all {
             // Resolve `extends` chains: inherited rules first, overridden by id.
             var chain: [Contract] = [contract]
@@ -264,7 +286,13 @@ public struct ContractSet: Sendable {
             }
             var c = CompiledContract(contract: contract)
             for rule in rules {
-                let r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                let r: CompiledRule
+                if let shared = compiledRules[rule] {
+                    r = CompiledRule(shared, contract: contract.name)
+                } else {
+                    r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                    compiledRules[rule] = r
+                }
                 c.allRules.append(r)
                 switch rule.body {
                 case .network: c.connectRules.append(r)
