@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
         .library(name: "ProbityAttribution", targets: ["ProbityAttribution"]),
         .library(name: "ProbityContracts", targets: ["ProbityContracts"]),
+        .library(name: "ProbityEvents", targets: ["ProbityEvents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -13,5 +13,14 @@ let package = Package(
             dependencies: [.product(name: "ProbityAttribution", package: "Probity")],
             path: "Sources/index-bench"
         ),
+        .executableTarget(
+            name: "contracts-bench",
+            dependencies: [
+                .product(name: "ProbityContracts", package: "Probity"),
+                .product(name: "ProbityEvents", package: "Probity"),
+                .product(name: "ProbityAttribution", package: "Probity"),
+            ],
+            path: "Sources/contracts-bench"
+        ),
     ]
 )

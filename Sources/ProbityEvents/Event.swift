@@ -105,6 +105,22 @@ public struct ProcessExec: Sendable, Hashable {
     /// package manager's lifecycle or build (``EnvironmentFilter``), never the rest.
     public var environment: [String]
 
+    /// An exec as the decoder builds it; also for building events in memory (benchmarks).
+    public init(
+        header: EventHeader, result: Int64, startTimeNanoseconds: UInt64, filename: String, executable: String,
+        argv: [String], argc: UInt32, cwd: String, environment: [String]
+    ) {
+        self.header = header
+        self.result = result
+        self.startTimeNanoseconds = startTimeNanoseconds
+        self.filename = filename
+        self.executable = executable
+        self.argv = argv
+        self.argc = argc
+        self.cwd = cwd
+        self.environment = environment
+    }
+
     /// The executable is memory-backed (`memfd_create`) or deleted from disk.
     public var isMemoryBacked: Bool { header.flags.contains(.executableUnlinked) }
     public var succeeded: Bool { result == 0 }
@@ -146,6 +162,22 @@ public struct FileOpen: Sendable, Hashable {
     /// How many identical opens (same process, path, flags and outcome) this event stands for.
     public var count: UInt32
     public var syscall: Syscall
+
+    /// An open as the decoder builds it; also for building events in memory (benchmarks).
+    public init(
+        header: EventHeader, result: Int64, path: String, requestedPath: String, flags: OpenFlags, mode: UInt32,
+        dirfd: Int32, count: UInt32, syscall: Syscall
+    ) {
+        self.header = header
+        self.result = result
+        self.path = path
+        self.requestedPath = requestedPath
+        self.flags = flags
+        self.mode = mode
+        self.dirfd = dirfd
+        self.count = count
+        self.syscall = syscall
+    }
 }
 
 /// An outbound connection attempt, or a datagram sent to a named destination.
@@ -186,6 +218,20 @@ public struct NetworkConnect: Sendable, Hashable {
     public var transport: TransportProtocol
     public var fd: Int32
     public var syscall: Syscall
+
+    /// A connect as the decoder builds it; also for building events in memory (benchmarks).
+    public init(
+        header: EventHeader, result: Int64, destination: SocketAddress, socketType: SocketType,
+        transport: TransportProtocol, fd: Int32, syscall: Syscall
+    ) {
+        self.header = header
+        self.result = result
+        self.destination = destination
+        self.socketType = socketType
+        self.transport = transport
+        self.fd = fd
+        self.syscall = syscall
+    }
 }
 
 /// An io_uring ring was created, or a request that bypasses syscall tracepoints was submitted.

@@ -93,31 +93,32 @@ struct CompiledPatterns: Sendable {
     }
 }
 
-/// One rule, compiled: matchers built once, shared by every evaluation.
-struct CompiledRule: Sendable {
-    var rule: Rule
-    var contract: String
+/// One rule, compiled: matchers built once, shared by every evaluation. A class, so walking a
+/// contract's rules per event costs a reference count per rule, not a copy of every matcher.
+final class CompiledRule: Sendable {
+    let rule: Rule
+    let contract: String
     /// Executables the rule does not apply to.
-    var except: CompiledPatterns
+    let except: CompiledPatterns
     /// Targets the rule does not apply to.
-    var exceptPaths: CompiledPatterns
-    var exceptDestinations: [NetworkEntryMatcher]
+    let exceptPaths: CompiledPatterns
+    let exceptDestinations: [NetworkEntryMatcher]
 
     // network
-    var networkAllow: [NetworkEntryMatcher]?
-    var networkDeny: [NetworkEntryMatcher] = []
+    let networkAllow: [NetworkEntryMatcher]?
+    let networkDeny: [NetworkEntryMatcher]
     // files
-    var fileAllow: [FileAccess: CompiledPatterns] = [:]
-    var fileDeny: [FileAccess: CompiledPatterns] = [:]
+    let fileAllow: [FileAccess: CompiledPatterns]
+    let fileDeny: [FileAccess: CompiledPatterns]
     // exec
-    var execAllow: CompiledPatterns?
-    var execDeny = CompiledPatterns()
+    let execAllow: CompiledPatterns?
+    let execDeny: CompiledPatterns
     // process / secrets
-    var persistence = CompiledPatterns()
-    var credentials = CompiledPatterns()
-    var processMemory = false
-    var outlive = false
-    var daemonize = false
+    let persistence: CompiledPatterns
+    let credentials: CompiledPatterns
+    let processMemory: Bool
+    let outlive: Bool
+    let daemonize: Bool
 
     init(rule: Rule, contract: String, variables: ContractVariables) {
         self.rule = rule
@@ -125,6 +126,11 @@ struct CompiledRule: Sendable {
         except = CompiledPatterns(rule.exceptions.executables, variables: variables)
         exceptPaths = CompiledPatterns(rule.exceptions.paths, variables: variables)
         exceptDestinations = rule.exceptions.destinations.map { NetworkEntryMatcher($0, variables: variables) }
+        var networkAllow: [NetworkEntryMatcher]?, networkDeny: [NetworkEntryMatcher] = []
+        var fileAllow: [FileAccess: CompiledPatterns] = [:], fileDeny: [FileAccess: CompiledPatterns] = [:]
+        var execAllow: CompiledPatterns?, execDeny = CompiledPatterns()
+        var persistence = CompiledPatterns(), credentials = CompiledPatterns()
+        var processMemory = false, outlive = false, daemonize = false
         switch rule.body {
         case .network(let network):
             networkAllow = network.allow.map { $0.map { NetworkEntryMatcher($0, variables: variables) } }
@@ -149,6 +155,38 @@ struct CompiledRule: Sendable {
             for p in secrets.paths { credentials.add(p.text, variables: variables) }
             processMemory = secrets.processMemory
         }
+        self.networkAllow = networkAllow
+        self.networkDeny = networkDeny
+        self.fileAllow = fileAllow
+        self.fileDeny = fileDeny
+        self.execAllow = execAllow
+        self.execDeny = execDeny
+        self.persistence = persistence
+        self.credentials = credentials
+        self.processMemory = processMemory
+        self.outlive = outlive
+        self.daemonize = daemonize
+    }
+
+    /// The same matchers charged to another contract: a rule inherited unchanged is compiled once,
+    /// and every contract that inherits it shares its matchers (and their place in the cache).
+    init(_ other: CompiledRule, contract: String) {
+        rule = other.rule
+        self.contract = contract
+        except = other.except
+        exceptPaths = other.exceptPaths
+        exceptDestinations = other.exceptDestinations
+        networkAllow = other.networkAllow
+        networkDeny = other.networkDeny
+        fileAllow = other.fileAllow
+        fileDeny = other.fileDeny
+        execAllow = other.execAllow
+        execDeny = other.execDeny
+        persistence = other.persistence
+        credentials = other.credentials
+        processMemory = other.processMemory
+        outlive = other.outlive
+        daemonize = other.daemonize
     }
 }
 
@@ -220,6 +258,7 @@ public struct ContractSet: Sendable {
             }
         }
         var compiled: [CompiledContract] = []
+        var compiledRules: [Rule: CompiledRule] = [:]  // each distinct rule compiled once, shared by its heirs
         for contract in all {
             // Resolve `extends` chains: inherited rules first, overridden by id.
             var chain: [Contract] = [contract]
@@ -247,7 +286,13 @@ public struct ContractSet: Sendable {
             }
             var c = CompiledContract(contract: contract)
             for rule in rules {
-                let r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                let r: CompiledRule
+                if let shared = compiledRules[rule] {
+                    r = CompiledRule(shared, contract: contract.name)
+                } else {
+                    r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                    compiledRules[rule] = r
+                }
                 c.allRules.append(r)
                 switch rule.body {
                 case .network: c.connectRules.append(r)
