@@ -110,6 +110,9 @@ final class CompiledRule: Sendable {
     // files
     let fileAllow: [FileAccess: CompiledPatterns]
     let fileDeny: [FileAccess: CompiledPatterns]
+    /// The same lists by `FileAccess.index`, for the evaluator (no hashing per event).
+    let fileAllowByAccess: [CompiledPatterns?]
+    let fileDenyByAccess: [CompiledPatterns?]
     // exec
     let execAllow: CompiledPatterns?
     let execDeny: CompiledPatterns
@@ -159,6 +162,8 @@ final class CompiledRule: Sendable {
         self.networkDeny = networkDeny
         self.fileAllow = fileAllow
         self.fileDeny = fileDeny
+        fileAllowByAccess = FileAccess.allCases.map { fileAllow[$0] }
+        fileDenyByAccess = FileAccess.allCases.map { fileDeny[$0] }
         self.execAllow = execAllow
         self.execDeny = execDeny
         self.persistence = persistence
@@ -180,6 +185,8 @@ final class CompiledRule: Sendable {
         networkDeny = other.networkDeny
         fileAllow = other.fileAllow
         fileDeny = other.fileDeny
+        fileAllowByAccess = other.fileAllowByAccess
+        fileDenyByAccess = other.fileDenyByAccess
         execAllow = other.execAllow
         execDeny = other.execDeny
         persistence = other.persistence

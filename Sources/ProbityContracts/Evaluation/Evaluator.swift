@@ -16,6 +16,13 @@ public struct Evaluator {
     /// Names an address was seen to resolve from (DNS correlation); empty when unknown.
     public var hostnames: @Sendable (SocketAddress) -> [String]
     private var contractCache: [ObjectIdentifier: (Attribution, Int?)] = [:]
+    /// Reused for splitting paths, so that judging an event allocates nothing when nothing is found.
+    private var segmentScratch: [Range<Int>] = Array(repeating: 0..<0, count: 64)
+
+    /// The access kinds of an open, by bit (read 1, write 2, create 4), prebuilt.
+    private static let accessSets: [[FileAccess]] = (0..<8).map { bits in
+        [FileAccess.read, .write, .create].enumerated().compactMap { bits & (1 << $0.offset) != 0 ? $0.element : nil }
+    }
     private var clock = WallClock()
 
     public init(
@@ -101,23 +108,25 @@ public struct Evaluator {
         _ open: FileOpen, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
-        var accesses: [FileAccess] = []
-        if open.flags.reads { accesses.append(.read) }
-        if open.flags.writes || open.flags.truncates || open.flags.appends { accesses.append(.write) }
-        if open.flags.creates { accesses.append(.create) }
+        let bits = (open.flags.reads ? 1 : 0) | (open.flags.writes || open.flags.truncates || open.flags.appends ? 2 : 0)
+            | (open.flags.creates ? 4 : 0)
+        let accesses = Self.accessSets[bits]
         let root = attribution?.package?.root
         var found: [(CompiledRule, String)] = []
         var path = open.path
+        var scratch = segmentScratch
+        segmentScratch = []
+        defer { segmentScratch = scratch }
         path.withUTF8 { bytes in
-            let segments = PathSegments(bytes)
+            let segments = PathSegments(bytes, reusing: &scratch)
             for rule in rules {
                 if !rule.exceptPaths.isEmpty, rule.exceptPaths.firstMatch(segments, packageRoot: root) != nil { continue }
                 switch rule.rule.body {
                 case .files:
                     for access in accesses {
-                        if let deny = rule.fileDeny[access], let hit = deny.firstMatch(segments, packageRoot: root) {
+                        if let deny = rule.fileDenyByAccess[access.index], let hit = deny.firstMatch(segments, packageRoot: root) {
                             found.append((rule, "\(access.rawValue) of \(open.path) matches \(hit) denied by"))
-                        } else if let allow = rule.fileAllow[access], allow.firstMatch(segments, packageRoot: root) == nil {
+                        } else if let allow = rule.fileAllowByAccess[access.index], allow.firstMatch(segments, packageRoot: root) == nil {
                             found.append((rule, "\(access.rawValue) of \(open.path) is outside what is allowed by"))
                         }
                     }

@@ -2,10 +2,13 @@
 /// `**` as a whole segment any number of segments (zero included), everything else itself.
 ///
 /// Patterns are compiled once, when a contract is loaded; matching works on the path's UTF-8
-/// bytes without allocating.
-public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
+/// bytes without allocating. A class, so that trying a list of patterns costs one reference
+/// count per pattern rather than one per array inside it.
+public final class PathGlob: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written after variable expansion.
     public let pattern: String
+    /// Relative to a package's directory (`{package}/...`).
+    public let isRelative: Bool
     private let segments: [Segment]
     /// Bytes every match starts with (the pattern up to its first wildcard).
     private let literalPrefix: [UInt8]
@@ -23,6 +26,7 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
     /// package's directory, `relative` must be true.
     public init(_ pattern: String, relative: Bool = false) {
         self.pattern = pattern
+        isRelative = relative
         var segments: [Segment] = []
         for part in pattern.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             let bytes = Array(part)
@@ -46,6 +50,12 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { pattern }
+
+    public static func == (lhs: PathGlob, rhs: PathGlob) -> Bool { lhs.pattern == rhs.pattern && lhs.isRelative == rhs.isRelative }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pattern)
+        hasher.combine(isRelative)
+    }
 
     /// Whether the pattern has no wildcard at all.
     public var isLiteral: Bool { !segments.contains { if case .literal = $0 { false } else { true } } }
@@ -133,15 +143,22 @@ public struct PathSegments {
     public private(set) var ranges: ArraySlice<Range<Int>>
 
     public init(_ bytes: UnsafeBufferPointer<UInt8>) {
-        self.bytes = bytes
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(16)
+        self.init(bytes, reusing: &ranges)
+    }
+
+    /// Splits `bytes` into `scratch`, whose storage is reused from call to call (no allocation
+    /// once it is large enough, as long as the previous PathSegments is gone).
+    public init(_ bytes: UnsafeBufferPointer<UInt8>, reusing scratch: inout [Range<Int>]) {
+        self.bytes = bytes
+        scratch.removeAll(keepingCapacity: true)
         var start = 0
         for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: "/") {
-            if i > start { ranges.append(start..<i) }
+            if i > start { scratch.append(start..<i) }
             start = i + 1
         }
-        self.ranges = ranges[...]
+        ranges = scratch[...]
     }
 
     /// The same path without its first `count` segments (for patterns relative to a directory).

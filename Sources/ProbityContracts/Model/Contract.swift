@@ -94,6 +94,16 @@ public struct NetworkRule: Sendable, Hashable {
 /// The kinds of file access a `files:` rule can govern.
 public enum FileAccess: String, Sendable, Hashable, CaseIterable, Codable {
     case read, write, create, delete
+
+    /// 0...3, in declaration order.
+    public var index: Int {
+        switch self {
+        case .read: 0
+        case .write: 1
+        case .create: 2
+        case .delete: 3
+        }
+    }
 }
 
 /// Allow and deny lists for one kind of file access.
