@@ -20,7 +20,7 @@ SKEL := Sources/CProbityBPF/generated/probity.skel.h
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
 	bpftool libbpf-tools socat dnsmasq iproute2 procps
 
-.PHONY: all help deps mounts bpf build run demo test bench clean
+.PHONY: all help deps mounts bpf build run demo test bench install clean
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make run     build, then trace the whole host: probity trace --json"
 	@echo "make demo    probity run over misbehaving and well-behaved fixture packages, offline"
 	@echo "make test    set up, build and run the whole test suite (real kernel, as root)"
+	@echo "make install probity, probityd (static Swift runtime), the systemd unit and /etc/probity/config.yaml"
 	@echo "make bench   slowdown of fixed workloads: none vs probity trace vs opensnoop+execsnoop"
 
 deps:
@@ -82,6 +83,19 @@ test: deps bpf
 
 bench: deps build
 	./Benchmarks/run.sh
+
+# The service: binaries with the Swift runtime linked in, the unit, the default configuration
+# (kept if one exists), and the `probity` group whose members may use the control socket.
+PREFIX ?= /usr/local
+install: deps bpf
+	$(SWIFT) build -c release --static-swift-stdlib --product probity
+	$(SWIFT) build -c release --static-swift-stdlib --product probityd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/probity $(DESTDIR)/etc/systemd/system
+	install -m 0755 $$($(SWIFT) build -c release --show-bin-path)/probity $$($(SWIFT) build -c release --show-bin-path)/probityd $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin/probityd|$(PREFIX)/bin/probityd|' systemd/probity.service > $(DESTDIR)/etc/systemd/system/probity.service
+	[ -e $(DESTDIR)/etc/probity/config.yaml ] || install -m 0644 systemd/config.yaml $(DESTDIR)/etc/probity/config.yaml
+	if [ -z "$(DESTDIR)" ]; then getent group probity >/dev/null || groupadd --system probity; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; fi
 
 clean:
 	rm -f bpf/*.o bpf/vmlinux.h $(SKEL)

@@ -90,6 +90,7 @@ let package = Package(
             name: "ProbityContractsTests", dependencies: ["ProbityContracts", "ProbityEvents", "ProbityProcess", "ProbityAttribution"]
         ),
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess", "ProbityContracts"]),
+        .testTarget(name: "ProbityDaemonTests", dependencies: ["ProbityDaemon"]),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",

@@ -228,3 +228,29 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
     }
 }
+
+/// The unit file passes `systemd-analyze verify` (with ExecStart pointing at the built binary).
+final class UnitFileTests: XCTestCase {
+    func testUnitVerifies() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let unit = try String(contentsOf: repository.appendingPathComponent("systemd/probity.service"), encoding: .utf8)
+        let daemon = try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try unit.replacingOccurrences(of: "/usr/local/bin/probityd", with: daemon).write(toFile: dir + "/probity.service", atomically: true, encoding: .utf8)
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        verify.arguments = ["verify", dir + "/probity.service"]
+        let out = Pipe()
+        verify.standardOutput = out
+        verify.standardError = out
+        try verify.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        verify.waitUntilExit()
+        XCTAssertEqual(verify.terminationStatus, 0, text)
+        XCTAssertFalse(text.contains("probity.service"), "no complaint about the unit: \(text)")
+        // The configuration file it installs is the documented defaults.
+        let config = repository.appendingPathComponent("systemd/config.yaml").path
+        XCTAssertEqual(try DaemonConfiguration.load(path: config), DaemonConfiguration())
+    }
+}
