@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -67,7 +68,7 @@ let package = Package(
             name: "ProbityDaemon",
             dependencies: [
                 "ProbityMonitor", "ProbityContracts", "ProbitySinks", "ProbityProbes", "ProbityEvents", "ProbityAttribution",
-                "CProbityBPF", "Yams",
+                "CProbityBPF", "Yams", .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(

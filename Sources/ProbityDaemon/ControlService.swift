@@ -97,12 +97,14 @@ extension Daemon: ControlService {
         case "reload":
             if let failure = reloadContracts() { return ["ok": false, "error": failure, "generation": Int(contracts.snapshot.generation)] }
             return ["ok": true, "generation": Int(contracts.snapshot.generation)]
+        case "metrics":
+            return ["ok": true, "metrics": metrics.text(probes: probesSnapshot, storeRows: (try? store.count()) ?? 0)]
         case "load-sbom":
             return Self.error("load-sbom is not available yet: list SBOMs under `sboms:` in the configuration and restart")
         case "":
             return Self.error("missing \"request\"")
         default:
-            return Self.error("unknown request `\(name)` (status, violations, follow, events, whose, packages, reload, load-sbom)")
+            return Self.error("unknown request `\(name)` (status, violations, follow, events, whose, packages, metrics, reload, load-sbom)")
         }
     }
 

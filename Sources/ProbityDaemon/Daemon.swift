@@ -38,6 +38,10 @@ public final class Daemon: @unchecked Sendable {
     let started = Date()
     let counters = DaemonCounters()
     let recent: RecentEvents
+    let metrics = DaemonMetrics()
+    private var export: RotatingJSONLines?
+    private let journal: JournalWriter?
+    private var metricsServer: MetricsHTTPServer?
     private var clock = WallClock()
 
     /// The exit status after SIGTERM: 0 when everything drained.
@@ -63,6 +67,11 @@ public final class Daemon: @unchecked Sendable {
         store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
         index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
         recent = RecentEvents(capacity: configuration.recentEvents)
+        if !configuration.exportFile.isEmpty {
+            let file = configuration.exportFile.hasPrefix("/") ? configuration.exportFile : configuration.stateDirectory + "/" + configuration.exportFile
+            export = try RotatingJSONLines(path: file, maximumBytes: configuration.exportMaxBytes, keep: configuration.exportKeep)
+        }
+        journal = JournalWriter(socketPath: configuration.journalSocket)
     }
 
     func log(_ text: String) {
@@ -92,6 +101,13 @@ public final class Daemon: @unchecked Sendable {
         let pipeline = PipelineState(daemon: self, evaluator: evaluator)
         monitor.start { event, context in pipeline.handle(event, context: context, monitor: monitor) }
         server.start()
+        if !configuration.metricsAddress.isEmpty {
+            let http = try MetricsHTTPServer(address: configuration.metricsAddress) { [self] in
+                metrics.text(probes: monitor.probes, storeRows: (try? store.count()) ?? 0)
+            }
+            http.start()
+            metricsServer = http
+        }
         let snapshot = contracts.snapshot
         log("listening on \(configuration.socket); \(snapshot.contracts.contractCount) contracts from \(snapshot.contracts.files.joined(separator: ", ")); store \(store.path)")
         notifier.notify("READY=1\nSTATUS=watching \(attached) hooks\nMAINPID=\(getpid())")
@@ -122,6 +138,7 @@ public final class Daemon: @unchecked Sendable {
         log("stopping: draining the pipeline")
         monitor.stop()
         server.stop()
+        metricsServer?.stop()
         dns?.stop()
         let stats = monitor.statistics
         monitor.close()
@@ -154,10 +171,24 @@ public final class Daemon: @unchecked Sendable {
             log("\(error)")
         }
         counters.violations.add(1, ordering: .relaxed)
-        guard let server else { return }
+        metrics.violation(violation.severity)
         let object = ViolationJSON.object(violation)
         let line = (try? JSONSerialization.data(
             withJSONObject: ["violation": object, "unix_ns": unix], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        // Fleet export: the JSON line for shippers, and journald with structured fields.
+        do { try export?.append(Array(line)) } catch { log("\(error)") }
+        journal?.send([
+            ("MESSAGE", "\(violation.package?.displayName ?? "unattributed") broke \(violation.contract)/\(violation.rule): \(violation.message)"),
+            ("PRIORITY", violation.severity >= .high ? "3" : "4"),
+            ("SYSLOG_IDENTIFIER", "probityd"),
+            ("PROBITY_RULE", "\(violation.contract)/\(violation.rule)"),
+            ("PROBITY_SEVERITY", violation.severity.rawValue),
+            ("PROBITY_PACKAGE", violation.package?.name ?? ""),
+            ("PROBITY_PURL", violation.package?.purl ?? ""),
+            ("PROBITY_PID", "\(violation.processes.first?.pid ?? 0)"),
+            ("PROBITY_VIOLATION", String(decoding: line, as: UTF8.self)),
+        ])
+        guard let server else { return }
         let captured = violation
         server.publish(kind: "violation", line: Array(line)) { filter in
             var f = ViolationStore.Filter()
@@ -170,8 +201,13 @@ public final class Daemon: @unchecked Sendable {
 
     /// Publishes an event to event followers, when there are any (pipeline thread).
     func publish(_ event: Event, attribution: Attribution?) {
-        guard let server, server.eventFollowers > 0 else { return }
+        let exporting = configuration.exportEvents && export != nil
+        guard let server, server.eventFollowers > 0 || exporting else { return }
         let object = RecentEvents.summary(event, attribution: attribution, clock: &clock)
+        if exporting, let line = try? JSONSerialization.data(withJSONObject: ["event": object], options: [.sortedKeys, .withoutEscapingSlashes]) {
+            do { try export?.append(Array(line)) } catch { log("\(error)") }
+        }
+        guard server.eventFollowers > 0 else { return }
         guard let line = try? JSONSerialization.data(withJSONObject: ["event": object], options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
         let kind = event.kind.description
@@ -215,6 +251,7 @@ final class PipelineState: @unchecked Sendable {
     /// Identical findings within a minute are stored once, with a count.
     var repeats: [String: (unixSeconds: Int64, suppressed: Int)] = [:]
     private let heartbeat = Atomic<UInt64>(0)
+    private var sampled: UInt64 = 0
 
     init(daemon: Daemon, evaluator: Evaluator) {
         self.daemon = daemon
@@ -230,12 +267,17 @@ final class PipelineState: @unchecked Sendable {
     func handle(_ event: Event, context: EventContext, monitor: Monitor) {
         heartbeat.store(event.header.bootTimeNanoseconds, ordering: .relaxed)
         daemon.counters.count(event.kind)
+        daemon.metrics.event(event.kind)
+        sampled &+= 1
         daemon.recent.append(event, attribution: context.attribution)
         daemon.publish(event, attribution: context.attribution)
         evaluator.refresh(from: daemon.contracts, generation: &generation)
+        let timed = sampled & 63 == 0
+        let start = timed ? WallClock.bootTimeNow() : 0
         let found = evaluator.evaluate(event, process: context.process, attribution: context.attribution, caller: context.caller) { pid in
             monitor.processTable.lineage(of: pid, limit: 8)
         }
+        if timed { daemon.metrics.evaluated(nanoseconds: Int64(WallClock.bootTimeNow() - start)) }
         for var violation in found {
             let now = Int64(Date().timeIntervalSince1970)
             if let seen = repeats[violation.key], now - seen.unixSeconds < 60 {

@@ -22,8 +22,18 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     /// Recent events kept in memory for the `events` request.
     public var recentEvents = 10_000
     public var ringBufferMiB = 16
+    /// `HOST:PORT` for Prometheus over HTTP (`GET /metrics`); empty: off.
+    public var metricsAddress = ""
+    /// Violations (and, with `export-events`, events) as JSON lines for log shippers, in the
+    /// state directory unless absolute; empty: off.
+    public var exportFile = "violations.jsonl"
+    public var exportEvents = false
+    public var exportMaxBytes = 50 << 20
+    public var exportKeep = 5
+    /// journald's native socket; violations go there with structured fields when it exists.
+    public var journalSocket = "/run/systemd/journal/socket"
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case socket
         case socketGroup = "socket-group"
         case stateDirectory = "state-directory"
@@ -33,6 +43,12 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         case retentionRows = "retention-rows"
         case recentEvents = "recent-events"
         case ringBufferMiB = "ring-buffer-mb"
+        case metricsAddress = "metrics-address"
+        case exportFile = "export-file"
+        case exportEvents = "export-events"
+        case exportMaxBytes = "export-max-bytes"
+        case exportKeep = "export-keep"
+        case journalSocket = "journal-socket"
     }
 
     public init() {}
@@ -50,6 +66,12 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         retentionRows = try c.decodeIfPresent(Int.self, forKey: .retentionRows) ?? d.retentionRows
         recentEvents = try c.decodeIfPresent(Int.self, forKey: .recentEvents) ?? d.recentEvents
         ringBufferMiB = try c.decodeIfPresent(Int.self, forKey: .ringBufferMiB) ?? d.ringBufferMiB
+        metricsAddress = try c.decodeIfPresent(String.self, forKey: .metricsAddress) ?? d.metricsAddress
+        exportFile = try c.decodeIfPresent(String.self, forKey: .exportFile) ?? d.exportFile
+        exportEvents = try c.decodeIfPresent(Bool.self, forKey: .exportEvents) ?? d.exportEvents
+        exportMaxBytes = try c.decodeIfPresent(Int.self, forKey: .exportMaxBytes) ?? d.exportMaxBytes
+        exportKeep = try c.decodeIfPresent(Int.self, forKey: .exportKeep) ?? d.exportKeep
+        journalSocket = try c.decodeIfPresent(String.self, forKey: .journalSocket) ?? d.journalSocket
     }
 
     public static let defaultPath = "/etc/probity/config.yaml"
@@ -65,8 +87,7 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         // Unknown keys are errors, with their place.
         do {
             if case .mapping(let mapping)? = try Yams.compose(yaml: text) {
-                let known = Set(["socket", "socket-group", "state-directory", "policies", "sboms", "sbom-root", "retention-days",
-                                 "retention-rows", "recent-events", "ring-buffer-mb"])
+                let known = Set(CodingKeys.allCases.map(\.rawValue))
                 for (key, _) in mapping {
                     if let name = key.string, !known.contains(name) {
                         let place = key.mark.map { ":\($0.line):\($0.column)" } ?? ""

@@ -19,7 +19,7 @@ final class DaemonTests: XCTestCase {
         var child: GatedChild?
         private var notifications: [String] = []
 
-        init(policies: [String] = ["builtin"]) throws {
+        init(policies: [String] = ["builtin"], extra: String = "") throws {
             dir = try Kernel.temporaryDirectory()
             chmod(dir, 0o755)  // other users reach the socket (and are refused by probityd itself)
             socket = dir + "/probity.sock"
@@ -27,6 +27,7 @@ final class DaemonTests: XCTestCase {
             notifyPath = dir + "/notify"
             try FileManager.default.createDirectory(atPath: home + "/.ssh", withIntermediateDirectories: true)
             let config = "socket: \(socket)\nstate-directory: \(dir)/state\npolicies: [\(policies.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
+                + extra
             try config.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
             notify = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
             var address = sockaddr_un()
@@ -226,6 +227,154 @@ final class DaemonTests: XCTestCase {
         let paths = Set((stored["violations"] as? [[String: Any]] ?? []).compactMap { ($0["evidence"] as? [String: Any])?["path"] as? String })
         XCTAssertTrue(seen.isSubset(of: paths), "missing after restart: \(seen.subtracting(paths).sorted().prefix(5))")
         XCTAssertEqual(daemon.stop(), 0)
+    }
+}
+
+extension DaemonTests {
+    /// Prometheus text through the control socket and over HTTP; violations also go to a
+    /// size-rotated JSON-lines file, which a reader following it by inode (as Vector, Fluent Bit
+    /// and the OpenTelemetry Collector's filelog receiver do) reads whole: nothing lost, nothing
+    /// twice; and to journald's socket with structured fields.
+    func testMetricsAndFleetExport() throws {
+        let port = 20_000 + Int(getpid() % 20_000)
+        let journalPath = NSTemporaryDirectory() + "probity-journal-\(getpid())"
+        unlink(journalPath)
+        let journal = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in journalPath.utf8.enumerated() { raw[i] = b } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(journal, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        defer { close(journal); unlink(journalPath) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(journal, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let daemon = try RunningDaemon(extra: """
+            metrics-address: "127.0.0.1:\(port)"
+            export-max-bytes: 4096
+            export-keep: 1000
+            journal-socket: \(journalPath)
+
+            """)
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let exportPath = daemon.dir + "/state/violations.jsonl"
+        let shipper = FollowingReader(path: exportPath)
+        shipper.start()
+
+        let count = 150
+        for i in 0..<count { try "k".write(toFile: "\(daemon.home)/.ssh/burst\(i)", atomically: false, encoding: .utf8) }
+        try python("import time\nfor i in range(\(count)):\n    open('\(daemon.home)/.ssh/burst%d' % i).read(); time.sleep(0.001)")
+        // Wait until the store has them all.
+        var stored: Set<String> = []
+        for _ in 0..<100 where stored.count < count {
+            usleep(100_000)
+            let answer = try daemon.client().request(["request": "violations", "limit": 10000])
+            stored = Set((answer["violations"] as? [[String: Any]] ?? []).compactMap {
+                ($0["evidence"] as? [String: Any])?["path"] as? String
+            }.filter { $0.contains("/.ssh/burst") })
+        }
+        XCTAssertEqual(stored.count, count, daemon.log)
+
+        // Journald got structured entries.
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = buffer.withUnsafeMutableBytes { recv(journal, $0.baseAddress, $0.count, 0) }
+        let entry = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        XCTAssertTrue(entry.contains("PROBITY_RULE=default/credential-read"), entry)
+        XCTAssertTrue(entry.contains("SYSLOG_IDENTIFIER=probityd"), entry)
+
+        // Metrics, both ways.
+        let metrics = try daemon.client().request(["request": "metrics"])["metrics"] as? String ?? ""
+        XCTAssertTrue(metrics.contains("probity_events_total{kind=\"open\"}"), metrics)
+        XCTAssertTrue(metrics.contains("probity_violations_total{severity=\"critical\"}"), metrics)
+        XCTAssertTrue(metrics.contains("probity_evaluation_duration_seconds_bucket"), metrics)
+        let http = Process()
+        http.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        http.arguments = ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
+        let out = Pipe()
+        http.standardOutput = out
+        try http.run()
+        let scraped = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        http.waitUntilExit()
+        XCTAssertTrue(scraped.contains("probity_lost_events_total"), scraped)
+
+        XCTAssertEqual(daemon.stop(), 0)
+        let lines = shipper.finish()
+        let exported = lines.compactMap { line -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let path = ((object["violation"] as? [String: Any])?["evidence"] as? [String: Any])?["path"] as? String,
+                  path.contains("/.ssh/burst") else { return nil }
+            return path
+        }
+        XCTAssertEqual(exported.count, count, "each exactly once (duplicates: \(exported.count - Set(exported).count))")
+        XCTAssertEqual(Set(exported), stored)
+        let rotated = (try? FileManager.default.contentsOfDirectory(atPath: daemon.dir + "/state"))?.filter { $0.hasPrefix("violations.jsonl.") } ?? []
+        XCTAssertGreaterThan(rotated.count, 3, "the export file rotated")
+    }
+}
+
+/// Follows a file the way log shippers do: reads to the end; when the name points at a new inode,
+/// finishes the old file, then opens the new one.
+final class FollowingReader: @unchecked Sendable {
+    let path: String
+    private var lines: [String] = []
+    private let lock = NSLock()
+    private var done = false
+    private var thread: Thread?
+
+    init(path: String) { self.path = path }
+
+    func start() {
+        let thread = Thread { [self] in
+            var fd: Int32 = -1
+            var inode: UInt64 = 0
+            var partial: [UInt8] = []
+            func drain() {
+                var chunk = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n <= 0 { return }
+                    partial += chunk[0..<n]
+                    while let newline = partial.firstIndex(of: 10) {
+                        let line = String(decoding: partial[..<newline], as: UTF8.self)
+                        partial.removeSubrange(...newline)
+                        lock.lock(); lines.append(line); lock.unlock()
+                    }
+                }
+            }
+            while true {
+                lock.lock(); let finished = done; lock.unlock()
+                if fd < 0 {
+                    fd = open(path, O_RDONLY)
+                    var info = stat()
+                    if fd >= 0, fstat(fd, &info) == 0 { inode = UInt64(info.st_ino) }
+                }
+                if fd >= 0 {
+                    drain()
+                    var named = stat()
+                    if stat(path, &named) == 0, UInt64(named.st_ino) != inode {
+                        drain()  // the rest of the rotated file
+                        close(fd)
+                        fd = -1
+                        continue
+                    }
+                }
+                if finished { break }
+                usleep(2000)
+            }
+            if fd >= 0 { close(fd) }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops after a last pass; returns every line read.
+    func finish() -> [String] {
+        usleep(50_000)
+        lock.lock(); done = true; lock.unlock()
+        usleep(100_000)
+        lock.lock(); defer { lock.unlock() }
+        return lines
     }
 }
 
