@@ -339,6 +339,18 @@ final class RunState: @unchecked Sendable {
         }
     }
 
+    /// Daemonized: it is in another session than the command's (setsid, in it or an ancestor) and
+    /// its parent is no longer the one that forked it (reparented to init or a subreaper), from
+    /// /proc/PID/stat. The command runs in Probity's own session.
+    static func hasDetached(_ pid: Int32, parentAtFork: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the name: state, ppid, pgrp, session.
+        guard fields.count > 3, let ppid = Int32(fields[1]), let session = Int32(fields[3]) else { return false }
+        return session != getsid(0) && ppid != parentAtFork
+    }
+
     /// Processes of the tree still running once the command is over.
     func finish(table: ProcessTable) {
         let survivors = alive.keys.sorted().compactMap { pid -> TrackedProcess? in
@@ -347,7 +359,7 @@ final class RunState: @unchecked Sendable {
         }
         let found = evaluator.finish(
             survivors: survivors, attribution: { self.attributions[$0] }, lineage: { self.chain(table.lineage(of: $0)) },
-            parentExited: { self.exited.contains(self.alive[$0.pid] ?? 0) })
+            daemonized: { Self.hasDetached($0.pid, parentAtFork: self.alive[$0.pid] ?? 0) })
         for violation in found { record(violation) }
     }
 }

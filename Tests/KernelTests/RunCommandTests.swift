@@ -157,6 +157,25 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(evidence["operation"] as? String, "process")
         XCTAssertEqual(evidence["path"] as? String, "/usr/bin/sleep")
 
+        // A real daemon: double fork, setsid, the middle process exits.
+        try """
+            version: 1
+            contracts:
+              - name: everyone
+                match: default
+                rules:
+                  - id: no-daemons
+                    severity: high
+                    process: {outlive: deny, daemonize: deny}
+            """.write(toFile: dir + "/daemon.yaml", atomically: true, encoding: .utf8)
+        let daemonScript = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.closerange(0, 1024); time.sleep(30.\(getpid()))\n    os._exit(0)\nos.wait()"
+        defer { _ = try? probity(["run", "--report", dir + "/cleanup2", "--", "/usr/bin/pkill", "-f", "time.sleep\\(30.\(getpid())"]) }
+        let daemonized = try probity(["run", "--policy", dir + "/daemon.yaml", "--report", dir + "/r3", "--", "/usr/bin/env", "python3", "-c", daemonScript])
+        XCTAssertEqual(daemonized.status, 86, daemonized.stderr)
+        let found = try violations(dir + "/r3").list
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertTrue((found.first?["message"] as? String ?? "").contains("daemonized"), "\(found)")
+
         let lenient = try probity(["run", "--policy", policy, "--fail-on", "high", "--report", dir + "/r2", "--",
                                    "/bin/sh", "-c", "\(marker) >/dev/null 2>&1 & exit 5"])
         XCTAssertEqual(lenient.status, 5, lenient.stderr)

@@ -213,7 +213,7 @@ final class EvaluatorTests: XCTestCase {
         let daemon = TrackedProcess(pid: 301, ppid: 1, executable: "/usr/bin/python3", argv: ["python3", "d.py"])
         let found = evaluator.finish(
             survivors: [lingering, daemon], attribution: { _ in evil }, lineage: { _ in [] },
-            parentExited: { $0.pid == 301 })
+            daemonized: { $0.pid == 301 })
         XCTAssertEqual(found.count, 2)
         XCTAssertTrue(found[0].message.contains("was still running"), found[0].message)
         XCTAssertTrue(found[1].message.contains("daemonized"), found[1].message)

@@ -319,23 +319,23 @@ public struct Evaluator {
     }
 
     /// Violations for processes still running when the monitored command is over: `outlive`,
-    /// or `daemonize` when the process had also left its parent behind.
+    /// or `daemonize` when `daemonized` says it also detached (setsid, reparented).
     public mutating func finish(
         survivors: [TrackedProcess], attribution: (Int32) -> Attribution?, lineage: (Int32) -> [TrackedProcess],
-        parentExited: (TrackedProcess) -> Bool
+        daemonized: (TrackedProcess) -> Bool
     ) -> [Violation] {
         var out: [Violation] = []
         for process in survivors {
             let charged = attribution(process.pid)
             guard let index = contractIndex(charged) else { continue }
-            let orphaned = parentExited(process)
+            let orphaned = daemonized(process)
             var exe = process.executable
             for rule in contracts.contracts[index].processRules where !excepted(rule, process) {
                 if !rule.exceptPaths.isEmpty,
                    exe.withUTF8({ rule.exceptPaths.firstMatch(PathSegments($0), packageRoot: charged?.package?.root) != nil }) { continue }
                 let kind: String
                 if rule.daemonize && orphaned {
-                    kind = "left its parent and kept running after the command ended (daemonized)"
+                    kind = "started its own session, left its parent and kept running after the command ended (daemonized)"
                 } else if rule.outlive {
                     kind = "was still running after the command ended"
                 } else {
