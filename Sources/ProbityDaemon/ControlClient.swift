@@ -5,7 +5,8 @@ import Foundation
 
 /// The client side of the control socket: what `probity status`, `probity violations`,
 /// `probity follow` and `probity reload` speak.
-public final class ControlClient {
+public final class ControlClient: @unchecked Sendable {
+    // Safety: to be used by one thread at a time (a connection is one conversation).
     private let fd: Int32
     private var buffer: [UInt8] = []
     public let path: String

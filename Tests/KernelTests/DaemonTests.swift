@@ -313,6 +313,53 @@ extension DaemonTests {
     }
 }
 
+extension DaemonTests {
+    /// 16 followers during a burst: every violation reaches every follower and the store, and the
+    /// daemon's memory stays bounded.
+    func testSixteenFollowersDuringABurst() throws {
+        let daemon = try RunningDaemon()
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let count = 400
+        for i in 0..<count { try "k".write(toFile: "\(daemon.home)/.ssh/fan\(i)", atomically: false, encoding: .utf8) }
+        let followers = try (0..<16).map { _ in try daemon.client() }
+        for f in followers { XCTAssertEqual(try f.request(["request": "follow"])["ok"] as? Bool, true) }
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var sets = [Set<String>](repeating: [], count: 16)
+        }
+        let collected = Seen()
+        let group = DispatchGroup()
+        for (i, follower) in followers.enumerated() {
+            group.enter()
+            Thread.detachNewThread {
+                var mine: Set<String> = []
+                while mine.count < count, let line = try? follower.readObject() {
+                    if let path = ((line["violation"] as? [String: Any])?["evidence"] as? [String: Any])?["path"] as? String,
+                       path.contains("/.ssh/fan") { mine.insert(path) }
+                }
+                collected.lock.lock(); collected.sets[i] = mine; collected.lock.unlock()
+                group.leave()
+            }
+        }
+        let start = Date()
+        try python("for i in range(\(count)):\n    open('\(daemon.home)/.ssh/fan%d' % i).read()")
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success, "every follower finished")
+        let seconds = Date().timeIntervalSince(start)
+        collected.lock.lock()
+        for (i, paths) in collected.sets.enumerated() { XCTAssertEqual(paths.count, count, "follower \(i) got every violation") }
+        collected.lock.unlock()
+        let stored = try daemon.client().request(["request": "violations", "limit": 10000])
+        let paths = Set((stored["violations"] as? [[String: Any]] ?? []).compactMap { ($0["evidence"] as? [String: Any])?["path"] as? String })
+        XCTAssertEqual(paths.filter { $0.contains("/.ssh/fan") }.count, count, "the store has them all")
+        let rss = (try? String(contentsOfFile: "/proc/\(daemon.child?.pid ?? 0)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.map(String.init) ?? ""
+        let kib = Int(rss.split(separator: " ").dropFirst().first ?? "") ?? 0
+        XCTAssertLessThan(kib, 512 * 1024, "resident memory stays bounded: \(rss)")
+        print("fan-out: \(count) violations to 16 followers and the store in \(String(format: "%.2f", seconds)) s; daemon \(rss)")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+}
+
 /// Follows a file the way log shippers do: reads to the end; when the name points at a new inode,
 /// finishes the old file, then opens the new one.
 final class FollowingReader: @unchecked Sendable {
