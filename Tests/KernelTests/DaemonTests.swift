@@ -252,7 +252,7 @@ extension DaemonTests {
 
         let daemon = try RunningDaemon(extra: """
             metrics-address: "127.0.0.1:\(port)"
-            export-max-bytes: 4096
+            export-max-bytes: 65536
             export-keep: 1000
             journal-socket: \(journalPath)
 
@@ -277,9 +277,15 @@ extension DaemonTests {
         XCTAssertEqual(stored.count, count, daemon.log)
 
         // Journald got structured entries.
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let n = buffer.withUnsafeMutableBytes { recv(journal, $0.baseAddress, $0.count, 0) }
-        let entry = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        // (The whole host is watched: entries about other processes may come first.)
+        var entry = ""
+        for _ in 0..<500 {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { recv(journal, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            entry = String(decoding: buffer[0..<n], as: UTF8.self)
+            if entry.contains("/.ssh/burst") { break }
+        }
         XCTAssertTrue(entry.contains("PROBITY_RULE=default/credential-read"), entry)
         XCTAssertTrue(entry.contains("SYSLOG_IDENTIFIER=probityd"), entry)
 
@@ -360,68 +366,75 @@ extension DaemonTests {
     }
 }
 
-/// Follows a file the way log shippers do: reads to the end; when the name points at a new inode,
-/// finishes the old file, then opens the new one.
+/// Reads an exported file the way log shippers do (Vector's `file` source, Fluent Bit's `tail`,
+/// the OpenTelemetry Collector's `filelog` with `NAME*`): every file matching the name is
+/// tracked by inode, read from where it was left, and kept open until it is finished, so that a
+/// rotation (a rename) between two polls loses nothing and repeats nothing.
 final class FollowingReader: @unchecked Sendable {
     let path: String
     private var lines: [String] = []
     private let lock = NSLock()
     private var done = false
-    private var thread: Thread?
 
     init(path: String) { self.path = path }
 
     func start() {
-        let thread = Thread { [self] in
-            var fd: Int32 = -1
-            var inode: UInt64 = 0
-            var partial: [UInt8] = []
-            func drain() {
-                var chunk = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n <= 0 { return }
-                    partial += chunk[0..<n]
-                    while let newline = partial.firstIndex(of: 10) {
-                        let line = String(decoding: partial[..<newline], as: UTF8.self)
-                        partial.removeSubrange(...newline)
+        Thread.detachNewThread { [self] in
+            var open: [UInt64: (fd: Int32, partial: [UInt8])] = [:]
+            let directory = (path as NSString).deletingLastPathComponent
+            let name = (path as NSString).lastPathComponent
+            func poll() {
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(name) }
+                // Oldest first: NAME.N ... NAME.1, then NAME.
+                let ordered = names.sorted { a, b in
+                    let na = Int(a.dropFirst(name.count + 1)) ?? 0, nb = Int(b.dropFirst(name.count + 1)) ?? 0
+                    return na > nb
+                }
+                for file in ordered {
+                    var info = stat()
+                    guard stat(directory + "/" + file, &info) == 0 else { continue }
+                    let inode = UInt64(info.st_ino)
+                    if open[inode] == nil {
+                        let fd = Glibc.open(directory + "/" + file, O_RDONLY)
+                        if fd < 0 { continue }
+                        open[inode] = (fd, [])
+                    }
+                    guard var entry = open[inode] else { continue }
+                    var chunk = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let n = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                        if n <= 0 { break }
+                        entry.partial += chunk[0..<n]
+                    }
+                    while let newline = entry.partial.firstIndex(of: 10) {
+                        let line = String(decoding: entry.partial[..<newline], as: UTF8.self)
+                        entry.partial.removeSubrange(...newline)
                         lock.lock(); lines.append(line); lock.unlock()
                     }
+                    open[inode] = entry
                 }
             }
             while true {
                 lock.lock(); let finished = done; lock.unlock()
-                if fd < 0 {
-                    fd = open(path, O_RDONLY)
-                    var info = stat()
-                    if fd >= 0, fstat(fd, &info) == 0 { inode = UInt64(info.st_ino) }
-                }
-                if fd >= 0 {
-                    drain()
-                    var named = stat()
-                    if stat(path, &named) == 0, UInt64(named.st_ino) != inode {
-                        drain()  // the rest of the rotated file
-                        close(fd)
-                        fd = -1
-                        continue
-                    }
-                }
+                poll()
                 if finished { break }
                 usleep(2000)
             }
-            if fd >= 0 { close(fd) }
+            for entry in open.values { close(entry.fd) }
+            lock.lock(); done = false; lock.unlock()
         }
-        self.thread = thread
-        thread.start()
     }
 
     /// Stops after a last pass; returns every line read.
     func finish() -> [String] {
         usleep(50_000)
         lock.lock(); done = true; lock.unlock()
-        usleep(100_000)
-        lock.lock(); defer { lock.unlock() }
-        return lines
+        while true {
+            usleep(10_000)
+            lock.lock()
+            if !done { defer { lock.unlock() }; return lines }
+            lock.unlock()
+        }
     }
 }
 
