@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -69,6 +70,7 @@ let package = Package(
             dependencies: [
                 "ProbityMonitor", "ProbityContracts", "ProbitySinks", "ProbityProbes", "ProbityEvents", "ProbityAttribution",
                 "CProbityBPF", "Yams", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

@@ -48,6 +48,16 @@ public enum PackageDiscovery {
     }
 
     /// `node_modules` directories and venvs' site-packages under `dir`, to `depth` levels.
+    /// The site-packages directories discovery reads: the system's and the workspaces' venvs.
+    public static func sitePackages(_ options: DiscoveryOptions = DiscoveryOptions()) -> [String] {
+        var sites = options.sitePackages
+        var trees: [String] = []
+        for workspace in options.workspaces {
+            findWorkspaceEnvironments(workspace, depth: options.workspaceDepth, sites: &sites, trees: &trees)
+        }
+        return Array(Set(sites)).sorted()
+    }
+
     static func findWorkspaceEnvironments(_ dir: String, depth: Int, sites: inout [String], trees: inout [String]) {
         guard depth >= 0, let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         for entry in entries {

@@ -125,6 +125,12 @@ extension Daemon: ControlService {
                           "contracts": snapshot.contracts.contractCount, "rules": snapshot.contracts.ruleCount],
             "packages": indexSnapshot.packages.count,
         ]
+        if let r = revalidator {
+            result["revalidation"] = [
+                "digests": r.digests.count, "hashed": Int(r.hashed.load(ordering: .relaxed)),
+                "unchanged": Int(r.skippedUnchanged.load(ordering: .relaxed)), "dropped": Int(r.dropped.load(ordering: .relaxed)),
+            ]
+        }
         if let probes = probesSnapshot {
             result["hooks"] = probes.hookStatus.map { ["program": $0.hook.program, "attach": $0.hook.attachPoint, "state": $0.state.rawValue] }
             var lost: [String: UInt64] = [:]

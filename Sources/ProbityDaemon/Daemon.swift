@@ -42,6 +42,8 @@ public final class Daemon: @unchecked Sendable {
     private var export: RotatingJSONLines?
     private let journal: JournalWriter?
     private var metricsServer: MetricsHTTPServer?
+    private(set) var revalidator: Revalidator?
+    private let recordLock = NSLock()
     private var clock = WallClock()
 
     /// The exit status after SIGTERM: 0 when everything drained.
@@ -72,6 +74,28 @@ public final class Daemon: @unchecked Sendable {
             export = try RotatingJSONLines(path: file, maximumBytes: configuration.exportMaxBytes, keep: configuration.exportKeep)
         }
         journal = JournalWriter(socketPath: configuration.journalSocket)
+        var digests = DigestIndex.discover(sitePackages: PackageDiscovery.sitePackages())
+        for sbom in configuration.sboms {
+            if let document = try? SBOMReader.read(contentsOf: sbom) { digests.addSBOM(document, root: configuration.sbomRoot) }
+        }
+        revalidator = Revalidator(digests: digests) { [weak self] finding in self?.recordIntegrity(finding) }
+    }
+
+    /// An integrity finding as a violation of the built-in `integrity` contract.
+    func recordIntegrity(_ finding: Revalidator.Finding) {
+        let owner = index.owner(of: finding.path)?.package
+        var evidence = Evidence(operation: finding.rule == "new-pth" ? "open" : "load")
+        evidence.path = finding.path
+        let boot = WallClock.bootTimeNow()
+        var clock = WallClock()
+        let violation = Violation(
+            time: clock.rfc3339(boot: boot), bootTimeNanoseconds: boot, contract: "integrity", rule: finding.rule,
+            category: "integrity", severity: .critical, action: .alert, enforced: false, enforcement: nil,
+            message: finding.message, package: owner.map(PackageReference.init),
+            attribution: AttributionReference(reason: "owner", evidence: finding.path),
+            processes: [ProcessLink(pid: finding.pid, executable: finding.executable, argv: [])], evidence: evidence,
+            ruleLocation: "(built-in) integrity", count: 1)
+        record(violation)
     }
 
     func log(_ text: String) {
@@ -101,6 +125,7 @@ public final class Daemon: @unchecked Sendable {
         let pipeline = PipelineState(daemon: self, evaluator: evaluator)
         monitor.start { event, context in pipeline.handle(event, context: context, monitor: monitor) }
         server.start()
+        revalidator?.start()
         if !configuration.metricsAddress.isEmpty {
             let http = try MetricsHTTPServer(address: configuration.metricsAddress) { [self] in
                 metrics.text(probes: monitor.probes, storeRows: (try? store.count()) ?? 0)
@@ -137,6 +162,7 @@ public final class Daemon: @unchecked Sendable {
         notifier.notify("STOPPING=1")
         log("stopping: draining the pipeline")
         monitor.stop()
+        revalidator?.stop()
         server.stop()
         metricsServer?.stop()
         dns?.stop()
@@ -161,8 +187,10 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// Stores then publishes one violation (pipeline thread).
+    /// Stores then publishes one violation (pipeline or re-validation thread, one at a time).
     func record(_ violation: Violation) {
+        recordLock.lock()
+        defer { recordLock.unlock() }
         let unix = clock.unixNanoseconds(boot: violation.bootTimeNanoseconds)
         do {
             try store.insert(violation, unixNanoseconds: unix)
@@ -278,6 +306,7 @@ final class PipelineState: @unchecked Sendable {
             monitor.processTable.lineage(of: pid, limit: 8)
         }
         if timed { daemon.metrics.evaluated(nanoseconds: Int64(WallClock.bootTimeNow() - start)) }
+        integrity(event, context: context)
         for var violation in found {
             let now = Int64(Date().timeIntervalSince1970)
             if let seen = repeats[violation.key], now - seen.unixSeconds < 60 {
@@ -290,6 +319,46 @@ final class PipelineState: @unchecked Sendable {
             daemon.record(violation)
         }
     }
+}
+
+extension PipelineState {
+    /// Feeds re-validation: executed files and loaded code are queued for hashing; a program run
+    /// from inside a package's directory that the package does not list, and a `.pth` file written
+    /// by anything but the Python installers, are findings at once.
+    func integrity(_ event: Event, context: EventContext) {
+        guard let revalidator = daemon.revalidator else { return }
+        switch event {
+        case .exec(let exec) where exec.succeeded:
+            revalidator.consider(exec.executable, pid: exec.header.pid, executable: exec.executable)
+            if exec.filename.hasPrefix("/") && exec.filename != exec.executable {
+                revalidator.consider(exec.filename, pid: exec.header.pid, executable: exec.executable)
+            }
+            for path in [exec.executable, exec.filename] where path.hasPrefix("/") {
+                if let owner = daemon.indexValue.owner(of: path), owner.package.source != .dpkg, case .root = owner.match {
+                    daemon.recordIntegrity(Revalidator.Finding(
+                        path: path, rule: "unlisted-executable",
+                        message: "\(path) runs from inside \(owner.package.name)'s directory but the package does not list it (a dropped binary?)",
+                        pid: exec.header.pid, executable: exec.executable))
+                    break
+                }
+            }
+        case .open(let open) where open.result >= 0:
+            if open.flags.reads, Revalidator.isLoadedCode(open.path) {
+                revalidator.consider(open.path, pid: open.header.pid, executable: context.process?.executable ?? "")
+            }
+            if (open.flags.writes || open.flags.creates), open.path.hasSuffix(".pth"), open.path.contains("-packages/"),
+               !Self.pythonInstallers.contains(context.attribution?.package?.name.lowercased() ?? "") {
+                daemon.recordIntegrity(Revalidator.Finding(
+                    path: open.path, rule: "new-pth",
+                    message: "\(open.path) was written by \(context.attribution?.package?.name ?? "unattributed code"): a .pth file runs code in every Python start",
+                    pid: open.header.pid, executable: context.process?.executable ?? ""))
+            }
+        default:
+            break
+        }
+    }
+
+    static let pythonInstallers: Set<String> = ["pip", "setuptools", "python3-pip", "uv", "poetry", "pipx", "wheel", "virtualenv"]
 }
 
 /// SIGTERM / SIGINT (stop) and SIGHUP (reload) as flags the main loop polls.

@@ -19,8 +19,9 @@ final class DaemonTests: XCTestCase {
         var child: GatedChild?
         private var notifications: [String] = []
 
-        init(policies: [String] = ["builtin"], extra: String = "") throws {
+        init(policies: [String] = ["builtin"], extra: String = "", prepare: (String) throws -> Void = { _ in }) throws {
             dir = try Kernel.temporaryDirectory()
+            try prepare(dir)
             chmod(dir, 0o755)  // other users reach the socket (and are refused by probityd itself)
             socket = dir + "/probity.sock"
             home = dir + "/home"
@@ -46,7 +47,7 @@ final class DaemonTests: XCTestCase {
             let daemon = try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path
             let child = try GatedChild(command: [
                 "/usr/bin/env", "NOTIFY_SOCKET=\(notifyPath)", "WATCHDOG_USEC=400000", "HOME=\(home)",
-                "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>>\(dir)/daemon.log", daemon, "--config", dir + "/config.yaml",
+                "/bin/sh", "-c", "cd \(dir) && exec \"$0\" \"$@\" 2>>\(dir)/daemon.log", daemon, "--config", dir + "/config.yaml",
             ])
             child.release()
             self.child = child
@@ -320,6 +321,57 @@ extension DaemonTests {
 }
 
 extension DaemonTests {
+    /// Re-validation: a module of a pip package modified on disk is an `integrity` violation when it
+    /// is next loaded; a binary dropped into a package's directory, when it runs; a `.pth` file
+    /// written by something other than the installers, when it is written.
+    func testModifiedPackageFilesAreIntegrityViolations() throws {
+        let daemon = try RunningDaemon { dir in
+            // A venv in the daemon's working directory (its workspace): pip's RECORD has sha256 digests.
+            let venv = Process()
+            venv.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            venv.arguments = ["python3", "-m", "venv", dir + "/venv"]
+            try venv.run()
+            venv.waitUntilExit()
+        }
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let status = try daemon.client().request(["request": "status"])
+        XCTAssertGreaterThan((status["revalidation"] as? [String: Any])?["digests"] as? Int ?? 0, 1000, "\(status["revalidation"] ?? "")")
+        let lib = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: daemon.dir + "/venv/lib").first { $0.hasPrefix("python3") })
+        let site = "\(daemon.dir)/venv/lib/\(lib)/site-packages"
+        let follower = try daemon.client()
+        _ = try follower.request(["request": "follow"])
+
+        // An untouched module: no finding. Then the same module, modified.
+        try python("import subprocess; subprocess.run(['\(daemon.dir)/venv/bin/python', '-c', 'import pip'])")
+        let module = site + "/pip/__init__.py"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: module))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n# tampered\n".utf8))
+        try handle.close()
+        try python("import subprocess; subprocess.run(['\(daemon.dir)/venv/bin/python', '-c', 'import pip'])")
+        // A dropped binary, and a .pth file.
+        try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: site + "/pip/dropped")
+        try python("import subprocess; subprocess.run(['\(site)/pip/dropped'])")
+        try python("open('\(site)/evil.pth', 'w').write('import os')")
+
+        var found: [String: [String: Any]] = [:]
+        while found.count < 3, let line = try? follower.readObject() {
+            guard let v = line["violation"] as? [String: Any], v["contract"] as? String == "integrity",
+                  let path = (v["evidence"] as? [String: Any])?["path"] as? String, path.hasPrefix(daemon.dir) else { continue }
+            found[v["rule"] as? String ?? ""] = v
+        }
+        XCTAssertEqual(Set(found.keys), ["hash-mismatch", "unlisted-executable", "new-pth"], "\(found)\n\(daemon.log)")
+        let mismatch = try XCTUnwrap(found["hash-mismatch"])
+        XCTAssertEqual((mismatch["evidence"] as? [String: Any])?["path"] as? String, module)
+        XCTAssertEqual((mismatch["package"] as? [String: Any])?["name"] as? String, "pip")
+        XCTAssertTrue((mismatch["message"] as? String ?? "").contains("sha256"), "\(mismatch)")
+        XCTAssertEqual(((found["unlisted-executable"]?["package"]) as? [String: Any])?["name"] as? String, "pip")
+        // Only the modified file was flagged among pip's modules; unchanged files are hashed once.
+        let after = try daemon.client().request(["request": "status"])["revalidation"] as? [String: Any] ?? [:]
+        XCTAssertGreaterThan(after["unchanged"] as? Int ?? 0, 0, "the second import found pip's other modules unchanged: \(after)")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
     /// 16 followers during a burst: every violation reaches every follower and the store, and the
     /// daemon's memory stays bounded.
     func testSixteenFollowersDuringABurst() throws {

@@ -31,6 +31,29 @@ public struct Violation: Sendable, Hashable, Codable {
     /// How many identical violations (same rule, package and target) this one stands for.
     public var count: Int
 
+    public init(
+        time: String, bootTimeNanoseconds: UInt64, contract: String, rule: String, category: String, severity: Severity,
+        action: RuleAction, enforced: Bool, enforcement: String?, message: String, package: PackageReference?,
+        attribution: AttributionReference, processes: [ProcessLink], evidence: Evidence, ruleLocation: String, count: Int
+    ) {
+        self.time = time
+        self.bootTimeNanoseconds = bootTimeNanoseconds
+        self.contract = contract
+        self.rule = rule
+        self.category = category
+        self.severity = severity
+        self.action = action
+        self.enforced = enforced
+        self.enforcement = enforcement
+        self.message = message
+        self.package = package
+        self.attribution = attribution
+        self.processes = processes
+        self.evidence = evidence
+        self.ruleLocation = ruleLocation
+        self.count = count
+    }
+
     /// Violations with the same key are the same finding repeated.
     public var key: String {
         "\(contract)\u{1}\(rule)\u{1}\(package?.purl ?? package?.name ?? "-")\u{1}\(evidence.target)"
@@ -63,6 +86,11 @@ public struct PackageReference: Sendable, Hashable, Codable {
 public struct AttributionReference: Sendable, Hashable, Codable {
     public var reason: String
     public var evidence: String
+
+    public init(reason: String, evidence: String) {
+        self.reason = reason
+        self.evidence = evidence
+    }
 }
 
 /// One process of a violation's chain.

@@ -1,0 +1,121 @@
+import Foundation
+import ProbityEvents
+
+/// The content hash each installed file should have, as its package database or SBOM records it:
+/// dpkg's `*.md5sums` (MD5), pip's `RECORD` (SHA-256), SBOM file entries (SHA-256, SHA-1 or MD5,
+/// the strongest given). Keyed by a 64-bit hash of the absolute path; digests are stored inline.
+public struct DigestIndex: Sendable {
+    /// One expected digest.
+    public struct Digest: Sendable, Hashable {
+        public var algorithm: FileHash.Algorithm
+        /// The digest bytes (16, 20 or 32).
+        public var bytes: [UInt8]
+
+        public var hex: String { bytes.map { String(format: "%02x", $0) }.joined() }
+    }
+
+    /// Where a digest came from, for evidence.
+    public enum Source: String, Sendable { case dpkg, pip, sbom }
+
+    private var digests: [UInt64: (Digest, Source)] = [:]
+
+    public init() {}
+
+    public var count: Int { digests.count }
+
+    /// The expected digest of `path`, if one is recorded.
+    public func expected(for path: String) -> (digest: Digest, source: Source)? {
+        digests[Self.key(path)].map { ($0.0, $0.1) }
+    }
+
+    public mutating func add(_ path: String, _ digest: Digest, source: Source) {
+        digests[Self.key(path)] = (digest, source)
+    }
+
+    static func key(_ path: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
+    /// Digests from dpkg (`root/info/*.md5sums`) and the RECORDs of `sitePackages`.
+    public static func discover(dpkgRoot: String? = "/var/lib/dpkg", sitePackages: [String]) -> DigestIndex {
+        var index = DigestIndex()
+        if let root = dpkgRoot { index.addDpkg(info: root + "/info") }
+        for site in Set(sitePackages).sorted() { index.addPythonRecords(sitePackages: site) }
+        return index
+    }
+
+    /// `<md5 hex>  <path without leading />` per line.
+    public mutating func addDpkg(info: String) {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: info) else { return }
+        for file in files where file.hasSuffix(".md5sums") {
+            guard let data = FileManager.default.contents(atPath: info + "/" + file).map({ [UInt8]($0) }) else { continue }
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard line.count > 34, let bytes = Self.hexBytes(line.prefix(32)) else { continue }
+                let path = "/" + String(decoding: line.dropFirst(34), as: UTF8.self)
+                add(path, Digest(algorithm: .md5, bytes: bytes), source: .dpkg)
+            }
+        }
+    }
+
+    /// `path,sha256=<urlsafe base64>,size` rows of every `*.dist-info/RECORD`.
+    public mutating func addPythonRecords(sitePackages: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: sitePackages) else { return }
+        for entry in entries where entry.hasSuffix(".dist-info") {
+            guard let data = FileManager.default.contents(atPath: sitePackages + "/" + entry + "/RECORD").map({ [UInt8]($0) }) else { continue }
+            for row in data.split(separator: UInt8(ascii: "\n")) {
+                let fields = row.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+                guard fields.count >= 2, let relative = PythonDistributions.firstCSVField(row), !relative.isEmpty else { continue }
+                let hash = String(decoding: fields[fields.count - 2], as: UTF8.self)
+                guard hash.hasPrefix("sha256="), let bytes = Self.base64URL(String(hash.dropFirst(7))), bytes.count == 32 else { continue }
+                let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
+                add(path, Digest(algorithm: .sha256, bytes: bytes), source: .pip)
+            }
+        }
+    }
+
+    /// File hashes an SBOM lists (paths relative to `root`).
+    public mutating func addSBOM(_ document: SBOMDocument, root: String) {
+        func best(_ hashes: [String: String]) -> Digest? {
+            for (name, algorithm) in [("SHA-256", FileHash.Algorithm.sha256), ("SHA256", .sha256), ("SHA-1", .sha1), ("SHA1", .sha1), ("MD5", .md5)] {
+                if let hex = hashes.first(where: { $0.key.uppercased() == name })?.value, let bytes = Self.hexBytes(Array(hex.utf8)[...]) {
+                    return Digest(algorithm: algorithm, bytes: bytes)
+                }
+            }
+            return nil
+        }
+        for file in document.files {
+            guard let digest = best(file.hashes) else { continue }
+            let path = file.path.hasPrefix("/") ? file.path : PathText.normalize(root + "/" + file.path)
+            add(path, digest, source: .sbom)
+        }
+    }
+
+    static func hexBytes(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        guard text.count % 2 == 0, !text.isEmpty else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 2)
+        var high: UInt8?
+        for c in text {
+            let v: UInt8
+            switch c {
+            case 48...57: v = c - 48
+            case 97...102: v = c - 87
+            case 65...70: v = c - 55
+            default: return nil
+            }
+            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        }
+        return out
+    }
+
+    static func base64URL(_ text: String) -> [UInt8]? {
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while standard.count % 4 != 0 { standard += "=" }
+        return Data(base64Encoded: standard).map { [UInt8]($0) }
+    }
+}

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Crypto
+import Foundation
+import Synchronization
+import ProbityAttribution
+
+/// Continuous re-validation: files that packages own are hashed when they are executed or loaded
+/// (executables, shared libraries, Python and Node modules) and compared with the digest their
+/// package database or SBOM records. A file is hashed once per (device, inode, size, mtime,
+/// ctime): an unchanged file costs a `stat`. Hashing happens on its own thread, fed by a bounded
+/// queue, so the pipeline never waits for a disk.
+final class Revalidator: @unchecked Sendable {
+    // Safety: `cache` belongs to the worker thread; the queue is behind its mutex.
+
+    /// What a check found wrong.
+    struct Finding: Sendable {
+        var path: String
+        var rule: String
+        var message: String
+        var pid: Int32
+        var executable: String
+    }
+
+    struct FileIdentity: Hashable {
+        var device: UInt64, inode: UInt64, size: Int64, mtime: Int64, ctime: Int64
+    }
+
+    let digests: DigestIndex
+    private let report: @Sendable (Finding) -> Void
+    private let queue = Mutex<[(path: String, pid: Int32, executable: String)]>([])
+    private let wake = Mutex<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    private var cache: [FileIdentity: Bool] = [:]
+    let hashed = Atomic<UInt64>(0)
+    let skippedUnchanged = Atomic<UInt64>(0)
+    let dropped = Atomic<UInt64>(0)
+    static let queueLimit = 4096
+
+    init(digests: DigestIndex, report: @escaping @Sendable (Finding) -> Void) {
+        self.digests = digests
+        self.report = report
+    }
+
+    /// Queues `path` if a digest is recorded for it (pipeline thread; never blocks).
+    func consider(_ path: String, pid: Int32, executable: String) {
+        guard digests.expected(for: path) != nil else { return }
+        let accepted = queue.withLock { items -> Bool in
+            guard items.count < Self.queueLimit else { return false }
+            items.append((path, pid, executable))
+            return true
+        }
+        if !accepted { dropped.add(1, ordering: .relaxed) }
+    }
+
+    /// Whether an opened file is code that runs: shared objects, Python and Node modules.
+    static func isLoadedCode(_ path: String) -> Bool {
+        path.hasSuffix(".so") || path.contains(".so.") || path.hasSuffix(".py") || path.hasSuffix(".js")
+            || path.hasSuffix(".mjs") || path.hasSuffix(".cjs") || path.hasSuffix(".node")
+    }
+
+    func start() {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let thread = Thread { [self] in
+            var lastSweep = Date()
+            while running.load(ordering: .relaxed) {
+                let batch = queue.withLock { items -> [(path: String, pid: Int32, executable: String)] in
+                    defer { items.removeAll(keepingCapacity: true) }
+                    return items
+                }
+                for item in batch { check(item.path, pid: item.pid, executable: item.executable) }
+                if batch.isEmpty { usleep(20_000) }
+                if Date().timeIntervalSince(lastSweep) > 300 {
+                    sweep()
+                    lastSweep = Date()
+                }
+            }
+        }
+        thread.name = "probity-revalidate"
+        thread.start()
+    }
+
+    func stop() { running.store(false, ordering: .relaxed) }
+
+    /// Re-checks every file-backed mapping of every running process (libraries loaded long ago).
+    func sweep() {
+        guard let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        var seen = Set<String>()
+        for pid in pids.compactMap(Int32.init) {
+            guard let maps = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { continue }
+            for line in maps.split(separator: "\n") {
+                guard let slash = line.firstIndex(of: "/") else { continue }
+                let path = String(line[slash...])
+                if seen.insert(path).inserted, digests.expected(for: path) != nil { check(path, pid: pid, executable: "") }
+            }
+        }
+    }
+
+    private func check(_ path: String, pid: Int32, executable: String) {
+        guard let (expected, source) = digests.expected(for: path) else { return }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        let identity = FileIdentity(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            mtime: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            ctime: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
+        if cache[identity] != nil {
+            skippedUnchanged.add(1, ordering: .relaxed)
+            return
+        }
+        guard let actual = Self.digest(of: path, algorithm: expected.algorithm) else { return }
+        hashed.add(1, ordering: .relaxed)
+        if cache.count > 200_000 { cache.removeAll(keepingCapacity: true) }
+        let matches = actual == expected.bytes
+        cache[identity] = matches
+        if !matches {
+            let found = actual.map { String(format: "%02x", $0) }.joined()
+            report(Finding(
+                path: path, rule: "hash-mismatch",
+                message: "\(path) does not match the \(expected.algorithm.rawValue) its \(source.rawValue) record gives (expected \(expected.hex), found \(found))",
+                pid: pid, executable: executable))
+        }
+    }
+
+    /// The file's digest, read in 1 MiB chunks.
+    static func digest(of path: String, algorithm: FileHash.Algorithm) -> [UInt8]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var sha256 = SHA256(), sha1 = Insecure.SHA1(), md5 = Insecure.MD5(), sha512 = SHA512()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            switch algorithm {
+            case .sha256: sha256.update(data: chunk)
+            case .sha1: sha1.update(data: chunk)
+            case .md5: md5.update(data: chunk)
+            case .sha512: sha512.update(data: chunk)
+            }
+        }
+        switch algorithm {
+        case .sha256: return Array(sha256.finalize())
+        case .sha1: return Array(sha1.finalize())
+        case .md5: return Array(md5.finalize())
+        case .sha512: return Array(sha512.finalize())
+        }
+    }
+}
