@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ProbityMonitor", targets: ["ProbityMonitor"]),
         .library(name: "ProbityAttribution", targets: ["ProbityAttribution"]),
         .library(name: "ProbityContracts", targets: ["ProbityContracts"]),
+        .library(name: "ProbitySinks", targets: ["ProbitySinks"]),
         .library(name: "ProbityEvents", targets: ["ProbityEvents"]),
     ],
     dependencies: [

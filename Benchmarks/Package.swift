@@ -22,5 +22,13 @@ let package = Package(
             ],
             path: "Sources/contracts-bench"
         ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                .product(name: "ProbityContracts", package: "Probity"),
+                .product(name: "ProbitySinks", package: "Probity"),
+            ],
+            path: "Sources/store-bench"
+        ),
     ]
 )

@@ -71,3 +71,4 @@ echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20
 echo
 (cd Benchmarks && swift build -c release --product index-bench >/dev/null && "$(swift build -c release --show-bin-path)/index-bench" 1000000)
 (cd Benchmarks && swift build -c release --product contracts-bench >/dev/null && "$(swift build -c release --show-bin-path)/contracts-bench" 1000000)
+(cd Benchmarks && swift build -c release --product store-bench >/dev/null && "$(swift build -c release --show-bin-path)/store-bench" 20000)

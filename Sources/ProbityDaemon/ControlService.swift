@@ -100,7 +100,10 @@ extension Daemon: ControlService {
         case "metrics":
             return ["ok": true, "metrics": metrics.text(probes: probesSnapshot, storeRows: (try? store.count()) ?? 0)]
         case "load-sbom":
-            return Self.error("load-sbom is not available yet: list SBOMs under `sboms:` in the configuration and restart")
+            guard let path = request["path"] as? String, path.hasPrefix("/") else {
+                return Self.error("`load-sbom` needs \"path\": the absolute path of an SBOM file the daemon can read")
+            }
+            return loadSBOM(path)
         case "":
             return Self.error("missing \"request\"")
         default:
@@ -124,6 +127,8 @@ extension Daemon: ControlService {
             "contracts": ["files": snapshot.contracts.files, "generation": Int(snapshot.generation),
                           "contracts": snapshot.contracts.contractCount, "rules": snapshot.contracts.ruleCount],
             "packages": indexSnapshot.packages.count,
+            "sboms": sbomsLoaded,
+            "events_per_second": counters.rates,
         ]
         if let r = revalidator {
             result["revalidation"] = [

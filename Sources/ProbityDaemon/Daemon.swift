@@ -32,8 +32,10 @@ public final class Daemon: @unchecked Sendable {
     private var monitor: Monitor?
     private var server: ControlServer?
     private var dns: DNSObserver?
-    private var index: PathIndex
-    var indexValue: PathIndex { index }
+    private let indexState: Mutex<PathIndex>
+    var indexValue: PathIndex { indexState.withLock { $0 } }
+    /// SBOMs added with `load-sbom` since start.
+    private let loadedSBOMs = Mutex<[String]>([])
     var probesSnapshot: KernelProbes? { monitor?.probes }
     let started = Date()
     let counters = DaemonCounters()
@@ -44,6 +46,7 @@ public final class Daemon: @unchecked Sendable {
     private var metricsServer: MetricsHTTPServer?
     private(set) var revalidator: Revalidator?
     private let recordLock = NSLock()
+    private let journalLogging: Bool
     private var clock = WallClock()
 
     /// The exit status after SIGTERM: 0 when everything drained.
@@ -58,6 +61,7 @@ public final class Daemon: @unchecked Sendable {
     init(configuration: DaemonConfiguration, environment: [String: String]) throws {
         self.configuration = configuration
         notifier = ServiceNotifier(environment: environment)
+        journalLogging = environment["JOURNAL_STREAM"] != nil
         for directory in [configuration.stateDirectory, (configuration.socket as NSString).deletingLastPathComponent] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -67,7 +71,8 @@ public final class Daemon: @unchecked Sendable {
         }
         contracts = try ContractStore(files: configuration.policies)
         store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
-        index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
+        let index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
+        indexState = Mutex(index)
         recent = RecentEvents(capacity: configuration.recentEvents)
         if !configuration.exportFile.isEmpty {
             let file = configuration.exportFile.hasPrefix("/") ? configuration.exportFile : configuration.stateDirectory + "/" + configuration.exportFile
@@ -81,9 +86,30 @@ public final class Daemon: @unchecked Sendable {
         revalidator = Revalidator(digests: digests) { [weak self] finding in self?.recordIntegrity(finding) }
     }
 
+    /// Adds an SBOM's file paths to attribution while running (`load-sbom`): the new index is built
+    /// beside the old one and swapped in whole. Returns the answer.
+    func loadSBOM(_ path: String) -> [String: Any] {
+        let document: SBOMDocument
+        do {
+            document = try SBOMReader.read(contentsOf: path)
+        } catch {
+            return ["ok": false, "error": "\(error)"]
+        }
+        var index = indexValue
+        let paths = SBOMIndexing.add(document, to: &index, root: configuration.sbomRoot)
+        indexState.withLock { $0 = index }
+        monitor?.replaceAttributionIndex(index)
+        loadedSBOMs.withLock { $0.append(path) }
+        log("loaded SBOM \(path): \(document.components.count) components, \(paths) paths")
+        return ["ok": true, "format": document.format.rawValue, "components": document.components.count, "paths": paths,
+                "problems": document.problems.map(\.description)]
+    }
+
+    var sbomsLoaded: [String] { configuration.sboms + loadedSBOMs.withLock { $0 } }
+
     /// An integrity finding as a violation of the built-in `integrity` contract.
     func recordIntegrity(_ finding: Revalidator.Finding) {
-        let owner = index.owner(of: finding.path)?.package
+        let owner = indexValue.owner(of: finding.path)?.package
         var evidence = Evidence(operation: finding.rule == "new-pth" ? "open" : "load")
         evidence.path = finding.path
         let boot = WallClock.bootTimeNow()
@@ -98,7 +124,12 @@ public final class Daemon: @unchecked Sendable {
         record(violation)
     }
 
-    func log(_ text: String) {
+    /// A log line: to journald with structured fields when systemd started us with the journal
+    /// as standard error ($JOURNAL_STREAM), else to standard error.
+    func log(_ text: String, priority: Int = 6) {
+        if journalLogging, let journal, journal.send([
+            ("MESSAGE", text), ("PRIORITY", "\(priority)"), ("SYSLOG_IDENTIFIER", "probityd"), ("PROBITY_COMPONENT", "daemon"),
+        ]) { return }
         var line = "probityd: \(text)\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
@@ -107,6 +138,7 @@ public final class Daemon: @unchecked Sendable {
         DaemonSignals.install()
         var monitorOptions = MonitorOptions()
         monitorOptions.probes.ringBufferBytes = configuration.ringBufferMiB << 20
+        let index = indexValue
         monitorOptions.attributionIndex = index
         let monitor = try Monitor(options: monitorOptions)
         self.monitor = monitor
@@ -150,6 +182,7 @@ public final class Daemon: @unchecked Sendable {
                 lastWatchdog = now
             }
             if now.timeIntervalSince(lastStatus) >= 5 {
+                counters.sample()
                 notifier.notify("STATUS=\(counters.statusLine)")
                 lastStatus = now
             }
@@ -263,6 +296,25 @@ final class DaemonCounters: Sendable {
         for kind in EventKind.allCases { out[kind.description] = counts[Int(kind.rawValue) & 7] }
         return out
     }
+
+    private let window = Mutex<(previous: (Date, [String: UInt64])?, rates: [String: Double])>((nil, [:]))
+
+    /// Takes a sample (the main loop, every 5 s); rates are per second between the last two.
+    func sample() {
+        let now = Date()
+        let counts = byKind
+        window.withLock { w in
+            if let (then, before) = w.previous, now.timeIntervalSince(then) > 0 {
+                let elapsed = now.timeIntervalSince(then)
+                var rates: [String: Double] = [:]
+                for (kind, n) in counts { rates[kind] = (Double(n &- (before[kind] ?? 0)) / elapsed * 10).rounded() / 10 }
+                w.rates = rates
+            }
+            w.previous = (now, counts)
+        }
+    }
+
+    var rates: [String: Double] { window.withLock { $0.rates } }
 
     var statusLine: String {
         let total = byKind.values.reduce(0, +)

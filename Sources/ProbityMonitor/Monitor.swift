@@ -71,6 +71,13 @@ public final class Monitor: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     private var handler: (@Sendable (Event, EventContext) -> Void)?
     private var attributor: Attributor?
+    private let pendingIndex = Mutex<PathIndex?>(nil)
+
+    /// Attributes with `index` from the next batch on (any thread). Processes are attributed again
+    /// as their next events arrive.
+    public func replaceAttributionIndex(_ index: PathIndex) {
+        pendingIndex.withLock { $0 = index }
+    }
 
     /// Loads and attaches the probes. Nothing is delivered until ``start(handler:)``.
     public init(options: MonitorOptions = MonitorOptions()) throws(ProbeError) {
@@ -134,6 +141,9 @@ public final class Monitor: @unchecked Sendable {
 
     private func deliver(_ batch: RecordBatch) {
         guard let handler else { return }
+        if let index = pendingIndex.withLock({ pending -> PathIndex? in defer { pending = nil }; return pending }) {
+            attributor = Attributor(index: index)
+        }
         var newest: UInt64 = 0
         batch.forEach { record in
             let event: Event

@@ -321,6 +321,43 @@ extension DaemonTests {
 }
 
 extension DaemonTests {
+    /// `load-sbom` while running: a script the SBOM lists is attributed to its component from then on.
+    func testLoadSBOMWhileRunning() throws {
+        let daemon = try RunningDaemon()
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let script = daemon.dir + "/tool.sh"
+        try "cat \(daemon.home)/.ssh/sbom-key >/dev/null\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "k".write(toFile: daemon.home + "/.ssh/sbom-key", atomically: true, encoding: .utf8)
+        let sbom = daemon.dir + "/sbom.json"
+        try """
+            {"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[
+              {"type":"library","bom-ref":"t","name":"sbom-tool","version":"3.1.4","purl":"pkg:generic/sbom-tool@3.1.4",
+               "evidence":{"occurrences":[{"location":"\(script)"}]}}]}
+            """.write(toFile: sbom, atomically: true, encoding: .utf8)
+        let bad = try daemon.client().request(["request": "load-sbom", "path": daemon.dir + "/missing.json"])
+        XCTAssertEqual(bad["ok"] as? Bool, false)
+        XCTAssertTrue((bad["error"] as? String ?? "").contains("missing.json"), "\(bad)")
+        let loaded = try daemon.client().request(["request": "load-sbom", "path": sbom])
+        XCTAssertEqual(loaded["ok"] as? Bool, true, "\(loaded)")
+        XCTAssertEqual(loaded["components"] as? Int, 1)
+        let whose = try daemon.client().request(["request": "whose", "paths": [script]])
+        XCTAssertEqual((whose["owners"] as? [[String: Any]])?.first?["package"] as? String, "sbom-tool", "\(whose)")
+        let follower = try daemon.client()
+        _ = try follower.request(["request": "follow", "package": "sbom-tool"])
+        usleep(100_000)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: "/bin/sh")
+        run.arguments = [script]
+        try run.run()
+        run.waitUntilExit()
+        let v = try XCTUnwrap(try follower.readObject()?["violation"] as? [String: Any], "the script's read was charged to the SBOM's component")
+        XCTAssertEqual((v["package"] as? [String: Any])?["version"] as? String, "3.1.4")
+        XCTAssertEqual(v["rule"] as? String, "credential-read")
+        let status = try daemon.client().request(["request": "status"])
+        XCTAssertEqual(status["sboms"] as? [String], [sbom])
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
     /// Re-validation: a module of a pip package modified on disk is an `integrity` violation when it
     /// is next loaded; a binary dropped into a package's directory, when it runs; a `.pth` file
     /// written by something other than the installers, when it is written.
