@@ -129,6 +129,7 @@ extension Daemon: ControlService {
             "packages": indexSnapshot.packages.count,
             "sboms": sbomsLoaded,
             "events_per_second": counters.rates,
+            "watching": watched.map { ["cgroups": $0.paths, "units": $0.units, "cgroup_ids": $0.count] as [String: Any] } ?? "host",
         ]
         if let r = revalidator {
             result["revalidation"] = [

@@ -47,6 +47,8 @@ public final class Daemon: @unchecked Sendable {
     private(set) var revalidator: Revalidator?
     private let recordLock = NSLock()
     private let journalLogging: Bool
+    /// When only some cgroups are watched.
+    let watched: WatchedCgroups?
     private var clock = WallClock()
 
     /// The exit status after SIGTERM: 0 when everything drained.
@@ -62,6 +64,10 @@ public final class Daemon: @unchecked Sendable {
         self.configuration = configuration
         notifier = ServiceNotifier(environment: environment)
         journalLogging = environment["JOURNAL_STREAM"] != nil
+        watched = WatchedCgroups(cgroups: configuration.cgroups, units: configuration.units)
+        if (!configuration.cgroups.isEmpty || !configuration.units.isEmpty) && watched == nil {
+            throw DaemonError(operation: "watch cgroups \(configuration.cgroups + configuration.units) (no cgroup v2 hierarchy is mounted)", errno: ENOENT)
+        }
         for directory in [configuration.stateDirectory, (configuration.socket as NSString).deletingLastPathComponent] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -172,6 +178,7 @@ public final class Daemon: @unchecked Sendable {
         var lastStatus = Date.distantPast
         var lastWatchdog = Date.distantPast
         var lastPrune = Date.distantPast
+        var lastCgroupRefresh = Date()
         let watchdogInterval = notifier.watchdogMicroseconds.map { Double($0) / 2e6 }
         while !DaemonSignals.stopRequested {
             usleep(50_000)
@@ -185,6 +192,10 @@ public final class Daemon: @unchecked Sendable {
                 counters.sample()
                 notifier.notify("STATUS=\(counters.statusLine)")
                 lastStatus = now
+            }
+            if let watched, now.timeIntervalSince(lastCgroupRefresh) >= 2 {
+                watched.refresh()
+                lastCgroupRefresh = now
             }
             if now.timeIntervalSince(lastPrune) >= 60 {
                 let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - Int64(configuration.retentionDays) * 86_400 * 1_000_000_000
@@ -346,6 +357,9 @@ final class PipelineState: @unchecked Sendable {
 
     func handle(_ event: Event, context: EventContext, monitor: Monitor) {
         heartbeat.store(event.header.bootTimeNanoseconds, ordering: .relaxed)
+        // Only some cgroups watched: the process table and attribution still see everything (a
+        // process may move in), but only watched events are counted, judged and published.
+        if let watched = daemon.watched, !watched.contains(event.header.cgroupID) { return }
         daemon.counters.count(event.kind)
         daemon.metrics.event(event.kind)
         sampled &+= 1

@@ -32,6 +32,10 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     public var exportKeep = 5
     /// journald's native socket; violations go there with structured fields when it exists.
     public var journalSocket = "/run/systemd/journal/socket"
+    /// Watch only these cgroups (paths in the cgroup v2 hierarchy, such as `/system.slice/ci.service`)
+    /// and these systemd units, with everything below them; both empty: the whole host.
+    public var cgroups: [String] = []
+    public var units: [String] = []
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case socket
@@ -49,6 +53,7 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         case exportMaxBytes = "export-max-bytes"
         case exportKeep = "export-keep"
         case journalSocket = "journal-socket"
+        case cgroups, units
     }
 
     public init() {}
@@ -72,6 +77,8 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         exportMaxBytes = try c.decodeIfPresent(Int.self, forKey: .exportMaxBytes) ?? d.exportMaxBytes
         exportKeep = try c.decodeIfPresent(Int.self, forKey: .exportKeep) ?? d.exportKeep
         journalSocket = try c.decodeIfPresent(String.self, forKey: .journalSocket) ?? d.journalSocket
+        cgroups = try c.decodeIfPresent([String].self, forKey: .cgroups) ?? d.cgroups
+        units = try c.decodeIfPresent([String].self, forKey: .units) ?? d.units
     }
 
     public static let defaultPath = "/etc/probity/config.yaml"

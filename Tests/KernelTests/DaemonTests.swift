@@ -321,6 +321,35 @@ extension DaemonTests {
 }
 
 extension DaemonTests {
+    /// Watching one cgroup: a process inside it is judged, the same act outside it is not.
+    func testWatchingOnlyACgroup() throws {
+        let root = try XCTUnwrap(RunCgroupRoot.path, "a cgroup v2 hierarchy is mounted")
+        let name = "probity-watch-\(getpid())"
+        let group = root + "/" + name
+        XCTAssertEqual(mkdir(group, 0o755), 0, "create \(group)")
+        defer { rmdir(group) }
+        let daemon = try RunningDaemon(extra: "cgroups: [\"/\(name)\"]\n")
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let status = try daemon.client().request(["request": "status"])
+        XCTAssertEqual((status["watching"] as? [String: Any])?["cgroup_ids"] as? Int, 1, "\(status["watching"] ?? "")")
+        try "k".write(toFile: daemon.home + "/.ssh/inside", atomically: true, encoding: .utf8)
+        try "k".write(toFile: daemon.home + "/.ssh/outside", atomically: true, encoding: .utf8)
+        let follower = try daemon.client()
+        _ = try follower.request(["request": "follow"])
+        try python("open('\(daemon.home)/.ssh/outside').read()")
+        let inside = Process()
+        inside.executableURL = URL(fileURLWithPath: "/bin/sh")
+        inside.arguments = ["-c", "echo $$ > \(group)/cgroup.procs && exec python3 -c \"open('\(daemon.home)/.ssh/inside').read()\""]
+        try inside.run()
+        inside.waitUntilExit()
+        let v = try XCTUnwrap(try follower.readObject()?["violation"] as? [String: Any])
+        XCTAssertEqual((v["evidence"] as? [String: Any])?["path"] as? String, daemon.home + "/.ssh/inside", "the first violation is the one inside")
+        let stored = try daemon.client().request(["request": "violations"])
+        let paths = (stored["violations"] as? [[String: Any]] ?? []).compactMap { ($0["evidence"] as? [String: Any])?["path"] as? String }
+        XCTAssertFalse(paths.contains(daemon.home + "/.ssh/outside"), "\(paths)")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
     /// `load-sbom` while running: a script the SBOM lists is attributed to its component from then on.
     func testLoadSBOMWhileRunning() throws {
         let daemon = try RunningDaemon()
@@ -452,6 +481,17 @@ extension DaemonTests {
         XCTAssertLessThan(kib, 512 * 1024, "resident memory stays bounded: \(rss)")
         print("fan-out: \(count) violations to 16 followers and the store in \(String(format: "%.2f", seconds)) s; daemon \(rss)")
         XCTAssertEqual(daemon.stop(), 0)
+    }
+}
+
+enum RunCgroupRoot {
+    static var path: String? {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return nil }
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 3 && fields[2] == "cgroup2" { return String(fields[1]) }
+        }
+        return nil
     }
 }
 
