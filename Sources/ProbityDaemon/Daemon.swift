@@ -216,17 +216,23 @@ public final class Daemon: @unchecked Sendable {
         return 0
     }
 
-    /// Reloads the contracts; a broken file leaves the old set in force. Returns the error text.
+    /// Reloads the contracts and the SBOMs (and rediscovers the package databases), all or nothing:
+    /// a broken file leaves the old set in force. Returns the error text.
     @discardableResult
     func reloadContracts() -> String? {
         notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(WallClock.bootTimeNow() / 1000)")
         defer { notifier.notify("READY=1") }
         do {
+            // SBOMs and package databases first, into a new index beside the old one; then the
+            // contracts; the index is swapped only when both succeeded.
+            let index = try AttributionSetup.index(sboms: sbomsLoaded, root: configuration.sbomRoot, verbose: false)
             let generation = try contracts.reload()
-            log("contracts reloaded (generation \(generation))")
+            indexState.withLock { $0 = index }
+            monitor?.replaceAttributionIndex(index)
+            log("contracts and SBOMs reloaded (generation \(generation); \(index.packages.count) packages, \(index.fileCount) files)")
             return nil
         } catch {
-            log("reload refused, the old contracts stay in force: \(error)")
+            log("reload refused, the old contracts and SBOMs stay in force: \(error)", priority: 4)
             return "\(error)"
         }
     }

@@ -181,6 +181,17 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue((refused["error"] as? String ?? "").hasPrefix("\(policy):8:9: unknown key `netwerk`"), "\(refused)")
         let status = try daemon.client().request(["request": "status"])
         XCTAssertEqual((status["contracts"] as? [String: Any])?["generation"] as? Int, 1, "the old set stays")
+        // The CLI is a client too.
+        let cli = Process()
+        cli.executableURL = try Kernel.probityBinary()
+        cli.arguments = ["status", "--socket", daemon.socket]
+        let cliOut = Pipe()
+        cli.standardOutput = cliOut
+        try cli.run()
+        let shown = String(decoding: cliOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        cli.waitUntilExit()
+        XCTAssertEqual(cli.terminationStatus, 0)
+        XCTAssertTrue(shown.contains("generation 1") && shown.contains("hooks:"), shown)
         // The old contract still judges.
         let follower = try daemon.client()
         _ = try follower.request(["request": "follow"])
@@ -384,6 +395,13 @@ extension DaemonTests {
         XCTAssertEqual(v["rule"] as? String, "credential-read")
         let status = try daemon.client().request(["request": "status"])
         XCTAssertEqual(status["sboms"] as? [String], [sbom])
+        // Reload reads the SBOMs again: a broken one refuses the whole reload.
+        try "{\"bomFormat\":\"CycloneDX\",".write(toFile: sbom, atomically: true, encoding: .utf8)
+        let refused = try daemon.client().request(["request": "reload"])
+        XCTAssertEqual(refused["ok"] as? Bool, false)
+        XCTAssertTrue((refused["error"] as? String ?? "").hasPrefix(sbom), "\(refused)")
+        let still = try daemon.client().request(["request": "whose", "paths": [script]])
+        XCTAssertEqual((still["owners"] as? [[String: Any]])?.first?["package"] as? String, "sbom-tool", "the old index stays")
         XCTAssertEqual(daemon.stop(), 0)
     }
 
@@ -415,17 +433,31 @@ extension DaemonTests {
         try handle.write(contentsOf: Data("\n# tampered\n".utf8))
         try handle.close()
         try python("import subprocess; subprocess.run(['\(daemon.dir)/venv/bin/python', '-c', 'import pip'])")
+        // A listed executable modified, then run: venv/bin/pip-style scripts are in RECORD.
+        let script = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: daemon.dir + "/venv/bin").first { $0.hasPrefix("pip3") })
+        let scriptPath = daemon.dir + "/venv/bin/" + script
+        let scriptHandle = try XCTUnwrap(FileHandle(forWritingAtPath: scriptPath))
+        try scriptHandle.seekToEnd()
+        try scriptHandle.write(contentsOf: Data("\n# tampered\n".utf8))
+        try scriptHandle.close()
+        try python("import subprocess; subprocess.run(['\(scriptPath)', '--version'], stdout=subprocess.DEVNULL)")
         // A dropped binary, and a .pth file.
         try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: site + "/pip/dropped")
         try python("import subprocess; subprocess.run(['\(site)/pip/dropped'])")
         try python("open('\(site)/evil.pth', 'w').write('import os')")
 
         var found: [String: [String: Any]] = [:]
-        while found.count < 3, let line = try? follower.readObject() {
+        var mismatched: Set<String> = []
+        while found.count < 3 || mismatched.count < 2, let line = try? follower.readObject() {
             guard let v = line["violation"] as? [String: Any], v["contract"] as? String == "integrity",
                   let path = (v["evidence"] as? [String: Any])?["path"] as? String, path.hasPrefix(daemon.dir) else { continue }
+            if v["rule"] as? String == "hash-mismatch" {
+                mismatched.insert(path)
+                if path != module { continue }
+            }
             found[v["rule"] as? String ?? ""] = v
         }
+        XCTAssertEqual(mismatched, [module, scriptPath], "the modified module when loaded, the modified script when run")
         XCTAssertEqual(Set(found.keys), ["hash-mismatch", "unlisted-executable", "new-pth"], "\(found)\n\(daemon.log)")
         let mismatch = try XCTUnwrap(found["hash-mismatch"])
         XCTAssertEqual((mismatch["evidence"] as? [String: Any])?["path"] as? String, module)
