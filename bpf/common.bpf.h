@@ -304,6 +304,29 @@ static __always_inline struct file *fd_to_file(struct task_struct *task, int fd)
 	return f;
 }
 
+/* For a relative path: the dentry path of the directory it is relative to (dirfd, or the cwd for
+ * AT_FDCWD), written at `off`. Sets PROBITY_F_RELATIVE (and PROBITY_F_DPATH_TRUNCATED) in *flags;
+ * returns the bytes written (0 when the directory is unknown). */
+static __always_inline __u32 write_relative_dir(char *buf, __u32 off, struct task_struct *task, int dirfd, __u32 *flags)
+{
+	struct path *dir = NULL;
+	if (dirfd == AT_FDCWD_) {
+		dir = &task->fs->pwd;
+	} else {
+		struct file *f = fd_to_file(task, dirfd);
+		if (f)
+			dir = (struct path *)&f->f_path;
+	}
+	*flags |= PROBITY_F_RELATIVE;
+	if (!dir)
+		return 0;
+	bool truncated = false;
+	__u32 w = write_dentry_path(buf, off, dir, &truncated);
+	if (truncated)
+		*flags |= PROBITY_F_DPATH_TRUNCATED;
+	return w;
+}
+
 /* The user-space registers saved at syscall entry: the syscall's arguments at its exit. */
 static __always_inline struct pt_regs *syscall_regs(void)
 {

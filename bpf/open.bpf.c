@@ -133,23 +133,9 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	off += plen;
 
 	if (plen > 1 && s->buf[sizeof(*e)] != '/') {
-		struct path *dir = NULL;
-		if (dirfd == AT_FDCWD_) {
-			dir = &task->fs->pwd;
-		} else {
-			struct file *f = fd_to_file(task, dirfd);
-			if (f)
-				dir = (struct path *)&f->f_path;
-		}
-		e->hdr.flags |= PROBITY_F_RELATIVE;
-		if (dir) {
-			bool truncated = false;
-			__u32 w = write_dentry_path(s->buf, off, dir, &truncated);
-			e->dir_len = w;
-			off += w;
-			if (truncated)
-				e->hdr.flags |= PROBITY_F_DPATH_TRUNCATED;
-		}
+		__u32 w = write_relative_dir(s->buf, off, task, dirfd, &e->hdr.flags);
+		e->dir_len = w;
+		off += w;
 	}
 	emit(cfg, e, off, PROBITY_KIND_OPEN);
 	return 0;

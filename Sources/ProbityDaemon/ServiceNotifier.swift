@@ -11,7 +11,7 @@ public final class ServiceNotifier: Sendable {
     public let watchdogMicroseconds: UInt64?
 
     public init(environment: [String: String]) {
-        if let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108 {
+        if let path = environment["NOTIFY_SOCKET"], !path.isEmpty {
             var bytes = Array(path.utf8)
             if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }  // the abstract namespace
             address = bytes
@@ -30,16 +30,9 @@ public final class ServiceNotifier: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var target = sockaddr_un()
-        target.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &target.sun_path) { raw in for (i, b) in address.enumerated() { raw[i] = b } }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + address.count)
+        guard var target = UnixSocketAddress(address) else { return false }
         let sent = state.utf8CString.withUnsafeBufferPointer { text in
-            withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, length)
-                }
-            }
+            target.withSockaddr { sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, $1) }
         }
         return sent >= 0
     }

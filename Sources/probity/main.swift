@@ -156,20 +156,10 @@ struct RunCommand: ParsableCommand {
             (docs/contracts.md).
             """)
 
-    @Option(name: .customLong("policy"), help: "A policy file (repeatable; `builtin` is the built-in one, used when none is given).")
-    var policies: [String] = []
-
-    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
-    var sboms: [String] = []
-
-    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
-    var sbomRoot = "/"
+    @OptionGroup var shared: RunSharedOptions
 
     @Option(name: .customLong("baseline-sbom"), help: "An earlier SBOM: packages absent from it are `new`, others `changed`.")
     var baselineSBOM: String?
-
-    @Option(name: .customLong("report"), help: "The report directory.")
-    var reportDirectory = "probity-report"
 
     @Option(help: "audit (report) or enforce (carry out kill and deny actions).")
     var mode = "audit"
@@ -197,27 +187,52 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        var options = RunOptions()
-        options.policies = policies
-        options.sboms = sboms
-        options.sbomRoot = sbomRoot
+        var options = shared.options()
         options.baselineSBOM = baselineSBOM
-        options.reportDirectory = reportDirectory
         options.enforce = mode == "enforce"
         options.failOn = Severity(rawValue: failOn) ?? .low
         options.allowLoss = allowLoss
         options.ringBufferBytes = ringBufferMiB << 20
         options.verbose = !quiet
         options.command = command
-        let status: Int32
-        do {
-            status = try Run.run(options)
-        } catch {
-            // Probity's own failure (bad policy, probes refused) is told apart from the command's.
-            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
-            throw ExitCode(RunStatus.failure)
-        }
-        throw ExitCode(status)
+        try runOrFail(options)
+    }
+}
+
+/// Runs `probity run` / `probity learn` and exits with its status; Probity's own failure (bad
+/// policy, probes refused) is status 2, told apart from the command's.
+func runOrFail(_ options: RunOptions) throws -> Never {
+    let status: Int32
+    do {
+        status = try Run.run(options)
+    } catch {
+        FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+        throw ExitCode(RunStatus.failure)
+    }
+    throw ExitCode(status)
+}
+
+/// The options `probity run` and `probity learn` share.
+struct RunSharedOptions: ParsableArguments {
+    @Option(name: .customLong("policy"), help: "A policy file (repeatable; `builtin` is the built-in one, used when none is given).")
+    var policies: [String] = []
+
+    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
+    var sboms: [String] = []
+
+    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
+    var sbomRoot = "/"
+
+    @Option(name: .customLong("report"), help: "The report directory.")
+    var reportDirectory = "probity-report"
+
+    func options() -> RunOptions {
+        var options = RunOptions()
+        options.policies = policies
+        options.sboms = sboms
+        options.sbomRoot = sbomRoot
+        options.reportDirectory = reportDirectory
+        return options
     }
 }
 
@@ -249,20 +264,10 @@ struct LearnCommand: ParsableCommand {
             for exactly what the package did. Exits with the command's status.
             """)
 
-    @Option(name: .customLong("policy"), help: "The contracts to learn against (repeatable; default: builtin).")
-    var policies: [String] = []
-
-    @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
-    var sboms: [String] = []
-
-    @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
-    var sbomRoot = "/"
+    @OptionGroup var shared: RunSharedOptions
 
     @Option(name: .shortAndLong, help: "Where to write the learnt contracts.")
     var output = "probity-learned.yaml"
-
-    @Option(name: .customLong("report"), help: "The report directory.")
-    var reportDirectory = "probity-report"
 
     @Flag(name: .shortAndLong, help: "Print only the outcome.")
     var quiet = false
@@ -275,24 +280,13 @@ struct LearnCommand: ParsableCommand {
     }
 
     func run() throws {
-        var options = RunOptions()
-        options.policies = policies
-        options.sboms = sboms
-        options.sbomRoot = sbomRoot
-        options.reportDirectory = reportDirectory
+        var options = shared.options()
         options.learnOutput = output
         options.allowLoss = true
         options.verbose = !quiet
         options.stepSummary = nil
         options.command = command
-        let status: Int32
-        do {
-            status = try Run.run(options)
-        } catch {
-            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
-            throw ExitCode(RunStatus.failure)
-        }
-        throw ExitCode(status)
+        try runOrFail(options)
     }
 }
 

@@ -37,6 +37,22 @@ final class RunCommandTests: XCTestCase {
         return Finished(status: status, stderr: String(decoding: data, as: UTF8.self))
     }
 
+    /// Runs `make demo`'s script (Tests/Fixtures/demo/demo.sh) with the built probity; returns its
+    /// exit status (0: probity gave the status the mode expects) and everything it printed.
+    private func demo(report: String, environment: [String: String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
+        process.arguments = [try Kernel.probityBinary().path, report]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, log)
+    }
+
     private func violations(_ report: String) throws -> (document: [String: Any], list: [[String: Any]]) {
         let data = try Data(contentsOf: URL(fileURLWithPath: report + "/violations.json"))
         let document = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -56,17 +72,8 @@ final class RunCommandTests: XCTestCase {
         let report = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: report) }
         let summary = report + "/step-summary.md"
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
-        process.arguments = [try Kernel.probityBinary().path, report + "/out"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["GITHUB_STEP_SUMMARY": summary]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "probity failed the run with status 86:\n\(log)")
+        let (status, log) = try demo(report: report + "/out", environment: ["GITHUB_STEP_SUMMARY": summary])
+        XCTAssertEqual(status, 0, "probity failed the run with status 86:\n\(log)")
 
         let (document, list) = try violations(report + "/out")
         XCTAssertEqual(document["passed"] as? Bool, false)
@@ -249,17 +256,8 @@ final class RunCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let contract = dir + "/learned.yaml"
         for mode in ["learn", "check"] {
-            let process = Process()
-            process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
-            process.arguments = [try Kernel.probityBinary().path, "\(dir)/\(mode)"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["DEMO_MODE": mode, "DEMO_CONTRACT": contract]) { $1 }
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, "\(mode):\n\(log)")
+            let (status, log) = try demo(report: "\(dir)/\(mode)", environment: ["DEMO_MODE": mode, "DEMO_CONTRACT": contract])
+            XCTAssertEqual(status, 0, "\(mode):\n\(log)")
         }
         let learnt = try String(contentsOfFile: contract, encoding: .utf8)
         XCTAssertTrue(learnt.contains("name: learned/npm/evil-hook"), learnt)
@@ -320,17 +318,8 @@ final class RunCommandTests: XCTestCase {
     func testDemoInEnforceModeStopsEachPayloadAtItsFirstStep() throws {
         let report = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: report) }
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
-        process.arguments = [try Kernel.probityBinary().path, report + "/out"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["DEMO_MODE": "enforce"]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, log)
+        let (status, log) = try demo(report: report + "/out", environment: ["DEMO_MODE": "enforce"])
+        XCTAssertEqual(status, 0, log)
         let (document, list) = try violations(report + "/out")
         XCTAssertEqual(document["mode"] as? String, "enforce")
         XCTAssertEqual(Set(list.map(pair)), ["evil-hook credential-read", "evil-setup credential-read"], log)
