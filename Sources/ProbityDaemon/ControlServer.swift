@@ -285,7 +285,10 @@ public final class ControlServer: @unchecked Sendable {
                 client.output.append(UInt8(ascii: "\n"))
             }
             if client.output.count > Self.maximumBacklog {
-                client.output = Self.line(["ok": false, "error": "cut off: more than \(Self.maximumBacklog) bytes were waiting for this client"])
+                // Keep the line already partly sent (up to its newline) so the stream stays framed.
+                let keep = client.output.firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+                client.output.removeSubrange(keep...)
+                client.output += Self.line(["ok": false, "error": "cut off: more than \(Self.maximumBacklog) bytes were waiting for this client"])
                 client.closeAfterWrite = true
             }
             clients[fd] = client

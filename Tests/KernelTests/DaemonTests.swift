@@ -160,10 +160,24 @@ final class DaemonTests: XCTestCase {
         raw.waitUntilExit()
         XCTAssertTrue(answers.contains("not a JSON object"), answers)
         XCTAssertTrue(answers.contains("request too long"), answers)
-        // A client that asks and never reads does not block the others.
+        // A client that asks and never reads does not block the others, and is cut off once 8 MiB
+        // wait for it (150,000 failed opens: some 25 MB of event lines).
         let stalled = try daemon.client()
         try stalled.send(["request": "follow", "what": ["events"]])
-        XCTAssertEqual(try patient.request(["request": "status"])["ok"] as? Bool, true, "the patient client is still served")
+        usleep(200_000)
+        func opens() throws -> Int { ((try patient.request(["request": "status"])["events"] as? [String: Any])?["open"] as? Int) ?? 0 }
+        let before = try opens()
+        try python("for i in range(150000):\n    try: open('/nonexistent-probity/%d' % i)\n    except OSError: pass")
+        // The patient client is served all along; wait until the daemon has published the burst.
+        for _ in 0..<300 where try opens() < before + 150_000 { usleep(100_000) }
+        var sawCutOff = false
+        var lines = 0
+        while !sawCutOff, let line = try? stalled.readObject() {
+            lines += 1
+            if (line["error"] as? String ?? "").contains("cut off") { sawCutOff = true }
+        }
+        XCTAssertGreaterThan(lines, 10, "the follower had been receiving events (what the socket held) before the cut")
+        XCTAssertTrue(sawCutOff, "the stalled follower was told it was cut off, then disconnected (\(lines) lines read)")
         XCTAssertEqual(try daemon.client().request(["request": "packages"])["ok"] as? Bool, true)
         XCTAssertEqual(daemon.stop(), 0, daemon.log)
     }
