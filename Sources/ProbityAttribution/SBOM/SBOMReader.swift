@@ -101,6 +101,18 @@ public enum SBOMReader {
 
     /// A hash value worth keeping: hex, and not syft's all-zero placeholder.
     static func usableHash(_ value: String) -> String? {
+        // The common case, already lowercase hex with no spaces, is checked on the bytes and kept
+        // as it is (no new string).
+        var clean = true, nonZero = false
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "0"): continue
+            case UInt8(ascii: "1")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): nonZero = true
+            default: clean = false
+            }
+            if !clean { break }
+        }
+        if clean { return nonZero ? value : nil }
         let v = value.lowercased().trimmingCharacters(in: .whitespaces)
         guard !v.isEmpty, v.allSatisfy({ $0.isHexDigit }), v.contains(where: { $0 != "0" }) else { return nil }
         return v

@@ -4,7 +4,8 @@ import Foundation
 enum SPDXRelationships {
     /// Applies one `A TYPE B` relationship to the document.
     static func apply(_ a: String, _ type: String, _ b: String, fileIndex: [String: Int], doc: inout SBOMDocument) {
-        switch type.uppercased() {
+        let upper = type.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? type.uppercased() : type
+        switch upper {
         case "CONTAINS":
             if let f = fileIndex[b] { doc.files[f].ownerRef = a }
         case "CONTAINED_BY":
