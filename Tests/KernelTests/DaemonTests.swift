@@ -132,14 +132,9 @@ final class DaemonTests: XCTestCase {
         let daemon = try RunningDaemon()
         XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
         chmod(daemon.socket, 0o666)  // let the kernel pass the connect: probityd itself must refuse
-        let other = Process()
-        other.executableURL = URL(fileURLWithPath: "/bin/sh")
-        other.arguments = ["-c", "echo '{\"request\":\"status\"}' | setpriv --reuid=65534 --regid=65534 --clear-groups socat - UNIX-CONNECT:\(daemon.socket)"]
-        let out = Pipe()
-        other.standardOutput = out
-        try other.run()
-        let refusal = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        other.waitUntilExit()
+        let refusal = try Kernel.output("/bin/sh", [
+            "-c", "echo '{\"request\":\"status\"}' | setpriv --reuid=65534 --regid=65534 --clear-groups socat - UNIX-CONNECT:\(daemon.socket)",
+        ]).text
         XCTAssertTrue(refusal.contains("permission denied: uid 65534"), refusal)
 
         let patient = try daemon.client()  // a well-behaved client, before and after the bad ones
@@ -150,14 +145,9 @@ final class DaemonTests: XCTestCase {
         try bad.send(["request": "frobnicate"])
         XCTAssertTrue((try bad.readObject()?["error"] as? String ?? "").contains("unknown request `frobnicate`"))
         // Not JSON, then a 10 MiB line: an error, then the connection is cut.
-        let raw = Process()
-        raw.executableURL = URL(fileURLWithPath: "/bin/sh")
-        raw.arguments = ["-c", "{ echo 'not json'; head -c 10485760 /dev/zero | tr '\\\\0' x; echo; } | socat -t 5 - UNIX-CONNECT:\(daemon.socket)"]
-        let rawOut = Pipe()
-        raw.standardOutput = rawOut
-        try raw.run()
-        let answers = String(decoding: rawOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        raw.waitUntilExit()
+        let answers = try Kernel.output("/bin/sh", [
+            "-c", "{ echo 'not json'; head -c 10485760 /dev/zero | tr '\\\\0' x; echo; } | socat -t 5 - UNIX-CONNECT:\(daemon.socket)",
+        ]).text
         XCTAssertTrue(answers.contains("not a JSON object"), answers)
         XCTAssertTrue(answers.contains("request too long"), answers)
         // A client that asks and never reads does not block the others, and is cut off once 8 MiB
@@ -196,15 +186,8 @@ final class DaemonTests: XCTestCase {
         let status = try daemon.client().request(["request": "status"])
         XCTAssertEqual((status["contracts"] as? [String: Any])?["generation"] as? Int, 1, "the old set stays")
         // The CLI is a client too.
-        let cli = Process()
-        cli.executableURL = try Kernel.probityBinary()
-        cli.arguments = ["status", "--socket", daemon.socket]
-        let cliOut = Pipe()
-        cli.standardOutput = cliOut
-        try cli.run()
-        let shown = String(decoding: cliOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cli.waitUntilExit()
-        XCTAssertEqual(cli.terminationStatus, 0)
+        let (cliStatus, shown) = try Kernel.output(try Kernel.probityBinary().path, ["status", "--socket", daemon.socket])
+        XCTAssertEqual(cliStatus, 0)
         XCTAssertTrue(shown.contains("generation 1") && shown.contains("hooks:"), shown)
         // The old contract still judges.
         let follower = try daemon.client()
@@ -320,14 +303,9 @@ extension DaemonTests {
         XCTAssertTrue(metrics.contains("probity_events_total{kind=\"open\"}"), metrics)
         XCTAssertTrue(metrics.contains("probity_violations_total{severity=\"critical\"}"), metrics)
         XCTAssertTrue(metrics.contains("probity_evaluation_duration_seconds_bucket"), metrics)
-        let http = Process()
-        http.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        http.arguments = ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
-        let out = Pipe()
-        http.standardOutput = out
-        try http.run()
-        let scraped = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        http.waitUntilExit()
+        let scraped = try Kernel.output("/usr/bin/env", [
+            "python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())",
+        ]).text
         XCTAssertTrue(scraped.contains("probity_lost_events_total"), scraped)
 
         XCTAssertEqual(daemon.stop(), 0)
@@ -622,16 +600,8 @@ final class UnitFileTests: XCTestCase {
         let dir = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try unit.replacingOccurrences(of: "/usr/local/bin/probityd", with: daemon).write(toFile: dir + "/probity.service", atomically: true, encoding: .utf8)
-        let verify = Process()
-        verify.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        verify.arguments = ["verify", dir + "/probity.service"]
-        let out = Pipe()
-        verify.standardOutput = out
-        verify.standardError = out
-        try verify.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        verify.waitUntilExit()
-        XCTAssertEqual(verify.terminationStatus, 0, text)
+        let (status, text) = try Kernel.output("/usr/bin/systemd-analyze", ["verify", dir + "/probity.service"], mergeErrors: true)
+        XCTAssertEqual(status, 0, text)
         XCTAssertFalse(text.contains("probity.service"), "no complaint about the unit: \(text)")
         // The configuration file it installs is the documented defaults.
         let config = repository.appendingPathComponent("systemd/config.yaml").path

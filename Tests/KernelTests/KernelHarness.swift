@@ -47,6 +47,24 @@ final class EventCollector: @unchecked Sendable {
 }
 
 enum Kernel {
+    /// Runs a program to its end and returns its exit status and what it printed (standard output,
+    /// and standard error too when `mergeErrors`).
+    @discardableResult
+    static func output(_ program: String, _ arguments: [String], mergeErrors: Bool = false,
+                       environment: [String: String] = [:]) throws -> (status: Int32, text: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let out = Pipe()
+        process.standardOutput = out
+        if mergeErrors { process.standardError = out }
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     /// The built `probity` binary, beside the test bundle.
     static func probityBinary() throws -> URL {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -40,17 +40,8 @@ final class RunCommandTests: XCTestCase {
     /// Runs `make demo`'s script (Tests/Fixtures/demo/demo.sh) with the built probity; returns its
     /// exit status (0: probity gave the status the mode expects) and everything it printed.
     private func demo(report: String, environment: [String: String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh")
-        process.arguments = [try Kernel.probityBinary().path, report]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let log = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, log)
+        try Kernel.output(repository.appendingPathComponent("Tests/Fixtures/demo/demo.sh").path, [try Kernel.probityBinary().path, report],
+                          mergeErrors: true, environment: environment)
     }
 
     private func violations(_ report: String) throws -> (document: [String: Any], list: [[String: Any]]) {
