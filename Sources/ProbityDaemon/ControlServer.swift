@@ -47,10 +47,13 @@ public final class ControlServer: @unchecked Sendable {
         var accepts: @Sendable ([String: String]) -> Bool
     }
 
-    struct Client {
-        var peer: PeerCredentials
+    /// A class, so that appending to a follower's backlog never copies the backlog.
+    final class Client {
+        let peer: PeerCredentials
         var input: [UInt8] = []
+        /// What waits to be sent: `output[sent...]`.
         var output: [UInt8] = []
+        var sent = 0
         var follow: Set<String> = []
         var filter: [String: String] = [:]
         var closeAfterWrite = false
@@ -58,6 +61,21 @@ public final class ControlServer: @unchecked Sendable {
         /// Answered and shut for writing: what it still sends is read and dropped until it closes,
         /// so that closing never resets the connection before it has read our last line.
         var draining = false
+
+        init(peer: PeerCredentials) { self.peer = peer }
+
+        var pending: Int { output.count - sent }
+
+        /// Drops what was sent, once that is most of the buffer (no shifting on every send).
+        func compact() {
+            if sent == output.count {
+                output.removeAll(keepingCapacity: true)
+                sent = 0
+            } else if sent > 65536 && sent > output.count / 2 {
+                output.removeSubrange(0..<sent)
+                sent = 0
+            }
+        }
     }
 
     /// Creates the socket at `path` (mode 0660, group `group` when it exists).
@@ -149,7 +167,7 @@ public final class ControlServer: @unchecked Sendable {
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             let order = Array(clients.keys)
             for fd in order {
-                let wantsWrite = !(clients[fd]?.output.isEmpty ?? true)
+                let wantsWrite = (clients[fd]?.pending ?? 0) > 0
                 let wantsRead = !(clients[fd]?.inputClosed ?? true)
                 fds.append(pollfd(fd: fd, events: (wantsRead ? Int16(POLLIN) : 0) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0))
             }
@@ -180,7 +198,7 @@ public final class ControlServer: @unchecked Sendable {
                 close(fd)
                 continue
             }
-            var client = Client(peer: PeerCredentials(pid: pid, uid: uid, gid: gid))
+            let client = Client(peer: PeerCredentials(pid: pid, uid: uid, gid: gid))
             if !isAllowed(client.peer) {
                 client.output = Self.line(["ok": false, "error": "permission denied: uid \(uid) is neither root nor in group probity"])
                 client.closeAfterWrite = true
@@ -208,15 +226,14 @@ public final class ControlServer: @unchecked Sendable {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n == 0 {
                 // The client finished sending: answer what it asked, then close.
-                if var client = clients[fd] {
+                if let client = clients[fd] {
                     if !client.input.isEmpty {
                         let line = client.input
                         client.input.removeAll()
-                        handle(line, client: &client)
+                        handle(line, client: client)
                     }
                     if client.follow.isEmpty { client.closeAfterWrite = true }
                     client.inputClosed = true
-                    clients[fd] = client
                     if client.draining {
                         drop(fd)
                         return
@@ -229,26 +246,25 @@ public final class ControlServer: @unchecked Sendable {
                 return
             }
             if n < 0 { break }
-            guard var client = clients[fd] else { return }
+            guard let client = clients[fd] else { return }
             if client.closeAfterWrite { continue }  // refused or cut off: read and drop what it sends
             client.input.append(contentsOf: buffer[0..<n])
             while let newline = client.input.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Array(client.input[..<newline])
                 client.input.removeSubrange(...newline)
-                handle(line, client: &client)
+                handle(line, client: client)
             }
             if client.input.count > Self.maximumLine {
                 client.output += Self.line(["ok": false, "error": "request too long (limit \(Self.maximumLine) bytes per line)"])
                 client.input.removeAll()
                 client.closeAfterWrite = true
             }
-            clients[fd] = client
         }
         countFollowers()
         flush(fd)
     }
 
-    private func handle(_ line: [UInt8], client: inout Client) {
+    private func handle(_ line: [UInt8], client: Client) {
         if line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) { return }
         guard let object = try? JSONSerialization.jsonObject(with: Data(line)), let request = object as? [String: Any] else {
             client.output += Self.line(["ok": false, "error": "not a JSON object: send one object per line, like {\"request\":\"status\"}"])
@@ -279,35 +295,35 @@ public final class ControlServer: @unchecked Sendable {
             return items
         }
         guard !batch.isEmpty else { return }
-        for (fd, var client) in clients where !client.follow.isEmpty && !client.closeAfterWrite {
+        for client in clients.values where !client.follow.isEmpty && !client.closeAfterWrite {
             for item in batch where client.follow.contains(item.kind) && item.accepts(client.filter) {
                 client.output += item.line
                 client.output.append(UInt8(ascii: "\n"))
             }
-            if client.output.count > Self.maximumBacklog {
+            if client.pending > Self.maximumBacklog {
                 // Keep the line already partly sent (up to its newline) so the stream stays framed.
-                let keep = client.output.firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+                let keep = client.output[client.sent...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? client.sent
                 client.output.removeSubrange(keep...)
                 client.output += Self.line(["ok": false, "error": "cut off: more than \(Self.maximumBacklog) bytes were waiting for this client"])
                 client.closeAfterWrite = true
             }
-            clients[fd] = client
         }
         for fd in Array(clients.keys) { flush(fd) }
     }
 
     private func flush(_ fd: Int32) {
-        guard var client = clients[fd] else { return }
-        while !client.output.isEmpty {
-            let n = client.output.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard let client = clients[fd] else { return }
+        while client.pending > 0 {
+            let n = client.output.withUnsafeBytes { send(fd, $0.baseAddress! + client.sent, client.pending, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EAGAIN || errno == EINTR { break }
                 drop(fd)
                 return
             }
-            client.output.removeFirst(n)
+            client.sent += n
         }
-        if client.output.isEmpty && client.closeAfterWrite {
+        client.compact()
+        if client.pending == 0 && client.closeAfterWrite {
             if client.inputClosed {
                 drop(fd)
                 return
@@ -317,7 +333,6 @@ public final class ControlServer: @unchecked Sendable {
                 client.draining = true
             }
         }
-        clients[fd] = client
     }
 
     private func drop(_ fd: Int32) {

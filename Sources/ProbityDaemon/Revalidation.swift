@@ -55,9 +55,27 @@ final class Revalidator: @unchecked Sendable {
     }
 
     /// Whether an opened file is code that runs: shared objects, Python and Node modules.
+    /// Looks at the UTF-8 bytes of the last segment only: it runs for every successful read-open.
     static func isLoadedCode(_ path: String) -> Bool {
-        path.hasSuffix(".so") || path.contains(".so.") || path.hasSuffix(".py") || path.hasSuffix(".js")
-            || path.hasSuffix(".mjs") || path.hasSuffix(".cjs") || path.hasSuffix(".node")
+        var path = path
+        return path.withUTF8 { bytes -> Bool in
+            guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return false }
+            let name = UnsafeBufferPointer(rebasing: bytes[(slash + 1)...])
+            func ends(_ suffix: StaticString) -> Bool {
+                let n = suffix.utf8CodeUnitCount
+                guard name.count >= n else { return false }
+                return suffix.withUTF8Buffer { s in (0..<n).allSatisfy { name[name.count - n + $0] == s[$0] } }
+            }
+            if ends(".so") || ends(".py") || ends(".js") || ends(".mjs") || ends(".cjs") || ends(".node") { return true }
+            // Versioned shared objects: libfoo.so.1.2
+            var i = 0
+            while i + 3 < name.count {
+                if name[i] == UInt8(ascii: "."), name[i + 1] == UInt8(ascii: "s"), name[i + 2] == UInt8(ascii: "o"),
+                   name[i + 3] == UInt8(ascii: ".") { return true }
+                i += 1
+            }
+            return false
+        }
     }
 
     func start() {

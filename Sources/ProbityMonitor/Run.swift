@@ -254,7 +254,6 @@ final class RunState: @unchecked Sendable {
     let rootExited = Atomic<Bool>(false)
     /// Processes of the tree that have not exited, with their parent at fork.
     private var alive: [Int32: Int32] = [:]
-    private var exited: Set<Int32> = []
     private var attributions: [Int32: Attribution] = [:]
 
     let enforcement: EnforcementSession?
@@ -277,7 +276,6 @@ final class RunState: @unchecked Sendable {
             enforcement?.inherit(child: fork.childPID, parent: fork.header.pid)
         case .exit(let exit):
             alive[exit.header.pid] = nil
-            exited.insert(exit.header.pid)
             attributions[exit.header.pid] = nil
             enforcement?.forget(pid: exit.header.pid)
             if exit.header.pid == rootPID { rootExited.store(true, ordering: .releasing) }
