@@ -317,7 +317,12 @@ final class RunCommandTests: XCTestCase {
         for v in list {
             XCTAssertEqual(v["enforcement"] as? String, "kernel", "\(v)")
         }
-        XCTAssertEqual((document["events"] as? [String: Any])?["connect"] as? Int, 0, "nothing phoned home")
+        // Count connects to the test host, not all connects: the package managers make their own
+        // (on machines with nscd, glibc asks it over a Unix socket on every user lookup).
+        let events = try String(contentsOfFile: report + "/out/events.jsonl", encoding: .utf8)
+        let home = events.split(separator: "\n").filter { $0.contains("\"kind\":\"connect\"") && $0.contains("\"10.205.0.2\"") }
+        XCTAssertEqual(home, [], "nothing phoned home")
+        XCTAssertTrue(events.contains("\"kind\":\"exec\""), "the events were written")
     }
 
     /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).
