@@ -154,6 +154,10 @@ public final class Daemon: @unchecked Sendable {
 
         let dns: DNSObserver? = try? DNSObserver()
         dns?.start()
+        if dns != nil {
+            let cache = NameServiceCache.invalidateHosts()
+            if cache != .absent { log("\(cache)") }
+        }
         self.dns = dns
         let server = try ControlServer(path: configuration.socket, group: configuration.socketGroup, service: self)
         self.server = server

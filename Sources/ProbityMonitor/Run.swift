@@ -108,6 +108,8 @@ public enum Run {
             dns = try DNSObserver()
             if let enforcement { dns?.onAnswers { enforcement.dnsAnswers($0) } }
             dns?.start()
+            let cache = NameServiceCache.invalidateHosts()
+            if options.verbose && cache != .absent || cache.isFailure { printError("probity: \(cache)\n") }
         } catch {
             dns = nil
             printError("probity: DNS answers cannot be observed (\(error)): `host` entries match nothing\n")

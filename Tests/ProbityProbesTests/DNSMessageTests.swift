@@ -299,12 +299,13 @@ final class DNSMessageTests: XCTestCase {
         XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(2)).first, "other.test")
         XCTAssertEqual(Set(observer.names(for: "1.2.3.4", at: start + .seconds(2))), ["other.test", "www.x.test", "y.cdn.test"])
         XCTAssertEqual(observer.names(for: "::ffff:1.2.3.4", at: start + .seconds(2)).count, 3)
-        // TTL 5 is kept for 60 s; TTL 120 for 120 s.
-        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(60)).count, 3)
-        XCTAssertEqual(Set(observer.names(for: "1.2.3.4", at: start + .seconds(62))), ["www.x.test", "y.cdn.test"])
-        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(121)), [])
+        // Every name is kept an hour at least (TTL 5 and 120 alike); TTL 900 for 900 s at most.
+        observer.record(DNSAnswerSet(question: "long.test", answers: [DNSAnswer(address: "1.2.3.4", name: "long.test", ttl: 7200)]), at: start + .seconds(1))
+        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(3599)).count, 4)
+        XCTAssertEqual(Set(observer.names(for: "1.2.3.4", at: start + .seconds(3602))), ["long.test"])
+        XCTAssertEqual(observer.names(for: "1.2.3.4", at: start + .seconds(7202)), [])
         XCTAssertEqual(observer.names(for: "9.9.9.9"), [])
-        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 2, packetsMalformed: 0, recordsStored: 5))
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 3, packetsMalformed: 0, recordsStored: 6))
     }
 
     func testTableIsBoundedAndForgetsTheOldestFirst() {

@@ -246,6 +246,9 @@ struct AddressNames {
     }
 
     let capacity: Int
+    /// How long a name is kept at least, whatever its TTL: caches Probity does not see (nscd,
+    /// a JVM's) go on handing the address out after the TTL; nscd's default is an hour.
+    static let minimumSeconds: UInt32 = 3600
     /// Names kept per address (a CDN address can serve thousands).
     let namesPerAddress = 32
     private(set) var entries: [String: Entry] = [:]
@@ -256,7 +259,7 @@ struct AddressNames {
     mutating func insert(_ answer: DNSAnswer, at now: ContinuousClock.Instant) {
         if entries[answer.address] == nil, entries.count >= capacity { evict(at: now) }
         updates += 1
-        let seconds = Int64(min(max(answer.ttl, 60), 86_400))
+        let seconds = Int64(min(max(answer.ttl, Self.minimumSeconds), 86_400))
         let name = Name(name: answer.name, expiry: now + .seconds(seconds))
         var entry = entries.removeValue(forKey: answer.address) ?? Entry()  // unshared: edited in place
         entry.names.removeAll { $0.name == answer.name }
