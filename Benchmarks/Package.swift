@@ -23,6 +23,15 @@ let package = Package(
             path: "Sources/contracts-bench"
         ),
         .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                .product(name: "ProbityMonitor", package: "Probity"),
+                .product(name: "ProbityEvents", package: "Probity"),
+                .product(name: "ProbitySinks", package: "Probity"),
+            ],
+            path: "Sources/pipeline-bench"
+        ),
+        .executableTarget(
             name: "store-bench",
             dependencies: [
                 .product(name: "ProbityContracts", package: "Probity"),

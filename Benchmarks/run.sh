@@ -69,6 +69,7 @@ for w in a b c d; do
 done
 echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20x, zero lost events"
 echo
+(cd Benchmarks && swift build -c release --product pipeline-bench >/dev/null && "$(swift build -c release --show-bin-path)/pipeline-bench" 200000)
 (cd Benchmarks && swift build -c release --product index-bench >/dev/null && "$(swift build -c release --show-bin-path)/index-bench" 1000000)
 (cd Benchmarks && swift build -c release --product contracts-bench >/dev/null && "$(swift build -c release --show-bin-path)/contracts-bench" 1000000)
 (cd Benchmarks && swift build -c release --product store-bench >/dev/null && "$(swift build -c release --show-bin-path)/store-bench" 20000)

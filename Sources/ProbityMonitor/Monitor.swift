@@ -59,18 +59,16 @@ public struct EventContext: Sendable {
 /// → processing thread (decode, process table) → `handler`, called on the processing thread
 /// once per event with the process table entry of the event's process.
 public final class Monitor: @unchecked Sendable {
-    // Safety: `table` and `delivered` are owned by the processing thread while it runs, and
-    // read by others only after stop() has joined it.
+    // Safety: `processor` is owned by the processing thread while it runs, and read by others
+    // only after stop() has joined it.
 
     public let probes: KernelProbes
     private let reader: RingBufferReader
     private let counters = PipelineCounters()
-    private var table = ProcessTable()
-    private var delivered = [UInt64](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
+    private var processor: EventProcessor
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private var handler: (@Sendable (Event, EventContext) -> Void)?
-    private var attributor: Attributor?
     private let pendingIndex = Mutex<PathIndex?>(nil)
 
     /// Attributes with `index` from the next batch on (any thread). Processes are attributed again
@@ -83,10 +81,11 @@ public final class Monitor: @unchecked Sendable {
     public init(options: MonitorOptions = MonitorOptions()) throws(ProbeError) {
         probes = try KernelProbes.load(options: options.probes)
         reader = try RingBufferReader(mapFD: probes.eventsMapFD, counters: counters, pollMilliseconds: options.pollMilliseconds)
+        var table = ProcessTable()
         if options.seedFromProc {
             for info in ProcSeeder.snapshot() { table.insert(info) }
         }
-        attributor = options.attributionIndex.map { Attributor(index: $0) }
+        processor = EventProcessor(table: table, attributionIndex: options.attributionIndex)
     }
 
     /// Starts the reader and processing threads; `handler` sees every event in order.
@@ -112,14 +111,14 @@ public final class Monitor: @unchecked Sendable {
 
     public var statistics: MonitorStatistics {
         var byKind: [EventKind: UInt64] = [:]
-        for kind in EventKind.allCases { byKind[kind] = delivered[Int(kind.rawValue)] }
+        for kind in EventKind.allCases { byKind[kind] = processor.delivered[Int(kind.rawValue)] }
         return MonitorStatistics(
             kernelDrops: probes.kernelDrops(), coalescedOpens: probes.coalescedOpens(), pipeline: counters.snapshot,
             delivered: byKind)
     }
 
     /// The process table (read it after ``stop()``; while running it belongs to the pipeline).
-    public var processTable: ProcessTable { table }
+    public var processTable: ProcessTable { processor.table }
 
     private func process() {
         var idle = 0
@@ -142,25 +141,10 @@ public final class Monitor: @unchecked Sendable {
     private func deliver(_ batch: RecordBatch) {
         guard let handler else { return }
         if let index = pendingIndex.withLock({ pending -> PathIndex? in defer { pending = nil }; return pending }) {
-            attributor = Attributor(index: index)
+            processor.replaceAttributionIndex(index)
         }
-        var newest: UInt64 = 0
-        batch.forEach { record in
-            let event: Event
-            do {
-                event = try EventDecoder.decode(record)
-            } catch {
-                counters.undecodable.add(1, ordering: .relaxed)
-                return
-            }
-            table.apply(event)
-            delivered[Int(event.kind.rawValue)] &+= 1
-            newest = max(newest, event.header.bootTimeNanoseconds)
-            var caller: Attribution?
-            if case .exec = event { caller = attributor?[event.pid] }
-            let attribution = attributor?.apply(event, table: table)
-            handler(event, EventContext(process: table[event.pid], attribution: attribution, caller: caller))
-        }
-        if newest > 0 { table.forgetExited(before: newest) }
+        let undecodable = processor.undecodable
+        processor.process(batch, handler: handler)
+        counters.undecodable.add(processor.undecodable - undecodable, ordering: .relaxed)
     }
 }

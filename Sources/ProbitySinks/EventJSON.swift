@@ -4,7 +4,7 @@ import ProbityProcess
 
 /// Writes events as JSON lines, in the schema documented in `docs/events.md`.
 public final class EventJSONEncoder {
-    private var writer: JSONLineWriter
+    private let writer: JSONLineWriter
     private var clock: WallClock
 
     /// An encoder writing to `fd` (1 for standard output).
