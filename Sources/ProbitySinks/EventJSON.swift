@@ -16,7 +16,79 @@ public final class EventJSONEncoder {
     /// Writes one event; `process` (from the process table) supplies `exe` for events other
     /// than exec.
     public func write(_ event: Event, process: TrackedProcess?, attribution: Attribution? = nil) {
-        let h = event.header
+        let flags: EventFlags
+        switch event {
+        case .exec(let e):
+            flags = writeHeader(e.header)
+            if !e.executable.isEmpty { writer.field("exe", e.executable) }
+            writer.field("filename", e.filename)
+            writer.field("argv", e.argv)
+            writer.field("argc", e.argc)
+            writer.field("cwd", e.cwd)
+            writer.field("start_time", e.startTimeNanoseconds)
+            writeResult(e.result)
+            if e.isMemoryBacked { writer.field("memory_backed", true) }
+            if !e.environment.isEmpty { writer.field("env", e.environment) }
+        case .fork(let f):
+            flags = writeHeader(f.header)
+            exe(process)
+            writer.field("child_pid", f.childPID)
+            writer.field("child_start_time", f.childStartTimeNanoseconds)
+        case .exit(let x):
+            flags = writeHeader(x.header)
+            exe(process)
+            writer.field("status", x.status)
+            if let code = x.exitCode { writer.field("exit_code", code) }
+            if let signal = x.signal { writer.field("signal", signal) }
+        case .open(let o):
+            flags = writeHeader(o.header)
+            exe(process)
+            writer.field("path", o.path)
+            if o.requestedPath != o.path { writer.field("requested_path", o.requestedPath) }
+            writeFlags(o.flags)
+            writer.field("flags_raw", o.flags.rawValue)
+            if o.flags.creates { writer.field("mode", o.mode) }
+            writer.field("syscall", o.syscall.description)
+            writeResult(o.result)
+            if o.count > 1 { writer.field("count", o.count) }
+        case .unlink(let u):
+            flags = writeHeader(u.header)
+            exe(process)
+            writer.field("path", u.path)
+            if u.requestedPath != u.path { writer.field("requested_path", u.requestedPath) }
+            if u.isDirectory { writer.field("directory", true) }
+            writer.field("syscall", u.syscall.description)
+            writeResult(u.result)
+        case .connect(let c):
+            flags = writeHeader(c.header)
+            exe(process)
+            writer.field("family", c.destination.family.description)
+            writer.field("address", c.destination.address)
+            if let port = c.destination.port { writer.field("port", port) }
+            writer.field("protocol", c.transport.description)
+            writer.field("socket_type", c.socketType.description)
+            writer.field("syscall", c.syscall.description)
+            writeResult(c.result)
+        case .ioUring(let u):
+            flags = writeHeader(u.header)
+            exe(process)
+            writer.field("operation", u.operation)
+            writer.field("fd", u.fd)
+            if u.syscall == .ioUringSetup {
+                writer.field("sq_entries", u.submissionEntries)
+                writer.field("cq_entries", u.completionEntries)
+            }
+        }
+        if let attribution { writeAttribution(attribution) }
+        if flags.rawValue & Self.truncationFlags.rawValue != 0 { writer.field("truncated", Self.truncationNames(flags)) }
+        if flags.contains(.killed) { writer.field("killed", true) }
+        writer.endLine()
+    }
+
+    private static let truncationFlags: EventFlags = [.pathTruncated, .dentryPathTruncated, .argvTruncated, .environmentTruncated]
+
+    /// Opens the line with the members every event has; returns the header's flags.
+    private func writeHeader(_ h: EventHeader) -> EventFlags {
         writer.beginObject()
         writer.field("kind", h.kind.description)
         writer.rawField("time", maximumBytes: WallClock.rfc3339Length + 2) { out in
@@ -31,67 +103,7 @@ public final class EventJSONEncoder {
         writer.field("uid", h.uid)
         writer.field("gid", h.gid)
         writer.field("cgroup", h.cgroupID)
-
-        switch event {
-        case .exec(let e):
-            if !e.executable.isEmpty { writer.field("exe", e.executable) }
-            writer.field("filename", e.filename)
-            writer.field("argv", e.argv)
-            writer.field("argc", e.argc)
-            writer.field("cwd", e.cwd)
-            writer.field("start_time", e.startTimeNanoseconds)
-            writeResult(e.result)
-            if e.isMemoryBacked { writer.field("memory_backed", true) }
-            if !e.environment.isEmpty { writer.field("env", e.environment) }
-        case .fork(let f):
-            exe(process)
-            writer.field("child_pid", f.childPID)
-            writer.field("child_start_time", f.childStartTimeNanoseconds)
-        case .exit(let x):
-            exe(process)
-            writer.field("status", x.status)
-            if let code = x.exitCode { writer.field("exit_code", code) }
-            if let signal = x.signal { writer.field("signal", signal) }
-        case .open(let o):
-            exe(process)
-            writer.field("path", o.path)
-            if o.requestedPath != o.path { writer.field("requested_path", o.requestedPath) }
-            writeFlags(o.flags)
-            writer.field("flags_raw", o.flags.rawValue)
-            if o.flags.creates { writer.field("mode", o.mode) }
-            writer.field("syscall", o.syscall.description)
-            writeResult(o.result)
-            if o.count > 1 { writer.field("count", o.count) }
-        case .unlink(let u):
-            exe(process)
-            writer.field("path", u.path)
-            if u.requestedPath != u.path { writer.field("requested_path", u.requestedPath) }
-            if u.isDirectory { writer.field("directory", true) }
-            writer.field("syscall", u.syscall.description)
-            writeResult(u.result)
-        case .connect(let c):
-            exe(process)
-            writer.field("family", c.destination.family.description)
-            writer.field("address", c.destination.address)
-            if let port = c.destination.port { writer.field("port", port) }
-            writer.field("protocol", c.transport.description)
-            writer.field("socket_type", c.socketType.description)
-            writer.field("syscall", c.syscall.description)
-            writeResult(c.result)
-        case .ioUring(let u):
-            exe(process)
-            writer.field("operation", u.operation)
-            writer.field("fd", u.fd)
-            if u.syscall == .ioUringSetup {
-                writer.field("sq_entries", u.submissionEntries)
-                writer.field("cq_entries", u.completionEntries)
-            }
-        }
-        if let attribution { writeAttribution(attribution) }
-        let truncated = Self.truncationNames(h.flags)
-        if !truncated.isEmpty { writer.field("truncated", truncated) }
-        if h.flags.contains(.killed) { writer.field("killed", true) }
-        writer.endLine()
+        return h.flags
     }
 
     /// Writes everything buffered.

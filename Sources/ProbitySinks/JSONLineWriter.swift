@@ -187,8 +187,15 @@ public final class JSONLineWriter {
 
     /// A JSON string: quotes, backslashes and control characters escaped.
     func appendString(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
+        if value.utf8.withContiguousStorageIfAvailable({ appendString(utf8: $0) }) == nil {
+            var copy = value
+            copy.withUTF8 { appendString(utf8: $0) }
+        }
+    }
+
+    @inline(__always)
+    private func appendString(utf8: UnsafeBufferPointer<UInt8>) {
+        do {
             reserve(utf8.count * 6 + 2)
             storage[count] = UInt8(ascii: "\"")
             count += 1
