@@ -25,25 +25,31 @@ final class DaemonMetrics: Sendable {
         var lost: [EventKind: Counter] = [:]
         for kind in EventKind.allCases {
             events[kind] = registry.makeCounter(
-                name: "probity_events_total", labels: [("kind", kind.description)], help: "Events delivered, by kind.")
+                descriptor: Self.name("events", unit: "total", help: "Events delivered, by kind."), labels: [("kind", kind.description)])
             lost[kind] = registry.makeCounter(
-                name: "probity_lost_events_total", labels: [("kind", kind.description)],
-                help: "Events the kernel could not put in the ring buffer, by kind.")
+                descriptor: Self.name("lost_events", unit: "total", help: "Events the kernel could not put in the ring buffer, by kind."),
+                labels: [("kind", kind.description)])
         }
         var violations: [Severity: Counter] = [:]
         for severity in Severity.allCases {
             violations[severity] = registry.makeCounter(
-                name: "probity_violations_total", labels: [("severity", severity.rawValue)], help: "Violations stored, by severity.")
+                descriptor: Self.name("violations", unit: "total", help: "Violations stored, by severity."),
+                labels: [("severity", severity.rawValue)])
         }
         self.events = events
         self.lost = lost
         self.violations = violations
         evaluation = registry.makeDurationHistogram(
-            name: "probity_evaluation_duration_seconds",
+            descriptor: Self.name(
+                "evaluation_duration", unit: "seconds", help: "Time to judge one event against the contracts (one event in 64 is timed)."),
             buckets: [.nanoseconds(250), .nanoseconds(500), .microseconds(1), .microseconds(2), .microseconds(5),
-                      .microseconds(10), .microseconds(50), .microseconds(250), .milliseconds(1)],
-            help: "Time to judge one event against the contracts (one event in 64 is timed).")
-        storeRows = registry.makeGauge(name: "probity_store_rows", help: "Violations in the store.")
+                      .microseconds(10), .microseconds(50), .microseconds(250), .milliseconds(1)])
+        storeRows = registry.makeGauge(descriptor: Self.name("store_rows", unit: "", help: "Violations in the store."))
+    }
+
+    /// `probity_NAME_UNIT` (no unit suffix when `unit` is empty).
+    private static func name(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "probity", metricName: name, unitName: unit, helpText: help)
     }
 
     func event(_ kind: EventKind) { events[kind]?.increment() }

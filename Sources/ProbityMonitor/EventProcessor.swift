@@ -8,7 +8,11 @@ import ProbityProcess
 ///
 /// ``Monitor`` runs one on its processing thread; the pipeline benchmark runs one on synthetic
 /// records, so that the per-event cost of this stage can be measured without a kernel.
-public struct EventProcessor {
+///
+/// A class, so that a handler may read ``table`` (through ``Monitor/processTable``) while a batch
+/// is being processed: a mutating method of a struct held in a property would keep exclusive
+/// access to all of it for the whole batch.
+public final class EventProcessor {
     /// The process table, kept from fork, exec and exit.
     public private(set) var table: ProcessTable
     private var attributor: Attributor?
@@ -25,13 +29,13 @@ public struct EventProcessor {
     }
 
     /// Attributes with `index` from the next record on.
-    public mutating func replaceAttributionIndex(_ index: PathIndex) {
+    public func replaceAttributionIndex(_ index: PathIndex) {
         attributor = Attributor(index: index)
     }
 
     /// Processes every record of `batch` in order, calling `handler` once per decoded event;
     /// then lets the table forget processes that exited before the newest event.
-    public mutating func process(_ batch: RecordBatch, handler: (Event, EventContext) -> Void) {
+    public func process(_ batch: RecordBatch, handler: (Event, EventContext) -> Void) {
         var newest: UInt64 = 0
         batch.forEach { record in
             let event: Event

@@ -65,7 +65,7 @@ public final class Monitor: @unchecked Sendable {
     public let probes: KernelProbes
     private let reader: RingBufferReader
     private let counters = PipelineCounters()
-    private var processor: EventProcessor
+    private let processor: EventProcessor
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private var handler: (@Sendable (Event, EventContext) -> Void)?

@@ -278,7 +278,12 @@ extension DaemonTests {
         var stored: Set<String> = []
         for _ in 0..<100 where stored.count < count {
             usleep(100_000)
-            let answer = try daemon.client().request(["request": "violations", "limit": 10000])
+            let answer: [String: Any]
+            do {
+                answer = try daemon.client().request(["request": "violations", "limit": 10000])
+            } catch {
+                return XCTFail("\(error)\n\(daemon.log)")
+            }
             stored = Set((answer["violations"] as? [[String: Any]] ?? []).compactMap {
                 ($0["evidence"] as? [String: Any])?["path"] as? String
             }.filter { $0.contains("/.ssh/burst") })

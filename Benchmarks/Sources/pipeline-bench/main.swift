@@ -110,13 +110,13 @@ let decode = nanoseconds {
     }
 }
 let process = nanoseconds {
-    var processor = EventProcessor(attributionIndex: index)
+    let processor = EventProcessor(attributionIndex: index)
     for batch in batches {
         processor.process(batch) { event, context in sink &+= UInt64(context.process?.pid ?? 0) }
     }
 }
 let json = nanoseconds {
-    var processor = EventProcessor(attributionIndex: index)
+    let processor = EventProcessor(attributionIndex: index)
     let encoder = EventJSONEncoder(fd: devNull)
     for batch in batches {
         processor.process(batch) { event, context in
