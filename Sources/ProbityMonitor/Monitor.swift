@@ -120,11 +120,11 @@ public final class Monitor: @unchecked Sendable {
     /// The process table (read it after ``stop()``; while running it belongs to the pipeline).
     public var processTable: ProcessTable { processor.table }
 
+    /// The processing thread: sleeps until the reader hands on a batch (woken by its semaphore,
+    /// not by a timer, so an idle monitor costs no wake-ups beyond the reader's poll).
     private func process() {
-        var idle = 0
         while true {
             if let batch = reader.queue.pop() {
-                idle = 0
                 deliver(batch)
                 var empty = batch
                 empty.removeAll()
@@ -132,8 +132,7 @@ public final class Monitor: @unchecked Sendable {
                 continue
             }
             if !running.load(ordering: .acquiring) && reader.isFinished && reader.queue.count == 0 { break }
-            idle += 1
-            usleep(idle < 10 ? 200 : 1000)
+            _ = reader.batchReady.wait(timeout: .now() + .milliseconds(50))
         }
         finished.store(true, ordering: .releasing)
     }

@@ -23,6 +23,9 @@ public final class RingBufferReader: @unchecked Sendable {
     /// Empty batches handed back by the consumer for reuse.
     public let recycled: SPSCQueue<RecordBatch>
     public let counters: PipelineCounters
+    /// Signalled after each batch handed on, so that the consumer can sleep until there is work
+    /// rather than waking on a timer.
+    public let batchReady = DispatchSemaphore(value: 0)
     private let pollMilliseconds: Int32
     private var ring: OpaquePointer?
     private var current = RecordBatch()
@@ -82,6 +85,7 @@ public final class RingBufferReader: @unchecked Sendable {
         _ = ring_buffer__consume(ring)
         handOff()
         finished.store(true, ordering: .releasing)
+        batchReady.signal()
     }
 
     private func handOff() {
@@ -95,5 +99,6 @@ public final class RingBufferReader: @unchecked Sendable {
             counters.backPressureWaits.add(1, ordering: .relaxed)
             usleep(200)
         }
+        batchReady.signal()
     }
 }
