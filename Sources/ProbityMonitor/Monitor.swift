@@ -102,6 +102,7 @@ public final class Monitor: @unchecked Sendable {
     public func stop() {
         reader.stop()
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        reader.batchReady.signal()  // the processing thread may be asleep after the last batch
         while !finished.load(ordering: .acquiring) { usleep(500) }
     }
 
