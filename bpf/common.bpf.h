@@ -140,29 +140,32 @@ static __always_inline void emit(struct probity_config *cfg, void *rec, __u64 si
 		count_drop(kind);
 }
 
-/* State of one dentry walk, carried through bpf_loop (a plain loop this deep is too many
- * states for the verifier). */
+/* A dentry walk runs in two passes through bpf_loop (a plain loop this deep is too many states
+ * for the verifier): the first collects the dentries from the leaf up to the root, crossing
+ * mount points, into a per-CPU stack; the second writes their names root first, so that the
+ * record holds an ordinary absolute path ("/a/b\0") that the kernel programs can match. */
+struct dpath_stack {
+	__u64 dentry[PROBITY_DPATH_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dpath_stack);
+} dpath_stacks SEC(".maps") __weak;
+
 struct dpath_walk {
 	struct dentry *dentry;
 	struct mount *mnt;
 	struct dentry *mnt_root;
-	__u32 start;
-	__u32 off;
+	struct dpath_stack *stack;
+	__u32 depth;
 	bool truncated;
+	bool pseudo;      /* the object of a pseudo filesystem (pipe:, memfd:): its name is the path */
 };
 
-static __always_inline void put_name(struct dpath_walk *w, struct dentry *dentry)
-{
-	struct scratch *s = get_scratch();
-	if (!s)
-		return;
-	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-	long n = bpf_probe_read_kernel_str(&s->buf[bounded(w->off, SCRATCH_MASK)], 256, name);
-	if (n > 0)
-		w->off += n;
-}
-
-static long dpath_step(__u64 index, void *ctx)
+static long dpath_collect(__u64 index, void *ctx)
 {
 	struct dpath_walk *w = ctx;
 	struct dentry *dentry = w->dentry;
@@ -171,10 +174,12 @@ static long dpath_step(__u64 index, void *ctx)
 	if (dentry == w->mnt_root || dentry == parent) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 		if (dentry != w->mnt_root || mnt_parent == mnt) {
-			/* The real root, or a pseudo filesystem's root (pipe:, memfd:), whose own
-			 * name is then the whole path. */
-			if (dentry == parent && dentry != w->mnt_root && w->off == w->start)
-				put_name(w, dentry);
+			/* The real root, or a pseudo filesystem's root, whose own name is the path. */
+			if (dentry == parent && dentry != w->mnt_root && w->depth == 0) {
+				w->stack->dentry[0] = (__u64)dentry;
+				w->depth = 1;
+				w->pseudo = true;
+			}
 			return 1;
 		}
 		/* Cross the mount point into the parent mount. */
@@ -183,29 +188,65 @@ static long dpath_step(__u64 index, void *ctx)
 		w->mnt_root = BPF_CORE_READ(mnt_parent, mnt.mnt_root);
 		return 0;
 	}
+	if (w->depth >= PROBITY_DPATH_DEPTH) {
+		w->truncated = true;
+		return 1;
+	}
+	w->stack->dentry[w->depth & (PROBITY_DPATH_DEPTH_MASK)] = (__u64)dentry;
+	w->depth += 1;
+	w->dentry = parent;
+	return 0;
+}
+
+struct dpath_emit {
+	struct dpath_stack *stack;
+	__u32 depth;
+	__u32 start;
+	__u32 off;        /* where the terminating NUL of what is written so far stands */
+	bool truncated;
+};
+
+static long dpath_write(__u64 index, void *ctx)
+{
+	struct dpath_emit *w = ctx;
+	struct scratch *s = get_scratch();
+	if (!s || index >= w->depth)
+		return 1;
 	if (w->off - w->start > PROBITY_DPATH_MAX - 256) {
 		w->truncated = true;
 		return 1;
 	}
-	put_name(w, dentry);
-	w->dentry = parent;
-	if (index == PROBITY_DPATH_DEPTH - 1)
-		w->truncated = true;
+	__u32 slot = (w->depth - 1 - (__u32)index) & (PROBITY_DPATH_DEPTH_MASK);
+	struct dentry *dentry = (struct dentry *)w->stack->dentry[slot];
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	s->buf[bounded(w->off, SCRATCH_MASK)] = '/';
+	long n = bpf_probe_read_kernel_str(&s->buf[bounded(w->off + 1, SCRATCH_MASK)], 256, name);
+	if (n <= 0) {
+		s->buf[bounded(w->off + 1, SCRATCH_MASK)] = 0;
+		n = 1;
+	}
+	w->off += n;
 	return 0;
 }
 
-/* In-kernel coalescing of identical opens: a per-CPU direct-mapped cache of recent opens,
- * indexed by a hash of (process, path, flags, outcome). Per-CPU arrays need no locks and no
- * allocation, unlike an LRU hash whose insert on every distinct open costs more than the open's
- * record itself. A slot that has folded opens keeps the path and header of the open, so that
- * the folded count can be reported with them when the slot is reused or the process exits. */
+/* In-kernel coalescing of identical opens: a per-CPU direct-mapped cache of recent successful
+ * opens, indexed by a hash of (process, object, flags) and matched on the exact fields, never the
+ * hash alone. The object is the opened file's device and inode, so a repeated open is recognised
+ * before its path is walked, and two paths cannot fold into one unless they name the same file.
+ * Per-CPU arrays need no locks and no allocation, unlike an LRU hash whose insert on every
+ * distinct open costs more than the open's record itself. A slot that has folded opens keeps the
+ * object's path and the header of the open, so that the folded count can be reported with them
+ * when the slot is reused or the process exits. Failed opens and processes under enforcement are
+ * never folded. */
 #define COALESCE_SLOTS 1024
 #define COALESCE_PATH_MAX 256
 
 struct coalesce_slot {
-	__u64 key;              /* hash of tgid, flags, outcome and path */
+	__u64 ino;
 	__u64 window_start_ns;
+	__u32 dev;
 	__u32 tgid;
+	__s32 open_flags;
 	__u32 suppressed;       /* identical opens folded since the last record */
 	/* Filled at the first fold of a window: */
 	__u64 cgroup_id;
@@ -213,10 +254,10 @@ struct coalesce_slot {
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
-	__s32 open_flags;
 	__u32 mode;
 	__u16 syscall;
 	__u16 path_len;
+	__u32 _pad0;
 	char path[COALESCE_PATH_MAX];
 };
 
@@ -235,8 +276,9 @@ struct {
 	__type(value, __u8);
 } folding SEC(".maps") __weak;
 
-/* Reports the opens a slot folded since its last record, as one open record with their count,
- * built in the second half of the scratch buffer (the first may hold a record in progress). */
+/* Reports the opens a slot folded since its last record, as one open record with their count and
+ * the object's path, built in the second half of the scratch buffer (the first may hold a record
+ * in progress). */
 static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot)
 {
 	struct scratch *s = get_scratch();
@@ -247,7 +289,7 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
 	struct probity_open *r = (struct probity_open *)&s->buf[SCRATCH_SIZE];
 	r->hdr.time_ns = bpf_ktime_get_boot_ns();
 	r->hdr.kind = PROBITY_KIND_OPEN;
-	r->hdr.flags = PROBITY_F_COALESCED;
+	r->hdr.flags = PROBITY_F_COALESCED | PROBITY_F_OBJECT;
 	r->hdr.pid = slot->tgid;
 	r->hdr.tid = slot->tgid;
 	r->hdr.ppid = slot->ppid;
@@ -261,35 +303,73 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
 	r->dirfd = AT_FDCWD_;
 	r->count = slot->suppressed;
 	r->syscall = slot->syscall;
-	r->path_len = slot->path_len;
+	r->path_len = 0;
 	r->dir_len = 0;
+	r->ino = slot->ino;
+	r->dev = slot->dev;
 	r->_pad0 = 0;
 	bpf_probe_read_kernel(&s->buf[SCRATCH_SIZE + sizeof(*r)], COALESCE_PATH_MAX, slot->path);
 	__u32 len = slot->path_len;
 	if (len > COALESCE_PATH_MAX)
 		len = COALESCE_PATH_MAX;
+	r->object_len = len;
 	emit(cfg, r, sizeof(*r) + len, PROBITY_KIND_OPEN);
 	slot->suppressed = 0;
 }
 
+#define DPATH_TRUNCATED_BIT 0x80000000u
+
 /*
- * Walk a path's dentries up to the root, writing components leaf first, NUL-terminated, into
- * the scratch buffer at `off`. Returns bytes written; sets *truncated when a limit was reached.
+ * The absolute path of `path` (a dentry and its mount), root first and NUL-terminated, written
+ * into the scratch buffer at `off`, as the kernel's d_path would give it from the process's
+ * mount namespace root. Returns the bytes written, NUL included, with DPATH_TRUNCATED_BIT set
+ * when the depth or size limit cut it (the components nearest the root are then missing).
+ *
+ * A global function: the verifier checks it once, apart from its callers, instead of once per
+ * call site and caller state (its two bpf_loop walks are costly to verify). Its arguments are
+ * therefore scalars, the path's address among them.
  */
-static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path *path, bool *truncated)
+__noinline __weak __u32 probity_dentry_path(__u32 off, __u64 path_address)
 {
+	struct path *path = (struct path *)path_address;
+	__u32 zero = 0;
+	struct dpath_stack *stack = bpf_map_lookup_elem(&dpath_stacks, &zero);
+	struct scratch *s = get_scratch();
+	if (!stack || !s || off > SCRATCH_SIZE - PROBITY_DPATH_MAX - 2)
+		return 0;
 	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
 	struct dpath_walk w = {
 		.dentry = BPF_CORE_READ(path, dentry),
 		.mnt = container_of(vfsmnt, struct mount, mnt),
 		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
-		.start = off,
-		.off = off,
+		.stack = stack,
 	};
-	bpf_loop(PROBITY_DPATH_DEPTH, dpath_step, &w, 0);
-	if (w.truncated)
+	bpf_loop(PROBITY_DPATH_DEPTH + 16, dpath_collect, &w, 0);
+	__u32 truncated = w.truncated ? DPATH_TRUNCATED_BIT : 0;
+	if (w.depth == 0) {
+		s->buf[bounded(off, SCRATCH_MASK)] = '/';
+		s->buf[bounded(off + 1, SCRATCH_MASK)] = 0;
+		return 2 | truncated;
+	}
+	struct dpath_emit e = { .stack = stack, .depth = w.depth, .start = off, .off = off };
+	bpf_loop(PROBITY_DPATH_DEPTH, dpath_write, &e, 0);
+	s->buf[bounded(e.off, SCRATCH_MASK)] = 0;
+	if (e.truncated)
+		truncated = DPATH_TRUNCATED_BIT;
+	return ((e.off - off + 1) & (PROBITY_DPATH_MAX * 2 - 1)) | truncated;
+}
+
+/* probity_dentry_path for a caller: the bytes written (at most PROBITY_DPATH_MAX + 1, as the
+ * verifier sees it), and *truncated set when the path was cut. `buf` is the scratch buffer. */
+static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path *path, bool *truncated)
+{
+	__u32 r = probity_dentry_path(off, (__u64)path);
+	if (r & DPATH_TRUNCATED_BIT)
 		*truncated = true;
-	return w.off - w.start;
+	r &= ~DPATH_TRUNCATED_BIT;
+	if (r > PROBITY_DPATH_MAX + 1)
+		return 0;
+	return r;
 }
 
 /* The struct file behind a descriptor of the current task, or NULL. */
@@ -311,7 +391,7 @@ static __always_inline __u32 write_relative_dir(char *buf, __u32 off, struct tas
 {
 	struct path *dir = NULL;
 	if (dirfd == AT_FDCWD_) {
-		dir = &task->fs->pwd;
+		dir = &BPF_CORE_READ(task, fs)->pwd;
 	} else {
 		struct file *f = fd_to_file(task, dirfd);
 		if (f)
@@ -327,10 +407,25 @@ static __always_inline __u32 write_relative_dir(char *buf, __u32 off, struct tas
 	return w;
 }
 
-/* The user-space registers saved at syscall entry: the syscall's arguments at its exit. */
+/* The user-space registers saved at syscall entry: the syscall's arguments at its exit, read
+ * through CO-RE with libbpf's per-architecture syscall argument macros. */
 static __always_inline struct pt_regs *syscall_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
+
+#define SYSCALL_ARG1(regs) PT_REGS_PARM1_CORE_SYSCALL(regs)
+#define SYSCALL_ARG2(regs) PT_REGS_PARM2_CORE_SYSCALL(regs)
+#define SYSCALL_ARG3(regs) PT_REGS_PARM3_CORE_SYSCALL(regs)
+#define SYSCALL_ARG4(regs) PT_REGS_PARM4_CORE_SYSCALL(regs)
+#define SYSCALL_ARG5(regs) PT_REGS_PARM5_CORE_SYSCALL(regs)
+/* libbpf 1.1 stops at five; the sixth is the same register on both ABIs' syscall convention. */
+#if defined(bpf_target_x86)
+#define SYSCALL_ARG6(regs) BPF_CORE_READ(regs, r9)
+#elif defined(bpf_target_arm64)
+#define SYSCALL_ARG6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
+#else
+#error "SYSCALL_ARG6 is not defined for this architecture"
+#endif
 
 #endif

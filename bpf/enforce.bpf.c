@@ -67,8 +67,8 @@ static __always_inline int net_verdict(const __u8 *addr, __u16 port, __u8 protoc
 			return CONNECT_ALLOW;
 		}
 	}
-	__u32 *flags = bpf_map_lookup_elem(&enforce_classes, cls);
-	if (flags && (*flags & PROBITY_CLASS_NET_ALLOWLIST))
+	struct probity_class *class = bpf_map_lookup_elem(&enforce_classes, cls);
+	if (class && (class->flags & PROBITY_CLASS_NET_ALLOWLIST))
 		goto deny;
 	return CONNECT_ALLOW;
 deny:

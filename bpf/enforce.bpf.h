@@ -1,10 +1,14 @@
 /* enforce.bpf.h: the maps and checks of `probity run --mode enforce`, shared by the open and
  * exec programs (which kill) and enforce.bpf.c (class inheritance, connect denial).
  *
- * A kill is decided where the event is built, from the path already in the scratch buffer:
- * the FNV-1a hash of every directory prefix and of the whole path is looked up for the
- * process's class. bpf_send_signal(SIGKILL) lands before the process runs another instruction
- * of its own: an opened file is never read, an executed image never runs.
+ * A kill is decided where the event is built, from the kernel's own path of the object (the
+ * dentry path already in the scratch buffer: symlinks, `..` and doubled slashes resolved) and
+ * from its device and inode: the FNV-1a hash of every directory prefix and of the whole path
+ * finds entries for the process's class, whose bytes are then compared with the path; the
+ * object is looked up in `enforce_inodes`. Each entry says which of the class's rules kill and
+ * which are excepted there (rule bits), so an exception only cancels its own rule.
+ * bpf_send_signal(SIGKILL) lands before the process runs another instruction of its own: an
+ * opened file is never read, an executed image never runs.
  */
 #ifndef PROBITY_ENFORCE_BPF_H
 #define PROBITY_ENFORCE_BPF_H
@@ -12,7 +16,7 @@
 #include "common.bpf.h"
 
 #define SIGKILL_ 9
-#define ENFORCE_PATH_MAX 256
+#define ENFORCE_PATH_MAX PROBITY_ENFORCE_PATH_MAX
 
 /* tgid -> class (the contract governing the process); absent: nothing enforced. */
 struct {
@@ -22,20 +26,29 @@ struct {
 	__type(value, __u32);
 } enforce_class SEC(".maps") __weak;
 
-/* class -> enum probity_class_flag bits. */
+/* class -> its flags and process-memory rule bits. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct probity_class);
 } enforce_classes SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, struct probity_path_key);
 	__type(value, struct probity_path_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } enforce_paths SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct probity_inode_key);
+	__type(value, struct probity_inode_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} enforce_inodes SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -63,23 +76,67 @@ static __always_inline void count_enforced(__u32 which)
 struct path_check {
 	__u32 off;       /* where the path starts in the scratch buffer */
 	__u32 cls;
+	__u32 access;    /* enum probity_access bits of the attempt */
 	__u64 hash;
-	__u8 access;
-	bool kill;
-	bool except;
+	__u32 kill;      /* rule bits that kill, gathered along the path */
+	__u32 except;    /* rule bits excepted along the path */
 	bool done;
 };
 
-static __always_inline void path_lookup(struct path_check *c, __u8 match)
+/* Comparing an entry's path with the path in the scratch buffer, eight bytes per bpf_loop step
+ * (a loop with a data-dependent end inside the path walk's callback is too many states). */
+struct path_compare {
+	struct probity_path_rule *rule;
+	__u32 off;
+	__u32 len;
+	bool differ;
+};
+
+static long path_compare_step(__u64 i, void *ctx)
+{
+	struct path_compare *c = ctx;
+	struct scratch *s = get_scratch();
+	__u32 at = (__u32)i * 8;
+	if (!s || at >= c->len || at >= ENFORCE_PATH_MAX) {
+		if (!s)
+			c->differ = true;
+		return 1;
+	}
+	__u64 a = *(const __u64 *)&s->buf[bounded(c->off + at, SCRATCH_MASK)];
+	__u64 b = *(const __u64 *)&c->rule->path[bounded(at, ENFORCE_PATH_MAX - 8) & ~7u];
+	__u32 rest = c->len - at;
+	if (rest < 8) {
+		__u64 mask = (1ULL << (rest * 8)) - 1;
+		a &= mask;
+		b &= mask;
+	}
+	if (a != b) {
+		c->differ = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the entry's path is exactly the `len` bytes at `off` in the scratch buffer. */
+static __always_inline bool same_path(__u32 off, __u32 len, struct probity_path_rule *rule)
+{
+	if (rule->len != len || len > ENFORCE_PATH_MAX)
+		return false;
+	struct path_compare c = { .rule = rule, .off = off, .len = len };
+	bpf_loop(ENFORCE_PATH_MAX / 8, path_compare_step, &c, 0);
+	return !c.differ;
+}
+
+static __always_inline void path_lookup(struct path_check *c, struct scratch *s, __u8 match, __u32 len)
 {
 	struct probity_path_key key = { .cls = c->cls, .match = match, .hash = c->hash };
 	struct probity_path_rule *rule = bpf_map_lookup_elem(&enforce_paths, &key);
-	if (!rule || !(rule->access & c->access))
+	if (!rule || !same_path(c->off, len, rule))
 		return;
-	if (rule->verdict == PROBITY_VERDICT_KILL)
-		c->kill = true;
-	else if (rule->verdict == PROBITY_VERDICT_EXCEPT)
-		c->except = true;
+	for (__u32 a = 0; a < PROBITY_ACCESS_KINDS; a++)
+		if (c->access & (1 << a))
+			c->kill |= rule->kill[a];
+	c->except |= rule->except;
 }
 
 static long path_check_step(__u64 i, void *ctx)
@@ -90,12 +147,12 @@ static long path_check_step(__u64 i, void *ctx)
 		return 1;
 	char ch = s->buf[bounded(c->off + i, SCRATCH_MASK)];
 	if (ch == 0) {
-		path_lookup(c, PROBITY_MATCH_EXACT);
+		path_lookup(c, s, PROBITY_MATCH_EXACT, (__u32)i);
 		c->done = true;
 		return 1;
 	}
 	if (ch == '/' && i > 0)
-		path_lookup(c, PROBITY_MATCH_PREFIX);
+		path_lookup(c, s, PROBITY_MATCH_PREFIX, (__u32)i);
 	c->hash = (c->hash ^ (__u8)ch) * 0x100000001b3ULL;
 	return 0;
 }
@@ -159,9 +216,10 @@ static __always_inline __u32 proc_memory_owner(struct scratch *s, __u32 off)
 	return leaf_is_secret(s, i + n + 1) ? pid : 0;
 }
 
-/* Whether the current process must be killed for `access` to the absolute, NUL-terminated path
- * at `off` in the scratch buffer; sends the signal when so. */
-static __always_inline bool enforce_path(struct probity_config *cfg, __u32 tgid, __u32 off, __u8 access)
+/* Whether the current process must be killed for `access` to the object whose absolute,
+ * NUL-terminated dentry path is at `off` in the scratch buffer (device `dev`, inode `ino`; 0
+ * when unknown); sends the signal when so. `access` holds every access the attempt makes. */
+static __always_inline bool enforce_object(struct probity_config *cfg, __u32 tgid, __u32 off, __u8 access, __u32 dev, __u64 ino)
 {
 	if (!cfg || !cfg->enforce)
 		return false;
@@ -171,21 +229,31 @@ static __always_inline bool enforce_path(struct probity_config *cfg, __u32 tgid,
 	struct scratch *s = get_scratch();
 	if (!s || s->buf[bounded(off, SCRATCH_MASK)] != '/')
 		return false;
-	struct path_check c = { .off = off, .cls = *cls, .hash = 0xcbf29ce484222325ULL, .access = access };
+	struct path_check c = { .off = off, .cls = *cls, .access = access, .hash = 0xcbf29ce484222325ULL };
 	bpf_loop(ENFORCE_PATH_MAX, path_check_step, &c, 0);
-	bool kill = c.done && c.kill && !c.except;
-	if (!kill && (access & PROBITY_ACCESS_READ)) {
-		__u32 *flags = bpf_map_lookup_elem(&enforce_classes, cls);
-		if (flags && (*flags & PROBITY_CLASS_PROC_MEMORY)) {
+	__u32 kill = c.kill, except = c.except;
+	if (ino) {
+		struct probity_inode_key k = { .cls = *cls, .dev = dev, .ino = ino };
+		struct probity_inode_rule *r = bpf_map_lookup_elem(&enforce_inodes, &k);
+		if (r)
+			for (__u32 a = 0; a < PROBITY_ACCESS_KINDS; a++)
+				if (access & (1 << a))
+					kill |= r->kill[a];
+	}
+	if (access & PROBITY_ACCESS_READ) {
+		struct probity_class *class = bpf_map_lookup_elem(&enforce_classes, cls);
+		if (class && (class->flags & PROBITY_CLASS_PROC_MEMORY)) {
 			__u32 owner = proc_memory_owner(s, off);
-			kill = owner != 0 && owner != tgid && !c.except;
+			if (owner != 0 && owner != tgid)
+				kill |= class->proc_memory_rules;
 		}
 	}
-	if (kill) {
+	bool killing = (kill & ~except) != 0;
+	if (killing) {
 		bpf_send_signal(SIGKILL_);
 		count_enforced(0);
 	}
-	return kill;
+	return killing;
 }
 
 #endif

@@ -17,3 +17,6 @@ struct probity_path_key probity_layout_path_key __attribute__((unused));
 struct probity_path_rule probity_layout_path_rule __attribute__((unused));
 struct probity_net_key probity_layout_net_key __attribute__((unused));
 struct probity_net_rule probity_layout_net_rule __attribute__((unused));
+struct probity_inode_key probity_layout_inode_key __attribute__((unused));
+struct probity_inode_rule probity_layout_inode_rule __attribute__((unused));
+struct probity_class probity_layout_class __attribute__((unused));

@@ -72,14 +72,16 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int probity_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_connect(ctx->ret, (int)regs->di, (const void *)regs->si, (int)regs->dx, PROBITY_SYS_CONNECT);
+	return report_connect(ctx->ret, (int)SYSCALL_ARG1(regs), (const void *)SYSCALL_ARG2(regs), (int)SYSCALL_ARG3(regs),
+			      PROBITY_SYS_CONNECT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int probity_sendto_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_connect(ctx->ret, (int)regs->di, (const void *)regs->r8, (int)regs->r9, PROBITY_SYS_SENDTO);
+	return report_connect(ctx->ret, (int)SYSCALL_ARG1(regs), (const void *)SYSCALL_ARG5(regs), (int)SYSCALL_ARG6(regs),
+			      PROBITY_SYS_SENDTO);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
@@ -87,7 +89,7 @@ int probity_sendmsg_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct user_msghdr msg = {};
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)regs->si) != 0)
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)SYSCALL_ARG2(regs)) != 0)
 		return 0;
-	return report_connect(ctx->ret, (int)regs->di, msg.msg_name, msg.msg_namelen, PROBITY_SYS_SENDMSG);
+	return report_connect(ctx->ret, (int)SYSCALL_ARG1(regs), msg.msg_name, msg.msg_namelen, PROBITY_SYS_SENDMSG);
 }

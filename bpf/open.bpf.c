@@ -1,10 +1,14 @@
 /* open.bpf.c: open, openat, openat2 and creat, reported at the syscall's exit with the result.
  *
  * The arguments come from the registers saved at syscall entry (bpf_task_pt_regs), so no
- * per-thread state is kept between entry and exit. A relative path is sent with the dentry path
- * of the directory it is relative to (dirfd, or the cwd for AT_FDCWD), walked at the exit;
- * user space joins the two. Identical opens by one process within the coalescing window are
- * folded into the next record of that key (its `count`).
+ * per-thread state is kept between entry and exit. A successful open is reported with the
+ * object it opened: the kernel's own path of the file (walked from the new descriptor's dentry
+ * and mount, so `//`, `/./`, `..`, symlinks and relative paths are already resolved), its device
+ * and inode, beside the string the caller passed. Enforcement judges that object, at the exit,
+ * before the process can use the descriptor. A failed relative open is sent with the dentry path
+ * of the directory it was relative to (dirfd, or the cwd); user space joins and normalises them.
+ * Identical successful opens of one object by one process within the coalescing window are
+ * folded into the next record of that slot (its `count`).
  */
 #include "enforce.bpf.h"
 
@@ -12,28 +16,85 @@
 #define O_WRONLY_ 01
 #define O_TRUNC_ 01000
 
-/* FNV-1a over the path's bytes, eight at a time, then the tail. */
-static __always_inline __u64 hash_path(const char *buf, __u32 off, __u32 len)
+static __always_inline __u8 open_access(__s32 flags)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
-	__u32 words = len / 8;
-	for (__u32 i = 0; i < PROBITY_PATH_MAX / 8; i++) {
-		if (i >= words)
-			break;
-		__u64 w = *(const __u64 *)&buf[(off + i * 8) & SCRATCH_MASK];
-		h = (h ^ w) * 0x100000001b3ULL;
-	}
-	for (__u32 i = 0; i < 8; i++) {
-		__u32 j = words * 8 + i;
-		if (j >= len)
-			break;
-		h = (h ^ (__u8)buf[(off + j) & SCRATCH_MASK]) * 0x100000001b3ULL;
-	}
-	return h;
+	__u8 access = 0;
+	if ((flags & 3) != O_WRONLY_)
+		access |= PROBITY_ACCESS_READ;
+	if ((flags & 3) != 0 || (flags & O_TRUNC_))
+		access |= PROBITY_ACCESS_WRITE;
+	if (flags & O_CREAT_)
+		access |= PROBITY_ACCESS_CREATE;
+	return access;
 }
 
-static __always_inline int report_open(long ret, int dirfd, const char *filename, __s32 flags, __u32 mode, __u16 sys)
+/* The coalescing slot for a successful open, and whether this open folds into it (then the
+ * caller reports nothing). On a miss the slot is claimed for this open. */
+static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid, struct file *f, __u32 dev, __u64 ino,
+					  long ret, __s32 flags, __u32 mode, __u16 sys, __u32 *count)
 {
+	__u64 key = (ino ^ ((__u64)dev << 32)) * 0x100000001b3ULL;
+	key = (key ^ tgid) * 0x100000001b3ULL;
+	key = (key ^ (__u32)flags) * 0x100000001b3ULL;
+	__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
+	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
+	if (!slot)
+		return false;
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (slot->ino == ino && slot->dev == dev && slot->tgid == tgid && slot->open_flags == flags) {
+		if (now - slot->window_start_ns < cfg->coalesce_window_ns) {
+			if (slot->suppressed == 0) {
+				/* First fold in this window: keep what a later record needs, the path too. */
+				struct scratch *s = get_scratch();
+				if (!s)
+					return false;
+				bool truncated = false;
+				/* (No record is in progress: the start of the scratch buffer is free.) */
+				__u32 len = write_dentry_path(s->buf, 0, (struct path *)&f->f_path, &truncated);
+				if (truncated || len == 0 || len > COALESCE_PATH_MAX)
+					return false; /* too long to keep: reported one by one */
+				bpf_probe_read_kernel(slot->path, COALESCE_PATH_MAX, s->buf);
+				slot->path_len = len;
+				struct task_struct *task = bpf_get_current_task_btf();
+				__u64 uid_gid = bpf_get_current_uid_gid();
+				slot->ppid = task->real_parent->tgid;
+				slot->uid = (__u32)uid_gid;
+				slot->gid = uid_gid >> 32;
+				slot->cgroup_id = bpf_get_current_cgroup_id();
+				slot->result = ret;
+				slot->mode = mode;
+				slot->syscall = sys;
+				__u8 one = 1;
+				bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
+			}
+			slot->suppressed += 1;
+			__u32 zero = 0;
+			__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
+			if (total)
+				*total += 1;
+			return true;
+		}
+		*count += slot->suppressed;
+	} else if (slot->suppressed > 0) {
+		/* The slot goes to another open: report what it had folded first. */
+		emit_folded(cfg, slot);
+	}
+	slot->ino = ino;
+	slot->dev = dev;
+	slot->tgid = tgid;
+	slot->open_flags = flags;
+	slot->window_start_ns = now;
+	slot->suppressed = 0;
+	return false;
+}
+
+/* One global function (verified once, not once per calling program) builds every open's record.
+ * Arguments are scalars: `how` is the open flags in the high 32 bits and the mode in the low. */
+__noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, __u32 sys)
+{
+	const char *filename = (const char *)name;
+	__s32 flags = (__s32)(how >> 32);
+	__u32 mode = (__u32)how;
 	struct probity_config *cfg = get_config();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!should_report(cfg, tgid))
@@ -43,84 +104,33 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 		count_drop(PROBITY_KIND_OPEN);
 		return 0;
 	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = ret >= 0 ? fd_to_file(task, (int)ret) : NULL;
+	__u64 ino = 0;
+	__u32 dev = 0;
+	if (f) {
+		struct inode *inode = BPF_CORE_READ(f, f_inode);
+		ino = BPF_CORE_READ(inode, i_ino);
+		dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
+	bool enforced = cfg->enforce && bpf_map_lookup_elem(&enforce_class, &tgid);
+
+	__u32 count = 1;
+	if (f && !enforced && cfg->coalesce_window_ns &&
+	    coalesce_open(cfg, tgid, f, dev, ino, ret, flags, mode, sys, &count))
+		return 0;
+
 	struct probity_open *e = (struct probity_open *)s->buf;
 	__u32 off = sizeof(*e);
 	long n = bpf_probe_read_user_str(&s->buf[off & SCRATCH_MASK], PROBITY_PATH_MAX, filename);
 	if (n < 0)
 		n = 0;
 	__u32 plen = n;
-
-	/* Enforce mode: kill before the file can be read (only opens that did or could open it). */
-	bool killed = false;
-	if (cfg->enforce && plen > 1 && (ret >= 0 || ret == -13 /* EACCES */ || ret == -1 /* EPERM */)) {
-		__u8 access = 0;
-		if ((flags & 3) != O_WRONLY_)
-			access |= PROBITY_ACCESS_READ;
-		if ((flags & 3) != 0 || (flags & O_TRUNC_))
-			access |= PROBITY_ACCESS_WRITE;
-		if (flags & O_CREAT_)
-			access |= PROBITY_ACCESS_CREATE;
-		killed = enforce_path(cfg, tgid, off, access);
-	}
-
-	__u32 count = 1;
-	/* Coalescing applies to absolute paths short enough to keep in a slot, so that folded opens
-	 * can always be reported later with their path. */
-	if (!killed && cfg->coalesce_window_ns && plen > 1 && plen <= COALESCE_PATH_MAX && s->buf[sizeof(*e)] == '/') {
-		__u64 key = hash_path(s->buf, off, plen);
-		key = (key ^ tgid) * 0x100000001b3ULL;
-		key = (key ^ (__u32)flags) * 0x100000001b3ULL;
-		key = (key ^ (__u64)(ret >= 0 ? 0 : ret)) * 0x100000001b3ULL;
-		__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
-		struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
-		if (slot) {
-			__u64 now = bpf_ktime_get_boot_ns();
-			if (slot->key == key && slot->tgid == tgid) {
-				if (now - slot->window_start_ns < cfg->coalesce_window_ns) {
-					if (slot->suppressed == 0) {
-						/* First fold in this window: keep what a later record needs. */
-						struct task_struct *task = bpf_get_current_task_btf();
-						__u64 uid_gid = bpf_get_current_uid_gid();
-						slot->ppid = task->real_parent->tgid;
-						slot->uid = (__u32)uid_gid;
-						slot->gid = uid_gid >> 32;
-						slot->cgroup_id = bpf_get_current_cgroup_id();
-						slot->result = ret;
-						slot->open_flags = flags;
-						slot->mode = mode;
-						slot->syscall = sys;
-						slot->path_len = plen;
-						bpf_probe_read_kernel(slot->path, COALESCE_PATH_MAX, &s->buf[sizeof(*e)]);
-						__u8 one = 1;
-						bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
-					}
-					slot->suppressed += 1;
-					__u32 zero = 0;
-					__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
-					if (total)
-						*total += 1;
-					return 0;
-				}
-				count += slot->suppressed;
-			} else if (slot->suppressed > 0) {
-				/* The slot goes to another open: report what it had folded first. */
-				emit_folded(cfg, slot);
-			}
-			slot->key = key;
-			slot->tgid = tgid;
-			slot->window_start_ns = now;
-			slot->suppressed = 0;
-		}
-	}
-
-	struct task_struct *task = bpf_get_current_task_btf();
 	fill_header(&e->hdr, PROBITY_KIND_OPEN, task);
 	if (plen == PROBITY_PATH_MAX)
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 	if (count > 1)
 		e->hdr.flags |= PROBITY_F_COALESCED;
-	if (killed)
-		e->hdr.flags |= PROBITY_F_KILLED;
 	e->result = ret;
 	e->open_flags = flags;
 	e->mode = mode;
@@ -129,38 +139,68 @@ static __always_inline int report_open(long ret, int dirfd, const char *filename
 	e->syscall = sys;
 	e->path_len = plen;
 	e->dir_len = 0;
+	e->object_len = 0;
+	e->ino = ino;
+	e->dev = dev;
 	e->_pad0 = 0;
 	off += plen;
 
-	if (plen > 1 && s->buf[sizeof(*e)] != '/') {
-		__u32 w = write_relative_dir(s->buf, off, task, dirfd, &e->hdr.flags);
-		e->dir_len = w;
+	if (plen > 1 && s->buf[sizeof(*e)] != '/')
+		e->hdr.flags |= PROBITY_F_RELATIVE;
+	if (f) {
+		bool truncated = false;
+		__u32 w = write_dentry_path(s->buf, off, (struct path *)&f->f_path, &truncated);
+		e->hdr.flags |= PROBITY_F_OBJECT;
+		if (truncated)
+			e->hdr.flags |= PROBITY_F_DPATH_TRUNCATED;
+		e->object_len = w;
+		/* Enforce mode: kill before the descriptor can be used. */
+		if (enforced && w > 1 && enforce_object(cfg, tgid, off, open_access(flags), dev, ino))
+			e->hdr.flags |= PROBITY_F_KILLED;
 		off += w;
+	} else {
+		/* Refused by permissions: the attempt is judged on the path asked for, when absolute. */
+		if (enforced && plen > 1 && (ret == -13 /* EACCES */ || ret == -1 /* EPERM */) &&
+		    enforce_object(cfg, tgid, sizeof(*e), open_access(flags), 0, 0))
+			e->hdr.flags |= PROBITY_F_KILLED;
+		if (e->hdr.flags & PROBITY_F_RELATIVE) {
+			__u32 w = write_relative_dir(s->buf, off, task, dirfd, &e->hdr.flags);
+			e->dir_len = w;
+			off += w;
+		}
 	}
 	emit(cfg, e, off, PROBITY_KIND_OPEN);
 	return 0;
 }
 
 
+static __always_inline __u64 open_how_bits(__u64 flags, __u64 mode)
+{
+	return ((__u64)(__u32)flags << 32) | (__u32)mode;
+}
+
 SEC("tracepoint/syscalls/sys_exit_openat")
 int probity_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_open(ctx->ret, (int)regs->di, (const char *)regs->si, (__s32)regs->dx, (__u32)regs->r10, PROBITY_SYS_OPENAT);
+	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), SYSCALL_ARG2(regs),
+				   open_how_bits(SYSCALL_ARG3(regs), SYSCALL_ARG4(regs)), PROBITY_SYS_OPENAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
 int probity_open_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_open(ctx->ret, AT_FDCWD_, (const char *)regs->di, (__s32)regs->si, (__u32)regs->dx, PROBITY_SYS_OPEN);
+	return probity_report_open(ctx->ret, AT_FDCWD_, SYSCALL_ARG1(regs), open_how_bits(SYSCALL_ARG2(regs), SYSCALL_ARG3(regs)),
+				   PROBITY_SYS_OPEN);
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
 int probity_creat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_open(ctx->ret, AT_FDCWD_, (const char *)regs->di, O_CREAT_ | O_WRONLY_ | O_TRUNC_, (__u32)regs->si, PROBITY_SYS_CREAT);
+	return probity_report_open(ctx->ret, AT_FDCWD_, SYSCALL_ARG1(regs), open_how_bits(O_CREAT_ | O_WRONLY_ | O_TRUNC_, SYSCALL_ARG2(regs)),
+				   PROBITY_SYS_CREAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
@@ -168,6 +208,7 @@ int probity_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)regs->dx);
-	return report_open(ctx->ret, (int)regs->di, (const char *)regs->si, (__s32)how.flags, (__u32)how.mode, PROBITY_SYS_OPENAT2);
+	bpf_probe_read_user(&how, sizeof(how), (void *)SYSCALL_ARG3(regs));
+	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), open_how_bits(how.flags, how.mode),
+				   PROBITY_SYS_OPENAT2);
 }

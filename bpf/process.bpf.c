@@ -16,6 +16,23 @@ static __always_inline __u32 clamp_u32(__u64 v, __u32 max, bool *truncated)
 	return (__u32)v;
 }
 
+/* A script's name as run, absolute (a relative name joined to the cwd at `tmp_off`, space the
+ * record has not used yet), checked for an exec kill. */
+static __always_inline bool enforce_script(struct probity_config *cfg, struct task_struct *p, struct scratch *s,
+					   __u32 filename_off, __u32 tmp_off)
+{
+	if (s->buf[bounded(filename_off, SCRATCH_MASK)] == '/')
+		return enforce_object(cfg, p->tgid, filename_off, PROBITY_ACCESS_EXEC, 0, 0);
+	bool truncated = false;
+	__u32 w = write_dentry_path(s->buf, tmp_off, &BPF_CORE_READ(p, fs)->pwd, &truncated);
+	if (w == 0 || truncated)
+		return false;
+	__u32 at = tmp_off + w - 1; /* the NUL */
+	s->buf[bounded(at, SCRATCH_MASK)] = '/';
+	bpf_probe_read_kernel_str(&s->buf[bounded(at + 1, SCRATCH_MASK)], 256, &s->buf[bounded(filename_off, SCRATCH_MASK)]);
+	return enforce_object(cfg, p->tgid, tmp_off, PROBITY_ACCESS_EXEC, 0, 0);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -45,18 +62,28 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	if (n == PROBITY_PATH_MAX)
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 	e->filename_len = n;
-	/* Enforce mode: the new image has not run an instruction yet. */
-	if (n > 1 && enforce_path(cfg, p->tgid, off, PROBITY_ACCESS_EXEC))
-		e->hdr.flags |= PROBITY_F_KILLED;
+	__u32 filename_off = off;
 	off += n;
 
 	bool truncated = false;
 	struct file *file = BPF_CORE_READ(bprm, file);
 	__u32 w = write_dentry_path(s->buf, off, (struct path *)&file->f_path, &truncated);
 	e->exe_len = w;
-	off += w;
 	if (BPF_CORE_READ(file, f_inode, i_nlink) == 0)
 		e->hdr.flags |= PROBITY_F_EXE_UNLINKED;
+	/* Enforce mode: the new image has not run an instruction yet. The binary is judged by its
+	 * object; a script (the kernel now runs its interpreter) by the name it was run by, joined
+	 * to the cwd when relative, since the script's own file is no longer at hand here. */
+	if (cfg->enforce && bpf_map_lookup_elem(&enforce_class, &e->hdr.pid)) {
+		struct inode *inode = BPF_CORE_READ(file, f_inode);
+		bool kill = w > 1 && enforce_object(cfg, p->tgid, off, PROBITY_ACCESS_EXEC, BPF_CORE_READ(inode, i_sb, s_dev),
+						   BPF_CORE_READ(inode, i_ino));
+		if (!kill && n > 1 && BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+			kill = enforce_script(cfg, p, s, filename_off, off + w);
+		if (kill)
+			e->hdr.flags |= PROBITY_F_KILLED;
+	}
+	off += w;
 
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	__u64 arg_start = BPF_CORE_READ(mm, arg_start);
@@ -181,7 +208,7 @@ static __always_inline int report_failed_exec(long ret, const char *filename, co
 	off = a.off;
 
 	bool truncated = false;
-	struct path *pwd = &task->fs->pwd;
+	struct path *pwd = &BPF_CORE_READ(task, fs)->pwd;
 	__u32 w = write_dentry_path(s->buf, off, pwd, &truncated);
 	e->cwd_len = w;
 	off += w;
@@ -198,7 +225,8 @@ int probity_execve_exit(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret >= 0)
 		return 0;
 	struct pt_regs *regs = syscall_regs();
-	return report_failed_exec(ctx->ret, (const char *)regs->di, (const char *const *)regs->si, PROBITY_SYS_EXECVE, AT_FDCWD_);
+	return report_failed_exec(ctx->ret, (const char *)SYSCALL_ARG1(regs), (const char *const *)SYSCALL_ARG2(regs),
+				  PROBITY_SYS_EXECVE, AT_FDCWD_);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
@@ -207,7 +235,8 @@ int probity_execveat_exit(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret >= 0)
 		return 0;
 	struct pt_regs *regs = syscall_regs();
-	return report_failed_exec(ctx->ret, (const char *)regs->si, (const char *const *)regs->dx, PROBITY_SYS_EXECVEAT, (int)regs->di);
+	return report_failed_exec(ctx->ret, (const char *)SYSCALL_ARG2(regs), (const char *const *)SYSCALL_ARG3(regs),
+				  PROBITY_SYS_EXECVEAT, (int)SYSCALL_ARG1(regs));
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -249,7 +278,8 @@ static long flush_step(__u64 index, void *ctx)
 	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &i);
 	if (slot && slot->tgid == f->tgid && slot->suppressed > 0) {
 		emit_folded(get_config(), slot);
-		slot->key = 0;
+		slot->ino = 0;
+		slot->dev = 0;
 	}
 	return 0;
 }

@@ -34,6 +34,9 @@ static __always_inline int report_unlink(long ret, int dirfd, const char *filena
 	e->syscall = sys;
 	e->path_len = plen;
 	e->dir_len = 0;
+	e->object_len = 0;
+	e->ino = 0;
+	e->dev = 0;
 	e->_pad0 = 0;
 	off += plen;
 	if (plen > 1 && s->buf[sizeof(*e)] != '/') {
@@ -49,19 +52,20 @@ SEC("tracepoint/syscalls/sys_exit_unlinkat")
 int probity_unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_unlink(ctx->ret, (int)regs->di, (const char *)regs->si, (__s32)regs->dx, PROBITY_SYS_UNLINKAT);
+	return report_unlink(ctx->ret, (int)SYSCALL_ARG1(regs), (const char *)SYSCALL_ARG2(regs), (__s32)SYSCALL_ARG3(regs),
+			     PROBITY_SYS_UNLINKAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlink")
 int probity_unlink_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_unlink(ctx->ret, AT_FDCWD_, (const char *)regs->di, 0, PROBITY_SYS_UNLINK);
+	return report_unlink(ctx->ret, AT_FDCWD_, (const char *)SYSCALL_ARG1(regs), 0, PROBITY_SYS_UNLINK);
 }
 
 SEC("tracepoint/syscalls/sys_exit_rmdir")
 int probity_rmdir_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
-	return report_unlink(ctx->ret, AT_FDCWD_, (const char *)regs->di, 0x200 /* AT_REMOVEDIR */, PROBITY_SYS_RMDIR);
+	return report_unlink(ctx->ret, AT_FDCWD_, (const char *)SYSCALL_ARG1(regs), 0x200 /* AT_REMOVEDIR */, PROBITY_SYS_RMDIR);
 }

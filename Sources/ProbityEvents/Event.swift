@@ -51,6 +51,8 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     public static let environmentTruncated = EventFlags(rawValue: 1 << 7)
     /// Enforce mode: the kernel program sent SIGKILL for this open or exec.
     public static let killed = EventFlags(rawValue: 1 << 8)
+    /// An open that carries the opened object: its dentry path, device and inode.
+    public static let object = EventFlags(rawValue: 1 << 9)
 }
 
 /// Fields common to every event.
@@ -146,27 +148,51 @@ public struct ProcessExit: Sendable, Hashable {
     public var signal: Int32? { status & 0x7f != 0 ? Int32(status & 0x7f) : nil }
 }
 
+/// A file as the kernel knows it: the filesystem's device and the inode number. Two paths that
+/// name the same file (a hard link, a bind mount) give the same object.
+public struct FileObject: Sendable, Hashable {
+    /// The kernel's `dev_t` (major << 20 | minor), as in `struct super_block.s_dev`.
+    public var device: UInt32
+    public var inode: UInt64
+
+    public init(device: UInt32, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    /// The object from `stat(2)`'s `st_dev` (user space's major << 8 | minor encoding).
+    public init(statDevice: UInt64, inode: UInt64) {
+        let major = UInt32(((statDevice >> 8) & 0xfff) | ((statDevice >> 32) & ~UInt64(0xfff)))
+        let minor = UInt32((statDevice & 0xff) | ((statDevice >> 12) & ~UInt64(0xff)))
+        self.init(device: (major << 20) | (minor & 0xfffff), inode: inode)
+    }
+}
+
 /// A file was opened (open, openat, openat2, creat).
 public struct FileOpen: Sendable, Hashable {
     public var header: EventHeader
     /// The file descriptor, or a negative errno.
     public var result: Int64
-    /// The absolute path: the path as passed when absolute, else joined to the directory it was
-    /// relative to (the dirfd's or the cwd, as the kernel saw it at the time) and normalised.
+    /// The path contracts judge. For a successful open, the kernel's own path of the opened file
+    /// (symlinks, `..`, `.` and repeated slashes resolved; relative paths made absolute). For a
+    /// failed one, the path as passed, joined to the directory it was relative to (the dirfd's
+    /// or the cwd, as the kernel saw it at the time) and normalised lexically.
     public var path: String
-    /// The path exactly as the caller passed it.
+    /// The path exactly as the caller passed it (evidence; never judged).
     public var requestedPath: String
     public var flags: OpenFlags
     public var mode: UInt32
     public var dirfd: Int32
-    /// How many identical opens (same process, path, flags and outcome) this event stands for.
+    /// How many identical opens (same process, file, flags and outcome) this event stands for.
     public var count: UInt32
     public var syscall: Syscall
+    /// The opened file's device and inode (successful opens).
+    public var object: FileObject?
 
     /// An open as the decoder builds it; also for building events in memory (benchmarks).
     public init(
         header: EventHeader, result: Int64, path: String, requestedPath: String, flags: OpenFlags, mode: UInt32,
-        dirfd: Int32, count: UInt32, syscall: Syscall
+        dirfd: Int32, count: UInt32, syscall: Syscall, object: FileObject? = nil
     ) {
         self.header = header
         self.result = result
@@ -177,6 +203,7 @@ public struct FileOpen: Sendable, Hashable {
         self.dirfd = dirfd
         self.count = count
         self.syscall = syscall
+        self.object = object
     }
 }
 
@@ -186,7 +213,8 @@ public struct FileRemoval: Sendable, Hashable {
     public var header: EventHeader
     /// 0, or -errno.
     public var result: Int64
-    /// The absolute path (a relative one joined to its directory).
+    /// The absolute path: as passed, joined to its directory when relative, and normalised
+    /// lexically (`//`, `/./`, `/../`).
     public var path: String
     /// The path as the caller passed it.
     public var requestedPath: String

@@ -79,9 +79,9 @@ public enum EventDecoder {
         let r = try load(probity_exec.self, record, .exec)
         var tail = Tail(bytes: record, offset: MemoryLayout<probity_exec>.size)
         let filename = PathText.string(try tail.take(Int(r.filename_len), kind: .exec))
-        let exe = PathText.dentryPath(try tail.take(Int(r.exe_len), kind: .exec))
+        let exe = PathText.string(try tail.take(Int(r.exe_len), kind: .exec))
         var argv = PathText.strings(try tail.take(Int(r.argv_len), kind: .exec))
-        let cwd = PathText.dentryPath(try tail.take(Int(r.cwd_len), kind: .exec))
+        let cwd = PathText.string(try tail.take(Int(r.cwd_len), kind: .exec))
         let env = EnvironmentFilter.kept(
             from: try tail.take(Int(r.env_len), kind: .exec),
             startsMidVariable: header.flags.contains(.environmentTruncated))
@@ -100,16 +100,24 @@ public enum EventDecoder {
     private static func decodeOpen(_ record: UnsafeRawBufferPointer, _ header: EventHeader) throws(DecodeError) -> FileOpen {
         let r = try load(probity_open.self, record, .open)
         var tail = Tail(bytes: record, offset: MemoryLayout<probity_open>.size)
-        let requested = PathText.string(try tail.take(Int(r.path_len), kind: .open))
-        var path = requested
-        if header.flags.contains(.relative) {
-            let dir = PathText.dentryPath(try tail.take(Int(r.dir_len), kind: .open))
+        var requested = PathText.string(try tail.take(Int(r.path_len), kind: .open))
+        let dir = PathText.string(try tail.take(Int(r.dir_len), kind: .open))
+        let object = PathText.string(try tail.take(Int(r.object_len), kind: .open))
+        let path: String
+        if header.flags.contains(.object) && !object.isEmpty {
+            // The kernel's own path of the opened file: what contracts judge.
+            path = object
+            if requested.isEmpty { requested = object }  // a coalesced record keeps only the object
+        } else if header.flags.contains(.relative) {
             path = PathText.join(directory: r.dir_len == 0 ? "" : dir, relative: requested)
+        } else {
+            path = PathText.join(directory: "", relative: requested)
         }
         return FileOpen(
             header: header, result: r.result, path: path, requestedPath: requested,
             flags: OpenFlags(rawValue: r.open_flags), mode: r.mode, dirfd: r.dirfd, count: max(r.count, 1),
-            syscall: Syscall(rawValue: r.syscall) ?? .unknown)
+            syscall: Syscall(rawValue: r.syscall) ?? .unknown,
+            object: header.flags.contains(.object) ? FileObject(device: r.dev, inode: r.ino) : nil)
     }
 
     private static func decodeConnect(_ record: UnsafeRawBufferPointer, _ header: EventHeader) throws(DecodeError) -> NetworkConnect {

@@ -24,22 +24,9 @@ public enum PathText {
         return out
     }
 
-    /// A path the kernel wrote leaf first, one NUL-terminated component at a time ("b\0a\0"
-    /// for `/a/b`). No components means the root.
-    public static func dentryPath(_ bytes: UnsafeRawBufferPointer) -> String {
-        let components = strings(bytes)
-        if components.isEmpty { return "/" }
-        var path = ""
-        path.reserveCapacity(bytes.count + 1)
-        for component in components.reversed() {
-            path.append("/")
-            path.append(component)
-        }
-        return path
-    }
-
     /// `relative` resolved against `directory`, normalised lexically (`.`, `..`, repeated `/`).
-    /// An unknown directory (empty) leaves the path relative.
+    /// An absolute `relative` is only normalised. An unknown directory (empty) leaves the path
+    /// relative.
     public static func join(directory: String, relative: String) -> String {
         if relative.hasPrefix("/") { return normalize(relative) }
         if directory.isEmpty { return relative }

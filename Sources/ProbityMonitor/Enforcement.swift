@@ -71,9 +71,12 @@ final class EnforcementSession: @unchecked Sendable {
         self.plan = plan
         self.probes = probes
         for c in plan.classes where !c.isEmpty {
-            try probes.setClassFlags(c.number, processMemory: c.processMemory, networkAllowList: c.networkAllowList)
-            for p in c.paths {
-                try probes.addPathRule(c.number, path: p.path, prefix: p.prefix, kill: p.kill, access: p.access.rawValue, rule: p.rule)
+            try probes.setClassFlags(c.number, processMemoryRules: c.processMemoryRules, networkAllowList: c.networkAllowList)
+            for p in c.paths where p.path.utf8.count < Int(KernelProbes.enforcedPathLimit) {
+                try probes.addPathRule(c.number, path: p.path, prefix: p.prefix, kill: p.kill, access: p.access.rawValue, ruleBit: p.ruleBit)
+            }
+            for o in c.objects {
+                try probes.addInodeRule(c.number, device: o.object.device, inode: o.object.inode, access: o.access.rawValue, ruleBit: o.ruleBit)
             }
             // One trie entry per network: its own rules first, then those of the networks that
             // contain it (the trie returns the longest match only).

@@ -46,32 +46,80 @@ extension KernelProbes {
         try update("enforce_class", &key, &value)
     }
 
-    /// The class flags (`PROBITY_CLASS_*`): process-memory kills, network allow-list.
-    public func setClassFlags(_ enforcementClass: UInt32, processMemory: Bool, networkAllowList: Bool) throws(ProbeError) {
+    /// The class's flags: the rule bits that kill reads of another process's memory files (none:
+    /// no such kills), and whether connects matching no network entry are denied.
+    public func setClassFlags(_ enforcementClass: UInt32, processMemoryRules: UInt32, networkAllowList: Bool) throws(ProbeError) {
         var key = enforcementClass
-        var value = (processMemory ? UInt32(PROBITY_CLASS_PROC_MEMORY.rawValue) : 0)
-            | (networkAllowList ? UInt32(PROBITY_CLASS_NET_ALLOWLIST.rawValue) : 0)
+        var value = probity_class(
+            flags: (processMemoryRules != 0 ? UInt32(PROBITY_CLASS_PROC_MEMORY.rawValue) : 0)
+                | (networkAllowList ? UInt32(PROBITY_CLASS_NET_ALLOWLIST.rawValue) : 0),
+            proc_memory_rules: processMemoryRules)
         try update("enforce_classes", &key, &value)
     }
 
     /// A path entry: `prefix` covers the directory and everything under it, else the exact path.
+    /// A kill entry sets the rule's bit for each access in `access`; an exception sets it as
+    /// excepted (for every access). Entries for the same path merge. The path's bytes are stored
+    /// with it: the kernel acts only when they equal the path it sees, so a path built to collide
+    /// with this one's hash gains nothing.
     public func addPathRule(
-        _ enforcementClass: UInt32, path: String, prefix: Bool, kill: Bool, access: UInt8, rule: UInt32
+        _ enforcementClass: UInt32, path: String, prefix: Bool, kill: Bool, access: UInt8, ruleBit: Int
     ) throws(ProbeError) {
+        let bytes = Array(path.utf8)
+        guard bytes.count < Int(PROBITY_ENFORCE_PATH_MAX), (0..<32).contains(ruleBit) else {
+            throw ProbeError(operation: "add the enforcement path \(path) (longer than \(PROBITY_ENFORCE_PATH_MAX - 1) bytes, or rule bit \(ruleBit))", errno: EINVAL, libbpfLog: [])
+        }
         var key = probity_path_key(
             cls: enforcementClass, match: UInt8(prefix ? PROBITY_MATCH_PREFIX.rawValue : PROBITY_MATCH_EXACT.rawValue),
             _pad0: 0, _pad1: 0, hash: Self.pathHash(path))
-        var value = probity_path_rule(
-            rule: rule, verdict: UInt8(kill ? PROBITY_VERDICT_KILL.rawValue : PROBITY_VERDICT_EXCEPT.rawValue),
-            access: access, _pad0: 0)
-        // An exception and a kill for the same key: the exception wins (it is the narrower intent).
         let fd = try enforcementMap("enforce_paths")
-        var existing = probity_path_rule()
-        if kill, bpf_map_lookup_elem(fd, &key, &existing) == 0, existing.verdict == UInt8(PROBITY_VERDICT_EXCEPT.rawValue) {
-            return
+        var value = probity_path_rule()
+        if bpf_map_lookup_elem(fd, &key, &value) == 0 {
+            guard Self.storedPath(value) == bytes else {
+                throw ProbeError(operation: "add the enforcement path \(path): its hash collides with another entry's", errno: EEXIST, libbpfLog: [])
+            }
+        } else {
+            value = probity_path_rule()
+            value.len = UInt16(bytes.count)
+            withUnsafeMutableBytes(of: &value.path) { raw in
+                for (i, b) in bytes.enumerated() { raw[i] = b }
+            }
         }
-        if bpf_map_lookup_elem(fd, &key, &existing) == 0, existing.verdict == value.verdict { value.access |= existing.access }
+        let bit = UInt32(1) << UInt32(ruleBit)
+        if kill {
+            withUnsafeMutableBytes(of: &value.kill) { raw in
+                let kinds = raw.bindMemory(to: UInt32.self)
+                for a in 0..<Int(PROBITY_ACCESS_KINDS) where access & (1 << a) != 0 { kinds[a] |= bit }
+            }
+        } else {
+            value.except |= bit
+        }
         try update("enforce_paths", &key, &value)
+    }
+
+    /// An object entry: the file with this device and inode, by whatever path it is opened.
+    public func addInodeRule(
+        _ enforcementClass: UInt32, device: UInt32, inode: UInt64, access: UInt8, ruleBit: Int
+    ) throws(ProbeError) {
+        guard (0..<32).contains(ruleBit) else {
+            throw ProbeError(operation: "add an enforcement inode (rule bit \(ruleBit))", errno: EINVAL, libbpfLog: [])
+        }
+        var key = probity_inode_key(cls: enforcementClass, dev: device, ino: inode)
+        let fd = try enforcementMap("enforce_inodes")
+        var value = probity_inode_rule()
+        if bpf_map_lookup_elem(fd, &key, &value) != 0 { value = probity_inode_rule() }
+        withUnsafeMutableBytes(of: &value.kill) { raw in
+            let kinds = raw.bindMemory(to: UInt32.self)
+            for a in 0..<Int(PROBITY_ACCESS_KINDS) where access & (1 << a) != 0 { kinds[a] |= UInt32(1) << UInt32(ruleBit) }
+        }
+        try update("enforce_inodes", &key, &value)
+    }
+
+    /// The path bytes an entry holds.
+    static func storedPath(_ value: probity_path_rule) -> [UInt8] {
+        var copy = value
+        let length = min(Int(value.len), Int(PROBITY_ENFORCE_PATH_MAX))
+        return withUnsafeBytes(of: &copy.path) { Array($0.prefix(length)) }
     }
 
     /// One network entry for a class: an address range with up to eight port / protocol rules.
@@ -113,6 +161,9 @@ extension KernelProbes {
         }
         return EnforcementCounts(kills: sum(0), deniedConnects: sum(1))
     }
+
+    /// Paths at least this long (bytes) are not matched by the kernel: user space judges them.
+    public static let enforcedPathLimit = Int(PROBITY_ENFORCE_PATH_MAX)
 
     /// FNV-1a (64-bit) over the bytes, as bpf/enforce.bpf.h computes it.
     public static func pathHash(_ path: String) -> UInt64 {

@@ -45,6 +45,10 @@ public final class EventJSONEncoder {
             exe(process)
             writer.field("path", o.path)
             if o.requestedPath != o.path { writer.field("requested_path", o.requestedPath) }
+            if let object = o.object {
+                writer.field("device", object.device)
+                writer.field("inode", object.inode)
+            }
             writeFlags(o.flags)
             writer.field("flags_raw", o.flags.rawValue)
             if o.flags.creates { writer.field("mode", o.mode) }

@@ -130,3 +130,35 @@ enum Kernel {
         return String(cString: p)
     }
 }
+
+/// The built `probity` command run as a user would, for the CI gate's tests.
+enum ProbityCommand {
+    struct Finished {
+        var status: Int32
+        var stderr: String
+    }
+
+    /// Runs probity with fork/exec and waitpid (Foundation's `Process` waits for every holder of
+    /// a descriptor it leaks into the child, and a survivor the command leaves behind holds one),
+    /// in `directory` when given (the run's workspace).
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) throws -> Finished {
+        let errPath = NSTemporaryDirectory() + "probity-run-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let assignments = environment.map { "\($0.key)=\($0.value)" } + ["PROBITY_TEST_STDERR=\(errPath)", "PROBITY_TEST_DIR=\(directory ?? ".")"]
+        let child = try GatedChild(command: ["/usr/bin/env"] + assignments + [
+            "/bin/sh", "-c", "cd \"$PROBITY_TEST_DIR\" && exec \"$0\" \"$@\" >/dev/null 2>\"$PROBITY_TEST_STDERR\"",
+            try Kernel.probityBinary().path,
+        ] + arguments)
+        child.release()
+        let status = GatedChild.exitCode(fromWaitStatus: child.wait())
+        let data = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Finished(status: status, stderr: String(decoding: data, as: UTF8.self))
+    }
+
+    /// violations.json of a report directory: the document and its violations.
+    static func violations(_ report: String) throws -> (document: [String: Any], list: [[String: Any]]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: report + "/violations.json"))
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (document, try XCTUnwrap(document["violations"] as? [[String: Any]]))
+    }
+}

@@ -71,7 +71,9 @@ final class LayoutTests: XCTestCase {
             ("open_flags", MemoryLayout<O>.offset(of: \.open_flags)), ("mode", MemoryLayout<O>.offset(of: \.mode)),
             ("dirfd", MemoryLayout<O>.offset(of: \.dirfd)), ("count", MemoryLayout<O>.offset(of: \.count)),
             ("syscall", MemoryLayout<O>.offset(of: \.syscall)), ("path_len", MemoryLayout<O>.offset(of: \.path_len)),
-            ("dir_len", MemoryLayout<O>.offset(of: \.dir_len)), ("data", MemoryLayout<O>.size),
+            ("dir_len", MemoryLayout<O>.offset(of: \.dir_len)), ("object_len", MemoryLayout<O>.offset(of: \.object_len)),
+            ("ino", MemoryLayout<O>.offset(of: \.ino)), ("dev", MemoryLayout<O>.offset(of: \.dev)),
+            ("data", MemoryLayout<O>.size),
         ])
     }
 
@@ -110,8 +112,18 @@ final class LayoutTests: XCTestCase {
         ])
         typealias R = probity_path_rule
         try check(R.self, "probity_path_rule", [
-            ("rule", MemoryLayout<R>.offset(of: \.rule)), ("verdict", MemoryLayout<R>.offset(of: \.verdict)),
-            ("access", MemoryLayout<R>.offset(of: \.access)),
+            ("kill", MemoryLayout<R>.offset(of: \.kill)), ("except", MemoryLayout<R>.offset(of: \.except)),
+            ("len", MemoryLayout<R>.offset(of: \.len)), ("path", MemoryLayout<R>.offset(of: \.path)),
+        ])
+        typealias I = probity_inode_key
+        try check(I.self, "probity_inode_key", [
+            ("cls", MemoryLayout<I>.offset(of: \.cls)), ("dev", MemoryLayout<I>.offset(of: \.dev)), ("ino", MemoryLayout<I>.offset(of: \.ino)),
+        ])
+        typealias IR = probity_inode_rule
+        try check(IR.self, "probity_inode_rule", [("kill", MemoryLayout<IR>.offset(of: \.kill))])
+        typealias C = probity_class
+        try check(C.self, "probity_class", [
+            ("flags", MemoryLayout<C>.offset(of: \.flags)), ("proc_memory_rules", MemoryLayout<C>.offset(of: \.proc_memory_rules)),
         ])
         typealias N = probity_net_key
         try check(N.self, "probity_net_key", [

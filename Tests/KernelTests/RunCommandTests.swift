@@ -16,25 +16,8 @@ final class RunCommandTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    private struct Finished {
-        var status: Int32
-        var stderr: String
-    }
-
-    /// Runs probity with fork/exec and waitpid: Foundation's `Process` waits for every holder of
-    /// a descriptor it leaks into the child, and a survivor the command leaves behind holds one.
-    private func probity(_ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
-        let errPath = NSTemporaryDirectory() + "probity-run-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        let assignments = environment.map { "\($0.key)=\($0.value)" } + ["PROBITY_TEST_STDERR=\(errPath)"]
-        let child = try GatedChild(command: ["/usr/bin/env"] + assignments + [
-            "/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/null 2>\"$PROBITY_TEST_STDERR\"",
-            try Kernel.probityBinary().path,
-        ] + arguments)
-        child.release()
-        let status = GatedChild.exitCode(fromWaitStatus: child.wait())
-        let data = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Finished(status: status, stderr: String(decoding: data, as: UTF8.self))
+    private func probity(_ arguments: [String], environment: [String: String] = [:]) throws -> ProbityCommand.Finished {
+        try ProbityCommand.run(arguments, environment: environment)
     }
 
     /// Runs `make demo`'s script (Tests/Fixtures/demo/demo.sh) with the built probity; returns its
@@ -45,9 +28,7 @@ final class RunCommandTests: XCTestCase {
     }
 
     private func violations(_ report: String) throws -> (document: [String: Any], list: [[String: Any]]) {
-        let data = try Data(contentsOf: URL(fileURLWithPath: report + "/violations.json"))
-        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        return (document, try XCTUnwrap(document["violations"] as? [[String: Any]]))
+        try ProbityCommand.violations(report)
     }
 
     private func pair(_ v: [String: Any]) -> String {
@@ -327,7 +308,7 @@ final class RunCommandTests: XCTestCase {
 
     /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).
     private func validateSARIF(_ path: String) throws {
-        let schema = repository.deletingLastPathComponent().appendingPathComponent("shared/schemas/sarif-schema-2.1.0.json").path
+        let schema = repository.appendingPathComponent("Tests/Fixtures/schemas/sarif-schema-2.1.0.json").path
         XCTAssertTrue(FileManager.default.fileExists(atPath: schema), "the SARIF schema is at \(schema)")
         let venv = repository.appendingPathComponent(".build/test-venv").path
         let setup = """

@@ -2,11 +2,11 @@ import Foundation
 import XCTest
 @testable import ProbityAttribution
 
-/// Every SBOM in ../shared/corpus/sbom (written by other tools and projects) is read, with the
-/// component and file counts its SOURCES.md gives.
+/// Every SBOM in Tests/Fixtures/sbom (written by other tools and projects; where each came from
+/// and its licence are in its SOURCES.md) is read, with the component and file counts it gives.
 final class SBOMCorpusTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("../shared/corpus/sbom").standardized.path
+        .appendingPathComponent("Fixtures/sbom").path
 
     struct Expected { var file: String; var components: Int; var files: Int }
 

@@ -18,9 +18,9 @@ final class DecoderTests: XCTestCase {
         try bytes.withUnsafeBytes { try EventDecoder.decode($0) }
     }
 
-    /// "b\0a\0" is /a/b: dentry paths come leaf first.
+    /// Dentry paths come root first, NUL-terminated, like any string.
     private func dentry(_ path: String) -> [UInt8] {
-        path.split(separator: "/").reversed().flatMap { Array($0.utf8) + [0] }
+        Array(path.utf8) + [0]
     }
 
     func testOpenRelativeIsJoinedToItsDirectory() throws {
@@ -44,6 +44,39 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(open.header.ppid, 99)
         XCTAssertEqual(open.header.cgroupID, 7)
         XCTAssertEqual(open.syscall, .openat)
+    }
+
+    /// A successful open is judged by the object the kernel opened, not the string passed.
+    func testOpenWithItsObjectIsJudgedByTheObjectPath() throws {
+        let path = Array("//tmp/k/./id_rsa".utf8) + [0]
+        let object = dentry("/root/.ssh/id_rsa")
+        var o = probity_open()
+        o.hdr = header(kind: UInt32(PROBITY_KIND_OPEN.rawValue), flags: UInt32(PROBITY_F_OBJECT.rawValue))
+        o.result = 3
+        o.count = 1
+        o.path_len = UInt16(path.count)
+        o.object_len = UInt16(object.count)
+        o.ino = 1234
+        o.dev = (8 << 20) | 1
+        guard case .open(let open) = try decode(record(o, tail: path + object)) else { return XCTFail("not an open") }
+        XCTAssertEqual(open.path, "/root/.ssh/id_rsa")
+        XCTAssertEqual(open.requestedPath, "//tmp/k/./id_rsa")
+        XCTAssertEqual(open.object, FileObject(device: (8 << 20) | 1, inode: 1234))
+        // stat(2)'s st_dev for 8:1 is 0x801.
+        XCTAssertEqual(FileObject(statDevice: 0x801, inode: 1234), open.object)
+    }
+
+    /// A failed absolute open is normalised: `//` and `/./` and `/../` do not hide a path.
+    func testFailedAbsoluteOpenIsNormalised() throws {
+        let path = Array("//root/./x/../.ssh//id_rsa".utf8) + [0]
+        var o = probity_open()
+        o.hdr = header(kind: UInt32(PROBITY_KIND_OPEN.rawValue))
+        o.result = -13
+        o.count = 1
+        o.path_len = UInt16(path.count)
+        guard case .open(let open) = try decode(record(o, tail: path)) else { return XCTFail("not an open") }
+        XCTAssertEqual(open.path, "/root/.ssh/id_rsa")
+        XCTAssertNil(open.object)
     }
 
     func testExecSplitsItsTail() throws {
@@ -125,8 +158,7 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(PathText.normalize("/../.."), "/")
         XCTAssertEqual(PathText.join(directory: "/", relative: "etc/passwd"), "/etc/passwd")
         XCTAssertEqual(PathText.join(directory: "", relative: "x"), "x")
-        [UInt8]().withUnsafeBytes { XCTAssertEqual(PathText.dentryPath($0), "/") }
-        Array("memfd:payload (deleted)\0".utf8).withUnsafeBytes { XCTAssertEqual(PathText.dentryPath($0), "/memfd:payload (deleted)") }
+        XCTAssertEqual(PathText.join(directory: "/x", relative: "//etc/./passwd"), "/etc/passwd")
         Array("a\0\0b".utf8).withUnsafeBytes { XCTAssertEqual(PathText.strings($0), ["a", "", "b"]) }
         ([0xff, 0x41, 0] as [UInt8]).withUnsafeBytes { XCTAssertEqual(PathText.string($0), "\u{FFFD}A") }
     }

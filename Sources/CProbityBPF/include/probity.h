@@ -9,8 +9,8 @@
  *
  * Variable-length data (paths, argv) follows the fixed part of a record in `data[]`, in the order
  * the struct's comment gives, each piece's byte length in a `*_len` field. Paths walked from a
- * dentry ("dentry paths") are written leaf first, one NUL-terminated component after another
- * ("b\0a\0" for /a/b); user space reverses them.
+ * dentry ("dentry paths": the kernel's own path of an object, symlinks and `..` already resolved)
+ * are absolute and root first ("/a/b\0"), from the root of the process's mount namespace.
  */
 #ifndef PROBITY_H
 #define PROBITY_H
@@ -34,7 +34,8 @@ enum probity_kind {
 /* Limits of the variable-length parts. */
 #define PROBITY_PATH_MAX 4096        /* user-supplied path strings (open, exec filename) */
 #define PROBITY_DPATH_MAX 2048       /* dentry paths (exe, cwd, directory of a relative open) */
-#define PROBITY_DPATH_DEPTH 48       /* components walked up a dentry chain */
+#define PROBITY_DPATH_DEPTH 64       /* components walked up a dentry chain */
+#define PROBITY_DPATH_DEPTH_MASK 63
 #define PROBITY_ARGV_MAX 4096        /* argv bytes, NUL-separated */
 #define PROBITY_ARGS_MAX 32          /* argv entries */
 #define PROBITY_ENV_MAX 16384        /* environment bytes; the last 16 KiB when larger (package
@@ -46,12 +47,13 @@ enum probity_flag {
 	PROBITY_F_PATH_TRUNCATED = 1 << 0,  /* path / filename cut at the limit */
 	PROBITY_F_DPATH_TRUNCATED = 1 << 1, /* a dentry walk stopped at the depth or size limit */
 	PROBITY_F_ARGV_TRUNCATED = 1 << 2,  /* argv cut at PROBITY_ARGV_MAX bytes or PROBITY_ARGS_MAX entries */
-	PROBITY_F_RELATIVE = 1 << 3,        /* open: path was relative; the directory follows */
+	PROBITY_F_RELATIVE = 1 << 3,        /* open: the path passed was relative (for a failed open, its directory follows) */
 	PROBITY_F_FAILED_EXEC = 1 << 4,     /* exec: reported from the syscall's exit with an error */
 	PROBITY_F_EXE_UNLINKED = 1 << 5,    /* exec: the executable has no link on disk (memfd, deleted) */
 	PROBITY_F_COALESCED = 1 << 6,       /* open: stands for `count` identical opens */
 	PROBITY_F_ENV_TRUNCATED = 1 << 7,
 	PROBITY_F_KILLED = 1 << 8,          /* enforce: the kernel program sent SIGKILL for this open / exec */
+	PROBITY_F_OBJECT = 1 << 9,          /* open: the opened object's dentry path, device and inode follow */
 };
 
 /* Which system call produced an open / connect / exec record. */
@@ -128,8 +130,11 @@ struct probity_exit {
 };
 
 /*
- * open: data[] = path (path_len, as passed, NUL-terminated),
- *                then, when PROBITY_F_RELATIVE, dir (dir_len, dentry path of dirfd or the cwd).
+ * open: data[] = path (path_len, as the caller passed it, NUL-terminated; 0 for a coalesced record),
+ *                then dir (dir_len, dentry path of dirfd or the cwd) when PROBITY_F_RELATIVE and the
+ *                open failed,
+ *                then object (object_len, dentry path of the opened file) when PROBITY_F_OBJECT.
+ * A successful open always carries its object: the path contracts and enforcement judge.
  */
 struct probity_open {
 	struct probity_header hdr;
@@ -141,7 +146,10 @@ struct probity_open {
 	__u16 syscall;         /* enum probity_syscall */
 	__u16 path_len;
 	__u16 dir_len;
-	__u16 _pad0;
+	__u16 object_len;
+	__u64 ino;             /* PROBITY_F_OBJECT: the opened file's inode number */
+	__u32 dev;             /* and its filesystem's device (the kernel's dev_t: major << 20 | minor) */
+	__u32 _pad0;
 	char data[];
 };
 
@@ -207,7 +215,8 @@ enum probity_verdict {
 	PROBITY_VERDICT_DENY = 4,    /* network: denied destination */
 };
 
-/* `enforce_paths` key: FNV-1a (64-bit) of the path or directory bytes, without a trailing '/'. */
+/* `enforce_paths` key: FNV-1a (64-bit) of the path or directory bytes, without a trailing '/'.
+ * The hash only finds the entry: the kernel compares the entry's bytes before it acts. */
 struct probity_path_key {
 	__u32 cls;
 	__u8 match;        /* enum probity_path_match */
@@ -216,11 +225,37 @@ struct probity_path_key {
 	__u64 hash;
 };
 
+#define PROBITY_ENFORCE_PATH_MAX 256   /* bytes of a path the kernel matches (longer ones: user space) */
+#define PROBITY_ACCESS_KINDS 4         /* read, write, create, exec: the bit index of enum probity_access */
+
+/* Which of the class's rules kill on this path, per access kind, and which have an exception
+ * here. Each kernel-enforced rule of a class has a bit (its `rule_bit` in user space): a kill
+ * happens when some rule's kill bit is set along the path and that same rule's exception bit is
+ * not, so one rule's exception never cancels another rule's kill. */
 struct probity_path_rule {
-	__u32 rule;        /* user space's rule number, for the record */
-	__u8 verdict;      /* PROBITY_VERDICT_KILL or _EXCEPT */
-	__u8 access;       /* enum probity_access bits the entry applies to */
+	__u32 kill[PROBITY_ACCESS_KINDS];
+	__u32 except;
+	__u16 len;         /* bytes of path, no NUL */
 	__u16 _pad0;
+	char path[PROBITY_ENFORCE_PATH_MAX];
+};
+
+/* `enforce_inodes`: a file recognised by its object, whatever path names it (a hard link, a bind
+ * mount): rules whose patterns name existing files get their device and inode here too. */
+struct probity_inode_key {
+	__u32 cls;
+	__u32 dev;         /* the kernel's dev_t (major << 20 | minor) */
+	__u64 ino;
+};
+
+struct probity_inode_rule {
+	__u32 kill[PROBITY_ACCESS_KINDS];
+};
+
+/* `enforce_classes` value. */
+struct probity_class {
+	__u32 flags;             /* enum probity_class_flag */
+	__u32 proc_memory_rules; /* rule bits that kill reads of another process's memory files */
 };
 
 enum probity_class_flag {

@@ -1,16 +1,22 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ProbityEvents
 
 /// What enforce mode asks of the kernel, derived from a ``ContractSet``: per contract (its
 /// *class*, numbered from 1), the paths whose open or exec is killed, whether reading another
 /// process's memory is, and the destinations whose connect is denied.
 ///
-/// The kernel matches exact paths and directory prefixes. A pattern is kernel-enforceable when it
-/// is literal, ends in `/**` after a literal directory, or has `*`/`?` segments that expand on
-/// the filesystem now (`/home/*/.ssh/**` becomes one prefix per home). Other patterns, and allow
-/// lists of `files` and `exec` rules, are enforced from user space after the event (a late kill),
-/// which the violation records.
+/// The kernel matches exact paths and directory prefixes of the object's own path, and the
+/// objects (device and inode) of the credential files that exist now. A pattern is
+/// kernel-enforceable when it is literal, ends in `/**` after a literal directory, or has
+/// `*`/`?` segments that expand on the filesystem now (`/home/*/.ssh/**` becomes one prefix per
+/// home). Other patterns, and allow lists of `files` and `exec` rules, are enforced from user
+/// space after the event (a late kill), which the violation records.
+///
+/// Each kernel-enforced rule of a class has a bit (``PathEntry/ruleBit``): an exception entry
+/// cancels only its own rule's kills. A class enforces at most 32 such rules in the kernel; the
+/// rest are left to user space.
 public struct EnforcementPlan: Sendable {
     /// Access bits, as `enum probity_access` in probity.h.
     public struct Access: OptionSet, Sendable, Hashable {
@@ -32,6 +38,19 @@ public struct EnforcementPlan: Sendable {
         public var access: Access
         /// The rule's number in ``rules``.
         public var rule: UInt32
+        /// The rule's bit within its class (0-31).
+        public var ruleBit: Int
+    }
+
+    /// A file the kernel recognises by its object, whatever path names it (a hard link to a
+    /// credential file, the same file through a bind mount).
+    public struct ObjectEntry: Sendable, Hashable {
+        public var object: FileObject
+        /// The path it was found at, for the record.
+        public var path: String
+        public var access: Access
+        public var rule: UInt32
+        public var ruleBit: Int
     }
 
     /// A destination rule for an address range (IPv4 4 bytes, IPv6 16).
@@ -56,7 +75,10 @@ public struct EnforcementPlan: Sendable {
         public var number: UInt32
         public var contract: String
         public var paths: [PathEntry] = []
-        public var processMemory = false
+        public var objects: [ObjectEntry] = []
+        /// Rule bits that kill reads of another process's memory files.
+        public var processMemoryRules: UInt32 = 0
+        public var processMemory: Bool { processMemoryRules != 0 }
         public var networkAllowList = false
         public var network: [NetworkEntry] = []
         public var hosts: [HostEntry] = []
@@ -72,25 +94,42 @@ public struct EnforcementPlan: Sendable {
     /// `contract/rule` by rule number.
     public private(set) var rules: [String] = []
 
-    /// Builds the plan; `expand` lists the existing paths a wildcard pattern names (glob(3)).
-    public init(_ set: ContractSet, expand: (String) -> [String] = EnforcementPlan.glob) {
+    /// Builds the plan; `expand` lists the existing paths a wildcard pattern names (glob(3)), and
+    /// `objects` the files that exist at an exact path or under a directory (device and inode).
+    public init(
+        _ set: ContractSet, expand: (String) -> [String] = EnforcementPlan.glob,
+        objects: (String, Bool) -> [(String, FileObject)] = EnforcementPlan.existingFiles
+    ) {
         for (index, contract) in set.contracts.enumerated() {
             var plan = Class(number: UInt32(index + 1), contract: contract.contract.name)
+            var nextBit = 0
             for compiled in contract.allRules where compiled.rule.action != .alert {
                 let number = UInt32(rules.count)
                 rules.append("\(compiled.contract)/\(compiled.rule.id)")
                 plan.exemptExecutables += compiled.except.absolute
-                func add(_ globs: [PathGlob], kill: Bool, access: Access) {
+                if case .process = compiled.rule.body { continue }
+                if case .network = compiled.rule.body {
+                    if compiled.rule.action == .deny { addNetwork(compiled, to: &plan) }
+                    continue
+                }
+                guard nextBit < 32 else { continue }  // left to user space
+                let bit = nextBit
+                nextBit += 1
+                func add(_ globs: [PathGlob], kill: Bool, access: Access, byObject: Bool = false) {
                     for glob in globs {
                         for (path, prefix) in Self.kernelPaths(glob.pattern, expand: expand) ?? [] {
-                            plan.paths.append(PathEntry(path: path, prefix: prefix, kill: kill, access: access, rule: number))
+                            plan.paths.append(PathEntry(path: path, prefix: prefix, kill: kill, access: access, rule: number, ruleBit: bit))
+                            guard byObject && (!prefix || path != "/") else { continue }
+                            for (found, object) in objects(path, prefix) {
+                                plan.objects.append(ObjectEntry(object: object, path: found, access: access, rule: number, ruleBit: bit))
+                            }
                         }
                     }
                 }
                 switch compiled.rule.body {
                 case .secrets:
-                    add(compiled.credentials.absolute, kill: true, access: .read)
-                    if compiled.processMemory { plan.processMemory = true }
+                    add(compiled.credentials.absolute, kill: true, access: .read, byObject: true)
+                    if compiled.processMemory { plan.processMemoryRules |= UInt32(1) << UInt32(bit) }
                 case .files:
                     for (access, patterns) in compiled.fileDeny {
                         let bits: Access = switch access {
@@ -103,10 +142,7 @@ public struct EnforcementPlan: Sendable {
                     }
                 case .exec:
                     add(compiled.execDeny.absolute, kill: true, access: .exec)
-                case .network:
-                    if compiled.rule.action == .deny { addNetwork(compiled, to: &plan) }
-                    continue
-                case .process:
+                case .network, .process:
                     continue
                 }
                 add(compiled.exceptPaths.absolute, kill: false, access: .all)
@@ -155,6 +191,36 @@ public struct EnforcementPlan: Sendable {
         let base = "/" + body.joined(separator: "/")
         let bases = body.contains(where: wild) ? expand(base) : [base]
         return bases.flatMap { path in trailingAll ? [(path, true), (path, false)] : [(path, false)] }
+    }
+
+    /// The regular files at `path` (exact) or under it (a directory, four levels deep, at most
+    /// 4,096 files), with their objects. Symlinks are followed at the top (the object is what
+    /// an open reaches), not below.
+    public static func existingFiles(_ path: String, under prefix: Bool) -> [(String, FileObject)] {
+        var out: [(String, FileObject)] = []
+        func visit(_ path: String, depth: Int) {
+            guard out.count < 4096 else { return }
+            var st = stat()
+            guard (depth == 0 ? stat(path, &st) : lstat(path, &st)) == 0 else { return }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                out.append((path, FileObject(statDevice: UInt64(st.st_dev), inode: UInt64(st.st_ino))))
+            case S_IFDIR where prefix && depth < 4:
+                guard let dir = opendir(path) else { return }
+                defer { closedir(dir) }
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                    }
+                    if name == "." || name == ".." { continue }
+                    visit(path == "/" ? "/" + name : path + "/" + name, depth: depth + 1)
+                }
+            default:
+                return
+            }
+        }
+        visit(path, depth: 0)
+        return out
     }
 
     /// The existing paths `pattern` names, by glob(3).

@@ -152,10 +152,12 @@ public struct Evaluator {
         for (rule, message) in found where !excepted(rule, process) {
             var evidence = Evidence(operation: "open")
             evidence.path = open.path
+            if open.requestedPath != open.path { evidence.requestedPath = open.requestedPath }
+            evidence.object = open.object.map { "\($0.device >> 20):\($0.device & 0xfffff):\($0.inode)" }
             evidence.access = accesses.map(\.rawValue)
             evidence.result = open.result
             out.append(violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: open.header, evidence: evidence,
-                                 attribution: attribution, lineage: lineage))
+                                 attribution: attribution, lineage: lineage, count: Int(open.count)))
         }
         return out
     }
@@ -187,6 +189,7 @@ public struct Evaluator {
         return found.filter { !excepted($0.0, process) }.map { rule, message in
             var evidence = Evidence(operation: removal.syscall.description)
             evidence.path = removal.path
+            if removal.requestedPath != removal.path { evidence.requestedPath = removal.requestedPath }
             evidence.access = ["delete"]
             evidence.result = removal.result
             return violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: removal.header, evidence: evidence,
@@ -357,7 +360,7 @@ public struct Evaluator {
 
     private mutating func violation(
         _ rule: CompiledRule, _ message: String, header: EventHeader, evidence: Evidence, attribution: Attribution?,
-        lineage: (Int32) -> [TrackedProcess]
+        lineage: (Int32) -> [TrackedProcess], count: Int = 1
     ) -> Violation {
         var chain = lineage(header.pid).map(ProcessLink.init)
         if chain.isEmpty { chain = [ProcessLink(pid: header.pid, executable: evidence.path ?? "", argv: evidence.argv ?? [])] }
@@ -368,6 +371,6 @@ public struct Evaluator {
             package: attribution?.package.map(PackageReference.init),
             attribution: AttributionReference(
                 reason: (attribution?.reason ?? .unattributed).rawValue, evidence: attribution?.evidence ?? ""),
-            processes: chain, evidence: evidence, ruleLocation: rule.rule.location.description, count: 1)
+            processes: chain, evidence: evidence, ruleLocation: rule.rule.location.description, count: count)
     }
 }

@@ -116,7 +116,12 @@ public struct ProcessLink: Sendable, Hashable, Codable {
 public struct Evidence: Sendable, Hashable, Codable {
     /// `exec`, `open`, `connect`, `sendto`, `sendmsg` or `process`.
     public var operation: String
+    /// The path judged: for a successful open, the kernel's own path of the opened file.
     public var path: String?
+    /// The path as the process passed it, when it differs (`//`, `..`, a symlink, relative).
+    public var requestedPath: String?
+    /// The opened file's device and inode (`major:minor:inode`), for a successful open.
+    public var object: String?
     /// For opens: `read`, `write`, `create`.
     public var access: [String]?
     public var address: String?
