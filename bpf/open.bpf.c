@@ -212,3 +212,12 @@ int probity_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), open_how_bits(how.flags, how.mode),
 				   PROBITY_SYS_OPENAT2);
 }
+
+/* open_by_handle_at(2) opens a file by its handle, with no path at all: the object is all there is. */
+SEC("tracepoint/syscalls/sys_exit_open_by_handle_at")
+int probity_open_by_handle_at_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), 0, open_how_bits(SYSCALL_ARG3(regs), 0),
+				   PROBITY_SYS_OPEN_BY_HANDLE_AT);
+}

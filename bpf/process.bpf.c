@@ -80,6 +80,16 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 						   BPF_CORE_READ(inode, i_ino));
 		if (!kill && n > 1 && BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
 			kill = enforce_script(cfg, p, s, filename_off, off + w);
+		if (!kill && (e->hdr.flags & PROBITY_F_EXE_UNLINKED)) {
+			/* A memory-backed (memfd) or deleted executable: no file on disk to judge. */
+			__u32 *cls = bpf_map_lookup_elem(&enforce_class, &e->hdr.pid);
+			struct probity_class *class = cls && *cls ? bpf_map_lookup_elem(&enforce_classes, cls) : NULL;
+			if (class && (class->flags & PROBITY_CLASS_KILL_MEMORY_EXEC)) {
+				bpf_send_signal(SIGKILL_);
+				count_enforced(0);
+				kill = true;
+			}
+		}
 		if (kill)
 			e->hdr.flags |= PROBITY_F_KILLED;
 	}

@@ -53,6 +53,18 @@ final class RecentEvents: Sendable {
         case .unlink(let u):
             out["path"] = u.path
             out["result"] = Int(u.result)
+        case .link(let l):
+            out["path"] = l.destination
+            out["source"] = l.source
+            out["operation"] = l.operation.rawValue
+            out["result"] = Int(l.result)
+        case .memory(let m):
+            out["target_pid"] = Int(m.targetPID)
+            out["syscall"] = m.syscall.description
+            out["result"] = Int(m.result)
+        case .abi(let a):
+            out["abi"] = a.abiName
+            out["number"] = Int(a.number)
         case .connect(let c):
             out["address"] = c.destination.address
             if let port = c.destination.port { out["port"] = Int(port) }

@@ -304,17 +304,21 @@ public final class Daemon: @unchecked Sendable {
 
 /// Counters the status request reads while the pipeline runs.
 final class DaemonCounters: Sendable {
-    private let events = Mutex<[UInt64]>([UInt64](repeating: 0, count: 8))
+    private let events = Mutex<[UInt64]>([UInt64](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1))
     let violations = Atomic<UInt64>(0)
     let storeFailures = Atomic<UInt64>(0)
     let lastEventBoot = Atomic<UInt64>(0)
 
-    func count(_ kind: EventKind) { events.withLock { $0[Int(kind.rawValue) & 7] &+= 1 } }
+    func count(_ kind: EventKind) {
+        events.withLock { counts in
+            if Int(kind.rawValue) < counts.count { counts[Int(kind.rawValue)] &+= 1 }
+        }
+    }
 
     var byKind: [String: UInt64] {
         let counts = events.withLock { $0 }
         var out: [String: UInt64] = [:]
-        for kind in EventKind.allCases { out[kind.description] = counts[Int(kind.rawValue) & 7] }
+        for kind in EventKind.allCases where Int(kind.rawValue) < counts.count { out[kind.description] = counts[Int(kind.rawValue)] }
         return out
     }
 

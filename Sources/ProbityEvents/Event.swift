@@ -13,6 +13,9 @@ public enum EventKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     case connect = 5
     case ioUring = 6
     case unlink = 7
+    case link = 8
+    case memory = 9
+    case abi = 10
 
     /// The name used in JSON output and in counters.
     public var description: String {
@@ -24,6 +27,9 @@ public enum EventKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
         case .connect: "connect"
         case .ioUring: "io_uring"
         case .unlink: "unlink"
+        case .link: "link"
+        case .memory: "memory"
+        case .abi: "abi"
         }
     }
 }
@@ -262,6 +268,85 @@ public struct NetworkConnect: Sendable, Hashable {
     }
 }
 
+/// A name placed in a directory: a file renamed (moved) to it, another name linked to a file, or
+/// a symbolic link created there.
+public struct FileLink: Sendable, Hashable {
+    public enum Operation: String, Sendable, Hashable {
+        case rename, link, symlink
+    }
+
+    public var header: EventHeader
+    /// 0, or -errno.
+    public var result: Int64
+    public var operation: Operation
+    /// The new name, absolute: joined to its directory when relative, normalised lexically.
+    public var destination: String
+    /// The new name as passed.
+    public var requestedDestination: String
+    /// rename / link: the existing file, absolute (normalised); symlink: the link's text as passed
+    /// (what it will point at, resolved only when followed).
+    public var source: String
+    public var requestedSource: String
+    /// renameat2's `RENAME_*` or linkat's `AT_*` flags.
+    public var callFlags: UInt32
+    public var syscall: Syscall
+
+    public init(
+        header: EventHeader, result: Int64, operation: Operation, destination: String, requestedDestination: String,
+        source: String, requestedSource: String, callFlags: UInt32, syscall: Syscall
+    ) {
+        self.header = header
+        self.result = result
+        self.operation = operation
+        self.destination = destination
+        self.requestedDestination = requestedDestination
+        self.source = source
+        self.requestedSource = requestedSource
+        self.callFlags = callFlags
+        self.syscall = syscall
+    }
+}
+
+/// A process read or wrote another process's memory directly (process_vm_readv / writev), or
+/// attached to it as a tracer (ptrace), after which it can do both.
+public struct ProcessMemoryAccess: Sendable, Hashable {
+    public var header: EventHeader
+    /// Bytes moved, 0, or -errno.
+    public var result: Int64
+    /// The other process, as the caller named it.
+    public var targetPID: Int32
+    /// ptrace's request (16 attach, 0x4206 seize); 0 otherwise.
+    public var request: UInt32
+    public var syscall: Syscall
+
+    public init(header: EventHeader, result: Int64, targetPID: Int32, request: UInt32, syscall: Syscall) {
+        self.header = header
+        self.result = result
+        self.targetPID = targetPID
+        self.request = request
+        self.syscall = syscall
+    }
+}
+
+/// A process made a system call through an ABI that the per-syscall probes never see (a 32-bit
+/// call on a 64-bit machine): what it did is unknown. Reported once per process.
+public struct UnmonitoredSyscall: Sendable, Hashable {
+    public var header: EventHeader
+    /// The call's number in that ABI's table.
+    public var number: UInt32
+    /// 1: the 32-bit compat ABI.
+    public var abi: UInt32
+
+    public init(header: EventHeader, number: UInt32, abi: UInt32) {
+        self.header = header
+        self.number = number
+        self.abi = abi
+    }
+
+    /// A name for the ABI.
+    public var abiName: String { abi == 1 ? "32-bit compat" : "abi \(abi)" }
+}
+
 /// An io_uring ring was created, or a request that bypasses syscall tracepoints was submitted.
 public struct IOUringActivity: Sendable, Hashable {
     public var header: EventHeader
@@ -293,6 +378,9 @@ public enum Event: Sendable, Hashable {
     case connect(NetworkConnect)
     case ioUring(IOUringActivity)
     case unlink(FileRemoval)
+    case link(FileLink)
+    case memory(ProcessMemoryAccess)
+    case abi(UnmonitoredSyscall)
 
     public var header: EventHeader {
         switch self {
@@ -303,6 +391,9 @@ public enum Event: Sendable, Hashable {
         case .connect(let e): e.header
         case .ioUring(let e): e.header
         case .unlink(let e): e.header
+        case .link(let e): e.header
+        case .memory(let e): e.header
+        case .abi(let e): e.header
         }
     }
 
@@ -316,6 +407,10 @@ public enum Syscall: UInt16, Sendable, CustomStringConvertible {
     case open = 1, openat, openat2, creat, connect, sendto, sendmsg, execve, execveat
     case ioUringSetup, ioUringSubmit
     case unlink, unlinkat, rmdir
+    case openByHandleAt, sendmmsg
+    case rename, renameat, renameat2, link, linkat, symlink, symlinkat
+    case processVMReadv, processVMWritev, ptrace
+    case ioUringOpenat, ioUringConnect
 
     public var description: String {
         switch self {
@@ -334,6 +429,20 @@ public enum Syscall: UInt16, Sendable, CustomStringConvertible {
         case .unlink: "unlink"
         case .unlinkat: "unlinkat"
         case .rmdir: "rmdir"
+        case .openByHandleAt: "open_by_handle_at"
+        case .sendmmsg: "sendmmsg"
+        case .rename: "rename"
+        case .renameat: "renameat"
+        case .renameat2: "renameat2"
+        case .link: "link"
+        case .linkat: "linkat"
+        case .symlink: "symlink"
+        case .symlinkat: "symlinkat"
+        case .processVMReadv: "process_vm_readv"
+        case .processVMWritev: "process_vm_writev"
+        case .ptrace: "ptrace"
+        case .ioUringOpenat: "io_uring openat"
+        case .ioUringConnect: "io_uring connect"
         }
     }
 }

@@ -44,6 +44,15 @@ public enum EventDecoder {
                 header: header, result: o.result, path: o.path, requestedPath: o.requestedPath, dirfd: o.dirfd,
                 isDirectory: o.flags.rawValue & 0x200 != 0 || o.syscall == .rmdir, syscall: o.syscall))
         case .connect: return .connect(try decodeConnect(record, header))
+        case .link: return .link(try decodeLink(record, header))
+        case .memory:
+            let r = try load(probity_memory.self, record, kind)
+            return .memory(ProcessMemoryAccess(
+                header: header, result: r.result, targetPID: Int32(bitPattern: r.target_pid), request: r.request,
+                syscall: Syscall(rawValue: r.syscall) ?? .unknown))
+        case .abi:
+            let r = try load(probity_abi.self, record, kind)
+            return .abi(UnmonitoredSyscall(header: header, number: r.syscall_nr, abi: r.abi))
         case .ioUring:
             let r = try load(probity_io_uring.self, record, kind)
             return .ioUring(IOUringActivity(
@@ -118,6 +127,26 @@ public enum EventDecoder {
             flags: OpenFlags(rawValue: r.open_flags), mode: r.mode, dirfd: r.dirfd, count: max(r.count, 1),
             syscall: Syscall(rawValue: r.syscall) ?? .unknown,
             object: header.flags.contains(.object) ? FileObject(device: r.dev, inode: r.ino) : nil)
+    }
+
+    private static func decodeLink(_ record: UnsafeRawBufferPointer, _ header: EventHeader) throws(DecodeError) -> FileLink {
+        let r = try load(probity_link.self, record, .link)
+        var tail = Tail(bytes: record, offset: MemoryLayout<probity_link>.size)
+        let old = PathText.string(try tail.take(Int(r.old_len), kind: .link))
+        let new = PathText.string(try tail.take(Int(r.new_len), kind: .link))
+        let newDir = PathText.string(try tail.take(Int(r.new_dir_len), kind: .link))
+        let oldDir = PathText.string(try tail.take(Int(r.old_dir_len), kind: .link))
+        let syscall = Syscall(rawValue: r.syscall) ?? .unknown
+        let operation: FileLink.Operation = switch syscall {
+        case .link, .linkat: .link
+        case .symlink, .symlinkat: .symlink
+        default: .rename
+        }
+        let source = operation == .symlink ? old : PathText.join(directory: oldDir, relative: old)
+        return FileLink(
+            header: header, result: r.result, operation: operation,
+            destination: PathText.join(directory: newDir, relative: new), requestedDestination: new,
+            source: source, requestedSource: old, callFlags: r.call_flags, syscall: syscall)
     }
 
     private static func decodeConnect(_ record: UnsafeRawBufferPointer, _ header: EventHeader) throws(DecodeError) -> NetworkConnect {

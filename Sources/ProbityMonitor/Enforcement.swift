@@ -71,7 +71,9 @@ final class EnforcementSession: @unchecked Sendable {
         self.plan = plan
         self.probes = probes
         for c in plan.classes where !c.isEmpty {
-            try probes.setClassFlags(c.number, processMemoryRules: c.processMemoryRules, networkAllowList: c.networkAllowList)
+            try probes.setClassFlags(
+                c.number, processMemoryRules: c.processMemoryRules, networkAllowList: c.networkAllowList,
+                killUnmonitoredSyscalls: c.killUnmonitoredSyscalls)
             for p in c.paths where p.path.utf8.count < Int(KernelProbes.enforcedPathLimit) {
                 try probes.addPathRule(c.number, path: p.path, prefix: p.prefix, kill: p.kill, access: p.access.rawValue, ruleBit: p.ruleBit)
             }

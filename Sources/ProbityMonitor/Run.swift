@@ -312,7 +312,10 @@ final class RunState: @unchecked Sendable {
         var v = violation
         var byKernel = false
         switch event {
-        case .open, .exec: byKernel = event.header.flags.contains(.killed)
+        case .open, .exec, .memory, .abi: byKernel = event.header.flags.contains(.killed)
+        case .connect(let c) where c.syscall == .ioUringConnect:
+            // Reported at submission; the connect itself meets the same cgroup programs later.
+            byKernel = violation.action == .deny
         case .connect(let c): byKernel = c.result == -Int64(EPERM) && violation.action == .deny
         default: break
         }

@@ -46,13 +46,19 @@ extension KernelProbes {
         try update("enforce_class", &key, &value)
     }
 
-    /// The class's flags: the rule bits that kill reads of another process's memory files (none:
-    /// no such kills), and whether connects matching no network entry are denied.
-    public func setClassFlags(_ enforcementClass: UInt32, processMemoryRules: UInt32, networkAllowList: Bool) throws(ProbeError) {
+    /// The class's flags: the rule bits that kill reads of another process's memory (none: no such
+    /// kills), whether connects matching no network entry are denied, and whether memory-backed
+    /// execs and system calls through an unmonitored ABI are killed.
+    public func setClassFlags(
+        _ enforcementClass: UInt32, processMemoryRules: UInt32, networkAllowList: Bool, killMemoryBackedExec: Bool = false,
+        killUnmonitoredSyscalls: Bool = false
+    ) throws(ProbeError) {
         var key = enforcementClass
         var value = probity_class(
             flags: (processMemoryRules != 0 ? UInt32(PROBITY_CLASS_PROC_MEMORY.rawValue) : 0)
-                | (networkAllowList ? UInt32(PROBITY_CLASS_NET_ALLOWLIST.rawValue) : 0),
+                | (networkAllowList ? UInt32(PROBITY_CLASS_NET_ALLOWLIST.rawValue) : 0)
+                | (killMemoryBackedExec ? UInt32(PROBITY_CLASS_KILL_MEMORY_EXEC.rawValue) : 0)
+                | (killUnmonitoredSyscalls ? UInt32(PROBITY_CLASS_KILL_COMPAT_ABI.rawValue) : 0),
             proc_memory_rules: processMemoryRules)
         try update("enforce_classes", &key, &value)
     }

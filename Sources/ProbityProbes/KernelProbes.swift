@@ -73,6 +73,20 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_rmdir_exit", attachPoint: "tracepoint/syscalls/sys_exit_rmdir", optional: true),
         Hook(program: "probity_io_uring_create", attachPoint: "tp_btf/io_uring_create", optional: true),
         Hook(program: "probity_io_uring_submit", attachPoint: "tp_btf/io_uring_submit_req", optional: true),
+        Hook(program: "probity_open_by_handle_at_exit", attachPoint: "tracepoint/syscalls/sys_exit_open_by_handle_at", optional: true),
+        Hook(program: "probity_sendmmsg_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendmmsg", optional: true),
+        Hook(program: "probity_rename_exit", attachPoint: "tracepoint/syscalls/sys_exit_rename", optional: true),
+        Hook(program: "probity_renameat_exit", attachPoint: "tracepoint/syscalls/sys_exit_renameat", optional: true),
+        Hook(program: "probity_renameat2_exit", attachPoint: "tracepoint/syscalls/sys_exit_renameat2", optional: true),
+        Hook(program: "probity_link_exit", attachPoint: "tracepoint/syscalls/sys_exit_link", optional: true),
+        Hook(program: "probity_linkat_exit", attachPoint: "tracepoint/syscalls/sys_exit_linkat", optional: true),
+        Hook(program: "probity_symlink_exit", attachPoint: "tracepoint/syscalls/sys_exit_symlink", optional: true),
+        Hook(program: "probity_symlinkat_exit", attachPoint: "tracepoint/syscalls/sys_exit_symlinkat", optional: true),
+        Hook(program: "probity_process_vm_readv_exit", attachPoint: "tracepoint/syscalls/sys_exit_process_vm_readv", optional: true),
+        Hook(program: "probity_process_vm_writev_exit", attachPoint: "tracepoint/syscalls/sys_exit_process_vm_writev", optional: true),
+        Hook(program: "probity_ptrace_exit", attachPoint: "tracepoint/syscalls/sys_exit_ptrace", optional: true),
+        // Every system call of the host passes it: it only looks for the 32-bit ABI (bpf/abi.bpf.c).
+        Hook(program: "probity_compat_syscall", attachPoint: "raw_tracepoint/sys_enter", optional: true),
     ]
 
     /// Programs of enforce mode (bpf/enforce.bpf.c): loaded and attached only then.
@@ -295,6 +309,11 @@ public final class KernelProbes: @unchecked Sendable {
     static func hookPresence(_ hook: Hook, vmlinux: OpaquePointer?) -> Presence {
         if hook.attachPoint.hasPrefix("tp_btf/") {
             let name = "btf_trace_" + hook.attachPoint.dropFirst("tp_btf/".count)
+            guard let vmlinux else { return .absent }
+            return btf__find_by_name_kind(vmlinux, name, UInt32(BTF_KIND_TYPEDEF)) > 0 ? .present : .absent
+        }
+        if hook.attachPoint.hasPrefix("raw_tracepoint/") {
+            let name = "btf_trace_" + hook.attachPoint.dropFirst("raw_tracepoint/".count)
             guard let vmlinux else { return .absent }
             return btf__find_by_name_kind(vmlinux, name, UInt32(BTF_KIND_TYPEDEF)) > 0 ? .present : .absent
         }

@@ -73,6 +73,29 @@ public final class EventJSONEncoder {
             writer.field("socket_type", c.socketType.description)
             writer.field("syscall", c.syscall.description)
             writeResult(c.result)
+        case .link(let l):
+            flags = writeHeader(l.header)
+            exe(process)
+            writer.field("operation", l.operation.rawValue)
+            writer.field("path", l.destination)
+            if l.requestedDestination != l.destination { writer.field("requested_path", l.requestedDestination) }
+            writer.field("source", l.source)
+            if l.requestedSource != l.source { writer.field("requested_source", l.requestedSource) }
+            if l.callFlags != 0 { writer.field("call_flags", l.callFlags) }
+            writer.field("syscall", l.syscall.description)
+            writeResult(l.result)
+        case .memory(let m):
+            flags = writeHeader(m.header)
+            exe(process)
+            writer.field("target_pid", m.targetPID)
+            if m.request != 0 { writer.field("request", m.request) }
+            writer.field("syscall", m.syscall.description)
+            writeResult(m.result)
+        case .abi(let a):
+            flags = writeHeader(a.header)
+            exe(process)
+            writer.field("abi", a.abiName)
+            writer.field("number", a.number)
         case .ioUring(let u):
             flags = writeHeader(u.header)
             exe(process)

@@ -29,6 +29,12 @@ public enum EventText {
             detail = "io_uring \(u.operation) fd=\(u.fd) \(exe)"
         case .unlink(let u):
             detail = "\(u.syscall) \(u.path) -> \(result(u.result)) \(exe)"
+        case .link(let l):
+            detail = "\(l.syscall) \(l.source) -> \(l.destination) -> \(result(l.result)) \(exe)"
+        case .memory(let m):
+            detail = "\(m.syscall) pid \(m.targetPID) -> \(result(m.result)) \(exe)"
+        case .abi(let a):
+            detail = "syscall \(a.number) through the \(a.abiName) ABI (unmonitored) \(exe)"
         }
         let package = attribution?.package.map { " [\($0.name)\($0.version.map { "@\($0)" } ?? "") \(attribution?.reason.rawValue ?? "")]" } ?? ""
         return "\(time) \(who) \(detail)\(package)"

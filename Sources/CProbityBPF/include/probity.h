@@ -28,7 +28,10 @@ enum probity_kind {
 	PROBITY_KIND_CONNECT = 5,   /* connect(2), and sendto/sendmsg with a destination address */
 	PROBITY_KIND_IO_URING = 6,  /* io_uring ring creation and submissions that bypass syscalls */
 	PROBITY_KIND_UNLINK = 7,    /* unlink, unlinkat, rmdir: a struct probity_open record (flags: AT_REMOVEDIR) */
-	PROBITY_KIND_MAX = 8,       /* size of the per-kind counter arrays */
+	PROBITY_KIND_LINK = 8,      /* rename, link, symlink: a name placed (struct probity_link) */
+	PROBITY_KIND_MEMORY = 9,    /* another process's memory: process_vm_readv/writev, ptrace attach */
+	PROBITY_KIND_ABI = 10,      /* a system call through an ABI the syscall tracepoints do not see */
+	PROBITY_KIND_MAX = 11,      /* size of the per-kind counter arrays */
 };
 
 /* Limits of the variable-length parts. */
@@ -72,6 +75,20 @@ enum probity_syscall {
 	PROBITY_SYS_UNLINK = 12,
 	PROBITY_SYS_UNLINKAT = 13,
 	PROBITY_SYS_RMDIR = 14,
+	PROBITY_SYS_OPEN_BY_HANDLE_AT = 15,
+	PROBITY_SYS_SENDMMSG = 16,
+	PROBITY_SYS_RENAME = 17,
+	PROBITY_SYS_RENAMEAT = 18,
+	PROBITY_SYS_RENAMEAT2 = 19,
+	PROBITY_SYS_LINK = 20,
+	PROBITY_SYS_LINKAT = 21,
+	PROBITY_SYS_SYMLINK = 22,
+	PROBITY_SYS_SYMLINKAT = 23,
+	PROBITY_SYS_PROCESS_VM_READV = 24,
+	PROBITY_SYS_PROCESS_VM_WRITEV = 25,
+	PROBITY_SYS_PTRACE = 26,
+	PROBITY_SYS_IO_URING_OPENAT = 27,   /* an open submitted on an io_uring (struct probity_open) */
+	PROBITY_SYS_IO_URING_CONNECT = 28,  /* a connect submitted on an io_uring (struct probity_connect) */
 };
 
 /* 48 bytes, first in every record. */
@@ -169,6 +186,48 @@ struct probity_connect {
 	__u32 _pad0;
 };
 
+/*
+ * link: a name placed in a directory: rename / renameat / renameat2 (old moved to new), link /
+ * linkat (new is another name of old), symlink / symlinkat (new points at the text old).
+ * data[] = old (old_len, as passed), new (new_len, as passed), then, when PROBITY_F_RELATIVE,
+ * new_dir (new_dir_len, dentry path of newdirfd or the cwd), then, when old is a relative path
+ * of rename or link, old_dir (old_dir_len).
+ */
+struct probity_link {
+	struct probity_header hdr;
+	__s64 result;          /* 0, or -errno */
+	__s32 old_dirfd;
+	__s32 new_dirfd;
+	__u32 call_flags;      /* renameat2's RENAME_* or linkat's AT_* flags */
+	__u16 syscall;         /* enum probity_syscall */
+	__u16 old_len;
+	__u16 new_len;
+	__u16 new_dir_len;
+	__u16 old_dir_len;
+	__u16 _pad0;
+	char data[];
+};
+
+/* memory: the process read or wrote another process's memory, or attached to it as a tracer. */
+struct probity_memory {
+	struct probity_header hdr;
+	__s64 result;          /* bytes moved, 0, or -errno */
+	__u32 target_pid;      /* the process whose memory (the pid as the caller named it) */
+	__u32 request;         /* ptrace: the request (PTRACE_ATTACH 16, PTRACE_SEIZE 0x4206) */
+	__u16 syscall;         /* enum probity_syscall */
+	__u16 _pad0;
+	__u32 _pad1;
+};
+
+/* abi: a process made a system call through an ABI the per-syscall tracepoints never see (a
+ * 32-bit `int 0x80` / compat call from a process of the 64-bit machine). Reported once per
+ * process; what the call did is not known. */
+struct probity_abi {
+	struct probity_header hdr;
+	__u32 syscall_nr;      /* the number in that ABI's table */
+	__u32 abi;             /* 1: the 32-bit compat ABI */
+};
+
 /* io_uring: a ring was created, or a request that bypasses syscall tracepoints was submitted. */
 struct probity_io_uring {
 	struct probity_header hdr;
@@ -261,6 +320,8 @@ struct probity_class {
 enum probity_class_flag {
 	PROBITY_CLASS_PROC_MEMORY = 1 << 0,  /* kill reads of another process's /proc/PID/{environ,mem,maps} */
 	PROBITY_CLASS_NET_ALLOWLIST = 1 << 1, /* connects matching no `enforce_net` entry are denied */
+	PROBITY_CLASS_KILL_MEMORY_EXEC = 1 << 2, /* kill execs of a memory-backed or deleted file */
+	PROBITY_CLASS_KILL_COMPAT_ABI = 1 << 3,  /* kill a process at its first compat-ABI syscall */
 };
 
 /* `enforce_net` (LPM trie) key: prefixlen counts the 32 bits of `cls` plus the address bits;

@@ -122,6 +122,7 @@ final class CompiledRule: Sendable {
     let processMemory: Bool
     let outlive: Bool
     let daemonize: Bool
+    let unmonitoredSyscalls: Bool
 
     init(rule: Rule, contract: String, variables: ContractVariables) {
         self.rule = rule
@@ -133,7 +134,7 @@ final class CompiledRule: Sendable {
         var fileAllow: [FileAccess: CompiledPatterns] = [:], fileDeny: [FileAccess: CompiledPatterns] = [:]
         var execAllow: CompiledPatterns?, execDeny = CompiledPatterns()
         var persistence = CompiledPatterns(), credentials = CompiledPatterns()
-        var processMemory = false, outlive = false, daemonize = false
+        var processMemory = false, outlive = false, daemonize = false, unmonitoredSyscalls = false
         switch rule.body {
         case .network(let network):
             networkAllow = network.allow.map { $0.map { NetworkEntryMatcher($0, variables: variables) } }
@@ -149,6 +150,7 @@ final class CompiledRule: Sendable {
         case .process(let process):
             outlive = process.outlive
             daemonize = process.daemonize
+            unmonitoredSyscalls = process.unmonitoredSyscalls
             if process.persistence {
                 persistence = CompiledPatterns(texts: BuiltinLocations.persistence, variables: variables)
                 for p in process.persistencePaths { persistence.add(p.text, variables: variables) }
@@ -171,6 +173,7 @@ final class CompiledRule: Sendable {
         self.processMemory = processMemory
         self.outlive = outlive
         self.daemonize = daemonize
+        self.unmonitoredSyscalls = unmonitoredSyscalls
     }
 
     /// The same matchers charged to another contract: a rule inherited unchanged is compiled once,
@@ -194,6 +197,7 @@ final class CompiledRule: Sendable {
         processMemory = other.processMemory
         outlive = other.outlive
         daemonize = other.daemonize
+        unmonitoredSyscalls = other.unmonitoredSyscalls
     }
 }
 
@@ -307,7 +311,7 @@ public struct ContractSet: Sendable {
                 case .exec: c.execRules.append(r)
                 case .process(let p):
                     if p.persistence { c.openRules.append(r) }
-                    if p.outlive || p.daemonize { c.processRules.append(r) }
+                    if p.outlive || p.daemonize || p.unmonitoredSyscalls { c.processRules.append(r) }
                 }
             }
             compiled.append(c)

@@ -79,6 +79,8 @@ public struct EnforcementPlan: Sendable {
         /// Rule bits that kill reads of another process's memory files.
         public var processMemoryRules: UInt32 = 0
         public var processMemory: Bool { processMemoryRules != 0 }
+        /// Kill a process at its first system call through an ABI the probes cannot see.
+        public var killUnmonitoredSyscalls = false
         public var networkAllowList = false
         public var network: [NetworkEntry] = []
         public var hosts: [HostEntry] = []
@@ -86,7 +88,9 @@ public struct EnforcementPlan: Sendable {
         public var exemptExecutables: [PathGlob] = []
 
         /// Whether the kernel has anything to do for this class.
-        public var isEmpty: Bool { paths.isEmpty && !processMemory && !networkAllowList && network.isEmpty && hosts.isEmpty }
+        public var isEmpty: Bool {
+            paths.isEmpty && !processMemory && !networkAllowList && network.isEmpty && hosts.isEmpty && !killUnmonitoredSyscalls
+        }
     }
 
     /// Per contract, in the contract set's order (class number = index + 1).
@@ -107,7 +111,10 @@ public struct EnforcementPlan: Sendable {
                 let number = UInt32(rules.count)
                 rules.append("\(compiled.contract)/\(compiled.rule.id)")
                 plan.exemptExecutables += compiled.except.absolute
-                if case .process = compiled.rule.body { continue }
+                if case .process = compiled.rule.body {
+                    if compiled.unmonitoredSyscalls && compiled.rule.action == .kill { plan.killUnmonitoredSyscalls = true }
+                    continue
+                }
                 if case .network = compiled.rule.body {
                     if compiled.rule.action == .deny { addNetwork(compiled, to: &plan) }
                     continue

@@ -88,9 +88,67 @@ public struct Evaluator {
             let rules = contracts.contracts[index].openRules
             if rules.isEmpty { return [] }
             return evaluateRemoval(removal, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .link(let placed):
+            guard Self.counts(placed.result) else { return [] }
+            guard let index = contractIndex(attribution) else { return [] }
+            let rules = contracts.contracts[index].openRules
+            if rules.isEmpty { return [] }
+            return evaluatePlacement(placed, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .memory(let access):
+            guard Self.counts(access.result), access.targetPID != access.header.pid else { return [] }
+            guard let index = contractIndex(attribution) else { return [] }
+            return evaluateMemoryAccess(
+                access, rules: contracts.contracts[index].openRules, process: process, attribution: attribution, lineage: lineage)
+        case .abi(let call):
+            guard let index = contractIndex(attribution) else { return [] }
+            var out: [Violation] = []
+            for rule in contracts.contracts[index].processRules where rule.unmonitoredSyscalls && !excepted(rule, process) {
+                var evidence = Evidence(operation: "syscall")
+                evidence.path = process?.executable
+                evidence.result = Int64(call.number)
+                out.append(violation(
+                    rule, "system call \(call.number) through the \(call.abiName) ABI, which no probe sees, breaks \(rule.contract)/\(rule.rule.id)",
+                    header: call.header, evidence: evidence, attribution: attribution, lineage: lineage))
+            }
+            return out
         case .fork, .exit, .ioUring:
             return []
         }
+    }
+
+    /// A name placed by rename, link or symlink is judged as a file created and written there:
+    /// moving a file into a persistence location is a write to it, whatever wrote its bytes.
+    private mutating func evaluatePlacement(
+        _ placed: FileLink, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        let asWrite = FileOpen(
+            header: placed.header, result: placed.result, path: placed.destination, requestedPath: placed.requestedDestination,
+            flags: OpenFlags(rawValue: 0o101), mode: 0, dirfd: -100, count: 1, syscall: placed.syscall)
+        return evaluateOpen(asWrite, rules: rules, process: process, attribution: attribution, lineage: lineage).map { v in
+            var v = v
+            v.evidence.operation = placed.operation.rawValue
+            v.evidence.access = [placed.operation.rawValue]
+            v.message = v.message.replacingOccurrences(of: "write to ", with: "\(placed.operation.rawValue) of \(placed.source) to ")
+            return v
+        }
+    }
+
+    /// process_vm_readv / writev or a ptrace attach to another process: a process-memory read.
+    private mutating func evaluateMemoryAccess(
+        _ access: ProcessMemoryAccess, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        var out: [Violation] = []
+        for rule in rules where rule.processMemory && !excepted(rule, process) {
+            var evidence = Evidence(operation: access.syscall.description)
+            evidence.path = access.syscall == .ptrace ? "/proc/\(access.targetPID)" : "/proc/\(access.targetPID)/mem"
+            evidence.result = access.result
+            let what = access.syscall == .ptrace ? "ptrace attach to process \(access.targetPID)" : "\(access.syscall) of process \(access.targetPID)'s memory"
+            out.append(violation(rule, "\(what) breaks \(rule.contract)/\(rule.rule.id)", header: access.header, evidence: evidence,
+                                 attribution: attribution, lineage: lineage))
+        }
+        return out
     }
 
     /// Opens that succeeded, or were refused by permissions, count; a file that is not there was

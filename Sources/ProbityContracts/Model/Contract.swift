@@ -135,6 +135,8 @@ public struct ProcessRule: Sendable, Hashable {
     public var persistence = false
     /// More persistence locations besides the built-in ones.
     public var persistencePaths: [WrittenPattern] = []
+    /// System calls through an ABI the probes cannot see (32-bit calls on a 64-bit machine).
+    public var unmonitoredSyscalls = false
 }
 
 /// `secrets:` — reads of credentials and of other processes' memory.

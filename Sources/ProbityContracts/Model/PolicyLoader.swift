@@ -271,10 +271,12 @@ struct Reader {
         }
         switch (action, body) {
         case (.deny, .network), (.kill, .exec), (.kill, .files), (.kill, .secrets), (.alert, _): break
+        case (.kill, .process(let p)) where p.unmonitoredSyscalls && !p.outlive && !p.daemonize && !p.persistence:
+            break  // killed at the unmonitored call itself
         case (.deny, _):
             throw error(map["action"] ?? node, "`deny` applies to network rules; rule `\(id)` is a \(body.category) rule (use kill or alert)")
         case (.kill, _):
-            throw error(map["action"] ?? node, "`kill` applies to exec, files and secrets rules; rule `\(id)` is a \(body.category) rule (use \(body.category == "network" ? "deny" : "alert"))")
+            throw error(map["action"] ?? node, "`kill` applies to exec, files and secrets rules and to `process: unmonitored-syscalls` alone; rule `\(id)` is a \(body.category) rule (use \(body.category == "network" ? "deny" : "alert"))")
         }
         var except = RuleExceptions()
         if let n = map["except"] { except = try exceptions(n) }
@@ -392,17 +394,18 @@ struct Reader {
     }
 
     func process(_ node: Node) throws(ContractError) -> ProcessRule {
-        let map = try mapping(node, "`process`", keys: ["outlive", "daemonize", "persistence", "persistence-paths"])
+        let map = try mapping(node, "`process`", keys: ["outlive", "daemonize", "persistence", "persistence-paths", "unmonitored-syscalls"])
         var rule = ProcessRule()
         if let n = map["outlive"] { rule.outlive = try bool(n, "outlive") }
         if let n = map["daemonize"] { rule.daemonize = try bool(n, "daemonize") }
         if let n = map["persistence"] { rule.persistence = try bool(n, "persistence") }
+        if let n = map["unmonitored-syscalls"] { rule.unmonitoredSyscalls = try bool(n, "unmonitored-syscalls") }
         if let n = map["persistence-paths"] {
             rule.persistencePaths = try patterns(n, "persistence-paths", allowPackage: false)
             rule.persistence = true
         }
-        guard rule.outlive || rule.daemonize || rule.persistence else {
-            throw error(node, "`process` forbids nothing: set outlive, daemonize or persistence to deny")
+        guard rule.outlive || rule.daemonize || rule.persistence || rule.unmonitoredSyscalls else {
+            throw error(node, "`process` forbids nothing: set outlive, daemonize, persistence or unmonitored-syscalls to deny")
         }
         return rule
     }
