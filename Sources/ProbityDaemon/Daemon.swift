@@ -32,6 +32,9 @@ public final class Daemon: @unchecked Sendable {
     private var monitor: Monitor?
     private var server: ControlServer?
     private var dns: DNSObserver?
+    /// The DNS servers of /etc/resolv.conf at start: `{resolvers}`, and the only servers whose
+    /// answers are believed.
+    let resolvers: ResolverConfiguration
     private let indexState: Mutex<PathIndex>
     var indexValue: PathIndex { indexState.withLock { $0 } }
     /// SBOMs added with `load-sbom` since start.
@@ -75,7 +78,8 @@ public final class Daemon: @unchecked Sendable {
                 throw DaemonError(operation: "create \(directory)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
             }
         }
-        contracts = try ContractStore(files: configuration.policies)
+        resolvers = ResolverConfiguration.load()
+        contracts = try ContractStore(files: configuration.policies, variables: .fromEnvironment(resolvers: resolvers))
         store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
         let index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
         indexState = Mutex(index)
@@ -152,9 +156,11 @@ public final class Daemon: @unchecked Sendable {
         log("\(attached)/\(monitor.probes.hookStatus.count) hooks attached; \(index.packages.count) packages, \(index.fileCount) files indexed")
         for hook in monitor.probes.hookStatus where hook.state != .attached { log("  \(hook)") }
 
-        let dns: DNSObserver? = try? DNSObserver()
+        let dns: DNSObserver? = try? DNSObserver(servers: resolvers.serverAddresses)
         dns?.start()
         if dns != nil {
+            log("DNS resolvers: \(resolvers.nameservers.map(\.description).joined(separator: ", "))\(resolvers.isDefault ? " (none configured: glibc's default)" : ""); answers believed only from them, to queries seen")
+            for problem in resolvers.problems { log("/etc/resolv.conf: \(problem)", priority: 4) }
             let cache = NameServiceCache.invalidateHosts()
             if cache != .absent { log("\(cache)") }
         }
@@ -216,6 +222,7 @@ public final class Daemon: @unchecked Sendable {
         dns?.stop()
         let stats = monitor.statistics
         monitor.close()
+        if let dns { log(dns.counters.description) }
         log("stopped; \(stats)")
         return 0
     }

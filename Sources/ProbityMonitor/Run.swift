@@ -34,6 +34,9 @@ public struct RunOptions: Sendable {
     public var verbose = true
     /// `probity learn`: write a contract file under which this run passes, here, instead of gating.
     public var learnOutput: String?
+    /// Where the DNS resolvers are read from: `{resolvers}` in contracts, and the only servers
+    /// whose answers are believed.
+    public var resolvConf = "/etc/resolv.conf"
     /// `$GITHUB_STEP_SUMMARY`, when set.
     public var stepSummary: String? = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"]
 
@@ -100,12 +103,15 @@ public enum Run {
         if options.verbose {
             Trace.report(hooks: monitor.probes.hookStatus)
             printError("probity: \(prepared.contracts.contractCount) contracts, \(prepared.contracts.ruleCount) rules from \(prepared.contracts.files.joined(separator: ", "))\n")
+            let servers = prepared.resolvers.nameservers.map(\.description).joined(separator: ", ")
+            printError("probity: DNS resolvers \(servers) from \(options.resolvConf)\(prepared.resolvers.isDefault ? " (none configured: glibc's default)" : "")\n")
         }
+        for problem in prepared.resolvers.problems { printError("probity: \(options.resolvConf): \(problem)\n") }
 
         // DNS answers seen on the host name the addresses that network rules' `host` entries match.
         let dns: DNSObserver?
         do {
-            dns = try DNSObserver()
+            dns = try DNSObserver(servers: prepared.resolvers.serverAddresses)
             if let enforcement { dns?.onAnswers { enforcement.dnsAnswers($0) } }
             dns?.start()
             let cache = NameServiceCache.invalidateHosts()
@@ -170,6 +176,7 @@ public enum Run {
             do { try ReportWriter.appendSummary(report, to: summary) } catch { printError("probity: \(error)\n") }
         }
         if options.verbose || stats.lostTotal > 0 { printError("probity: \(stats)\n") }
+        if options.verbose, let dns { printError("probity: \(dns.counters)\n") }
         let total = violations.reduce(0) { $0 + $1.count }
         printError("probity: \(total) violation\(total == 1 ? "" : "s") (\(violations.count) distinct); reports in \(options.reportDirectory)/\n")
         for failure in failures { printError("probity: FAILED: \(failure)\n") }
@@ -213,13 +220,15 @@ public enum Run {
 
     struct Prepared {
         var contracts: ContractSet
+        var resolvers: ResolverConfiguration
         var baseline: Baseline?
         var index: PathIndex
         var eventsFD: Int32
     }
 
     static func prepare(_ options: RunOptions) throws -> Prepared {
-        let contracts = try loadContracts(options.policies)
+        let resolvers = ResolverConfiguration.load(options.resolvConf)
+        let contracts = try loadContracts(options.policies, variables: .fromEnvironment(resolvers: resolvers))
         var baseline: Baseline?
         if let path = options.baselineSBOM {
             baseline = Baseline(try SBOMReader.read(contentsOf: path))
@@ -233,7 +242,7 @@ public enum Run {
         let path = options.reportDirectory + "/events.jsonl"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RunError(description: "\(path): cannot create: \(String(cString: strerror(errno)))") }
-        return Prepared(contracts: contracts, baseline: baseline, index: index, eventsFD: fd)
+        return Prepared(contracts: contracts, resolvers: resolvers, baseline: baseline, index: index, eventsFD: fd)
     }
 
     /// The policy files named (`builtin` for the built-in one), or the built-in one alone.

@@ -226,12 +226,16 @@ struct RunSharedOptions: ParsableArguments {
     @Option(name: .customLong("report"), help: "The report directory.")
     var reportDirectory = "probity-report"
 
+    @Option(name: .customLong("resolv-conf"), help: "Read the DNS resolvers ({resolvers}; the only servers whose answers are believed) from this file.")
+    var resolvConf = "/etc/resolv.conf"
+
     func options() -> RunOptions {
         var options = RunOptions()
         options.policies = policies
         options.sboms = sboms
         options.sbomRoot = sbomRoot
         options.reportDirectory = reportDirectory
+        options.resolvConf = resolvConf
         return options
     }
 }

@@ -15,7 +15,8 @@ final class DNSObserverTests: XCTestCase {
     func testAnswersOverVethNameTheirAddresses() throws {
         let network = try DNSTestNetwork(listenAddresses: ["10.203.0.2", "fd03:203::2"])
         defer { network.close() }
-        let observer = try DNSObserver()
+        // The configured path: the server asked is one of the resolvers the observer was given.
+        let observer = try DNSObserver(servers: ["10.203.0.2", "fd03:203::2"])
         observer.start()
         defer { observer.stop() }
 
@@ -42,8 +43,92 @@ final class DNSObserverTests: XCTestCase {
         XCTAssertTrue(waitForNames(observer, ["10.203.0.10": ["allowed.test"], "fd00::10": ["allowed.test"]]),
                       "names: \(dump(observer)) counters: \(observer.counters)\ndnsmasq: \(network.log)")
         usleep(200_000)  // let any duplicate arrive before counting
-        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 3, packetsMalformed: 0, recordsStored: 2))
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 3, packetsMalformed: 0, recordsStored: 2, queriesSeen: 3))
     }
+
+    /// (b) Answers nobody asked for — a well-formed UDP datagram from port 53 mapping
+    /// files.pythonhosted.org to the attacker's address, sent to a local port with no query
+    /// outstanding, once from another address and once from the configured server's own — are
+    /// counted and not believed; a real query and answer through the configured server are.
+    func testForgedAnswersWithoutAQueryAreNotBelieved() throws {
+        let network = try DNSTestNetwork(listenAddresses: ["10.203.0.2"])
+        defer { network.close() }
+        try network.addAddress("10.203.0.3/24")
+        let observer = try DNSObserver(servers: ["10.203.0.2"])
+        observer.start()
+        defer { observer.stop() }
+
+        try network.python(Self.answerBuilder + """
+            forged = answer(0x5052, 'files.pythonhosted.org', '10.203.0.3')
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.203.0.3', 53))
+            s.sendto(forged, ('10.203.0.1', 40053))
+            # The same from the configured server's address and port, written as a raw IP packet.
+            udp = struct.pack('>4H', 53, 40053, 8 + len(forged), 0) + forged
+            ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                             socket.inet_aton('10.203.0.2'), socket.inet_aton('10.203.0.1'))
+            r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            r.sendto(ip + udp, ('10.203.0.1', 0))
+            """)
+        // A real lookup afterwards: once its answer is in, the forged ones (read first) were handled.
+        XCTAssertEqual(try network.query(["10.203.0.2,allowed.test,1"]), 1)
+        XCTAssertTrue(waitForNames(observer, ["10.203.0.10": ["allowed.test"]]), "counters: \(observer.counters)\ndnsmasq: \(network.log)")
+        XCTAssertEqual(observer.names(for: "10.203.0.3"), [], "the forged answer gave the attacker's address no name")
+        XCTAssertGreaterThanOrEqual(observer.counters.answersRejected, 2, "\(observer.counters)")
+    }
+
+    /// (c) An answer with the right id and name from another server than the one asked is
+    /// rejected; the asked server's answer is believed; (d) a second answer to the same query
+    /// is rejected. A scripted server in the namespace (10.203.0.4) plays both parts.
+    func testAnswersFromAnotherServerAndSecondAnswersAreRejected() throws {
+        let network = try DNSTestNetwork(listenAddresses: ["10.203.0.2"])
+        defer { network.close() }
+        try network.addAddress("10.203.0.3/24")
+        try network.addAddress("10.203.0.4/24")
+        let observer = try DNSObserver(servers: ["10.203.0.4"])
+        observer.start()
+        defer { observer.stop() }
+
+        let server = try network.pythonInBackground(Self.answerBuilder + """
+            asked = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); asked.bind(('10.203.0.4', 53))
+            other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); other.bind(('10.203.0.3', 53))
+            print('ready', flush=True)
+            asked.settimeout(10)
+            query, client = asked.recvfrom(4096)
+            qid = struct.unpack('>H', query[:2])[0]
+            other.sendto(answer(qid, 'files.pythonhosted.org', '10.203.0.3'), client)   # (c) another server
+            time.sleep(0.2)
+            asked.sendto(answer(qid, 'files.pythonhosted.org', '10.203.0.20'), client)  # the real answer
+            time.sleep(0.2)
+            asked.sendto(answer(qid, 'files.pythonhosted.org', '10.203.0.21'), client)  # (d) a second answer
+            """)
+        defer { server.close() }
+        let before = observer.counters.answersRejected
+        let client = """
+            import socket, struct
+            labels = b''.join(bytes([len(l)]) + l.encode() for l in 'files.pythonhosted.org'.split('.'))
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+            s.sendto(struct.pack('>6H', 0x7a7a, 0x0100, 1, 0, 0, 0) + labels + b'\\0' + struct.pack('>2H', 1, 1), ('10.203.0.4', 53))
+            for _ in range(3): s.recvfrom(4096)
+            print(3)
+            """
+        XCTAssertEqual(try network.run(["/usr/bin/env", "python3", "-c", client]).trimmingCharacters(in: .whitespacesAndNewlines), "3")
+        XCTAssertTrue(waitForNames(observer, ["10.203.0.20": ["files.pythonhosted.org"]]), "counters: \(observer.counters)")
+        let deadline = ContinuousClock.now + .seconds(3)
+        while observer.counters.answersRejected < before + 2 && ContinuousClock.now < deadline { usleep(10_000) }
+        XCTAssertEqual(observer.names(for: "10.203.0.3"), [], "an answer from a server not asked")
+        XCTAssertEqual(observer.names(for: "10.203.0.21"), [], "a second answer to an answered query")
+        XCTAssertGreaterThanOrEqual(observer.counters.answersRejected, before + 2, "\(observer.counters)")
+    }
+
+    /// Python that builds an answer: `answer(id, name, address)`, one A record, TTL 300.
+    static let answerBuilder = """
+        import socket, struct, time
+        def answer(qid, qname, address):
+            labels = b''.join(bytes([len(l)]) + l.encode() for l in qname.split('.')) + b'\\0'
+            return (struct.pack('>6H', qid, 0x8180, 1, 1, 0, 0) + labels + struct.pack('>2H', 1, 1)
+                    + b'\\xc0\\x0c' + struct.pack('>HHIH', 1, 1, 300, 4) + socket.inet_aton(address))
+
+        """
 
     func testStopIsPrompt() throws {
         let observer = try DNSObserver()
@@ -124,6 +209,43 @@ final class DNSTestNetwork {
         }
     }
 
+    /// Adds an address to the namespace's end of the veth pair.
+    func addAddress(_ cidr: String) throws {
+        try run(ip, "-n", namespace, "addr", "add", cidr, "dev", "dns0")
+    }
+
+    /// Runs a Python script inside the namespace; returns its standard output.
+    @discardableResult
+    func python(_ script: String) throws -> String {
+        try run([ip, "netns", "exec", namespace, "/usr/bin/env", "python3", "-c", script])
+    }
+
+    /// Starts a Python script inside the namespace and returns once it has printed `ready`.
+    func pythonInBackground(_ script: String) throws -> BackgroundScript {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ip)
+        process.arguments = ["netns", "exec", namespace, "/usr/bin/env", "python3", "-c", script]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("ready") {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw CommandFailure(command: "python3 (background)", status: -1, errors: "exited before it was ready") }
+            seen += chunk
+        }
+        return BackgroundScript(process: process)
+    }
+
+    /// A script started by ``pythonInBackground(_:)``; `close()` stops it.
+    struct BackgroundScript {
+        let process: Process
+        func close() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
     /// What dnsmasq logged.
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
@@ -201,7 +323,7 @@ final class DNSTestNetwork {
     private func run(_ arguments: String...) throws -> String { try run(arguments) }
 
     @discardableResult
-    private func run(_ arguments: [String]) throws -> String {
+    func run(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())

@@ -190,6 +190,8 @@ final class RunCommandTests: XCTestCase {
                         - {host: allowed.test, port: 443}
                         - {port: 53}
             """.write(toFile: dir + "/hosts.yaml", atomically: true, encoding: .utf8)
+        // dnsmasq is the configured resolver: only its answers are believed.
+        try "nameserver 10.203.0.2\n".write(toFile: dir + "/resolv.conf", atomically: true, encoding: .utf8)
         // Resolve each name at dnsmasq, then start a connection to the answer.
         let script = """
             import socket, struct, time
@@ -211,8 +213,11 @@ final class RunCommandTests: XCTestCase {
                 time.sleep(0.05)
                 c = socket.socket(); c.setblocking(False); c.connect_ex((address, 443)); c.close()
             """
-        let run = try probity(["run", "--policy", dir + "/hosts.yaml", "--report", dir + "/r", "--", "/usr/bin/env", "python3", "-c", script])
+        let run = try probity(["run", "--policy", dir + "/hosts.yaml", "--resolv-conf", dir + "/resolv.conf", "--report", dir + "/r",
+                               "--", "/usr/bin/env", "python3", "-c", script])
         XCTAssertEqual(run.status, 86, run.stderr + "\ndnsmasq: " + network.log)
+        XCTAssertTrue(run.stderr.contains("probity: DNS resolvers 10.203.0.2 from \(dir)/resolv.conf"), run.stderr)
+        XCTAssertTrue(run.stderr.contains(" answers believed, "), "the DNS counters are printed: \(run.stderr)")
         let list = try violations(dir + "/r").list
         XCTAssertEqual(list.count, 1, "\(list)")
         let evidence = try XCTUnwrap(list.first?["evidence"] as? [String: Any])
@@ -220,6 +225,51 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(evidence["port"] as? Int, 443)
         XCTAssertEqual(evidence["hostnames"] as? [String], ["other.test"])
         XCTAssertTrue((list.first?["message"] as? String ?? "").contains("(other.test)"), "\(list)")
+    }
+
+    /// The built-in `egress` rule in enforce mode: DNS to the configured resolver goes through
+    /// and is answered; a query to another server on port 53, UDP or TCP, is refused with EPERM
+    /// and reported.
+    func testPort53OnlyToTheConfiguredResolver() throws {
+        let network = try DNSTestNetwork(listenAddresses: ["10.203.0.2"])
+        defer { network.close() }
+        try network.addAddress("10.203.0.3/24")
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "# test\nnameserver 10.203.0.2\n".write(toFile: dir + "/resolv.conf", atomically: true, encoding: .utf8)
+        let script = """
+            import socket, struct, sys, time
+            time.sleep(0.5)  # the process's own class is set a few milliseconds after its exec
+            query = struct.pack('>6H', 0x5052, 0x0100, 1, 0, 0, 0) + b'\\x07allowed\\x04test\\0' + struct.pack('>2H', 1, 1)
+            out = open(sys.argv[1], 'w')
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+            for _ in range(20):
+                try:
+                    s.sendto(query, ('10.203.0.2', 53)); s.recv(4096); out.write('resolver answered\\n'); break
+                except socket.timeout:
+                    pass
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                t = socket.socket(socket.AF_INET, kind); t.settimeout(2)
+                try:
+                    if kind == socket.SOCK_DGRAM: t.sendto(query, ('10.203.0.3', 53))
+                    else: t.connect(('10.203.0.3', 53))
+                    out.write('other server reached\\n')
+                except OSError as e:
+                    out.write('other server %d\\n' % e.errno)
+            """
+        let run = try probity(["run", "--mode", "enforce", "--resolv-conf", dir + "/resolv.conf", "--report", dir + "/r",
+                               "--", "/usr/bin/env", "python3", "-c", script, dir + "/out"])
+        XCTAssertEqual(run.status, 86, run.stderr + "\ndnsmasq: " + network.log)
+        let out = try String(contentsOfFile: dir + "/out", encoding: .utf8)
+        XCTAssertEqual(out, "resolver answered\nother server \(EPERM)\nother server \(EPERM)\n", run.stderr)
+        let list = try violations(dir + "/r").list
+        // The UDP send and the TCP connect are one finding (same rule, package and target), counted twice.
+        let egress = list.filter { $0["rule"] as? String == "egress" }
+        XCTAssertEqual(egress.count, 1, "\(list.map(pair))")
+        let evidence = try XCTUnwrap(egress.first?["evidence"] as? [String: Any])
+        XCTAssertEqual(evidence["address"] as? String, "10.203.0.3")
+        XCTAssertEqual(evidence["port"] as? Int, 53)
+        XCTAssertEqual(egress.first?["count"] as? Int, 2, "\(list)")
     }
 
     /// `probity learn` on the demo, then `probity run` with what it learnt: nothing is flagged.

@@ -85,7 +85,8 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(evaluator.check(Make.connect(registry), evil).count, 0, "a registry by name")
         XCTAssertEqual(evaluator.check(Make.connect(.ipv4(address: (10, 203, 0, 10), port: 22)), evil).count, 1, "wrong port")
         XCTAssertEqual(evaluator.check(Make.connect(.ipv4(address: (127, 0, 0, 1), port: 9)), evil).count, 0, "loopback")
-        XCTAssertEqual(evaluator.check(Make.connect(.ipv4(address: (8, 8, 8, 8), port: 53), transport: .udp, syscall: .sendto), evil).count, 0, "DNS")
+        XCTAssertEqual(evaluator.check(Make.connect(.ipv4(address: (10, 255, 255, 53), port: 53), transport: .udp, syscall: .sendto), evil).count, 0, "DNS to the resolver")
+        XCTAssertEqual(evaluator.check(Make.connect(.ipv4(address: (8, 8, 8, 8), port: 53), transport: .udp, syscall: .sendto), evil).map(\.rule), ["egress"], "DNS elsewhere")
         XCTAssertEqual(evaluator.check(Make.connect(.unix(path: "/var/run/nscd/socket")), evil).count, 0, "unix sockets need unix entries")
     }
 

@@ -8,7 +8,8 @@ import ProbityProcess
 /// tested in KernelTests; here the contract logic is tested alone.
 enum Make {
     static let variables = ContractVariables(
-        homes: ["/home/dev", "/root"], temporaryDirectories: ["/tmp"], workspace: "/work/project")
+        homes: ["/home/dev", "/root"], temporaryDirectories: ["/tmp"], workspace: "/work/project",
+        resolvers: ResolverConfiguration.parse("nameserver 10.255.255.53\nnameserver fe80::53%eth0\n").addressRanges)
 
     static func header(_ kind: EventKind, pid: Int32 = 100) -> EventHeader {
         EventHeader(bootTimeNanoseconds: 1_000, kind: kind, pid: pid, tid: pid, ppid: 1, uid: 0, gid: 0, cgroupID: 1)

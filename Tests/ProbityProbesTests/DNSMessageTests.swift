@@ -255,18 +255,27 @@ final class DNSMessageTests: XCTestCase {
     /// An Ethernet frame of IPv4 or IPv6 UDP from `sourcePort` carrying `payload`, padded as
     /// short Ethernet frames are.
     private func frame(ipv6: Bool, sourcePort: UInt16 = 53, payload: [UInt8]) -> [UInt8] {
+        ipv6 ? frame(from: [UInt8](repeating: 0, count: 15) + [1], to: [UInt8](repeating: 0, count: 15) + [2], sourcePort, 40000, payload)
+             : frame(from: [10, 203, 0, 2], to: [10, 203, 0, 1], sourcePort, 40000, payload)
+    }
+
+    /// An Ethernet frame of UDP from `source`:`sourcePort` to `destination`:`destinationPort`
+    /// (4-byte addresses: IPv4, 16: IPv6).
+    private func frame(from source: [UInt8], to destination: [UInt8], _ sourcePort: UInt16, _ destinationPort: UInt16,
+                       _ payload: [UInt8]) -> [UInt8] {
         var w = Wire()
+        let ipv6 = source.count == 16
         w.bytes = [UInt8](repeating: 0, count: 12)  // MAC addresses (zero, as on loopback)
         w.u16(ipv6 ? 0x86DD : 0x0800)
         let udpLength = UInt16(8 + payload.count)
         if ipv6 {
             w.u32(0x6000_0000); w.u16(udpLength); w.bytes += [17, 64]
-            w.bytes += [UInt8](repeating: 0, count: 15) + [1] + [UInt8](repeating: 0, count: 15) + [2]
+            w.bytes += source + destination
         } else {
             w.bytes += [0x45, 0]; w.u16(20 + udpLength); w.u32(0x0001_4000)  // DF set
-            w.bytes += [64, 17, 0, 0, 10, 203, 0, 2, 10, 203, 0, 1]
+            w.bytes += [64, 17, 0, 0] + source + destination
         }
-        w.u16(sourcePort); w.u16(40000); w.u16(udpLength); w.u16(0)
+        w.u16(sourcePort); w.u16(destinationPort); w.u16(udpLength); w.u16(0)
         w.bytes += payload
         while w.bytes.count < 60 { w.bytes.append(0) }
         return w.bytes
@@ -287,6 +296,124 @@ final class DNSMessageTests: XCTestCase {
         XCTAssertNil(payload(of: fragment))
         let whole = frame(ipv6: true, payload: dns)
         for length in 0..<whole.count { XCTAssertNil(payload(of: Array(whole[..<length]))) }
+    }
+
+    // MARK: Queries and answers
+
+    private let client: [UInt8] = [10, 203, 0, 1], server: [UInt8] = [10, 203, 0, 2], attacker: [UInt8] = [10, 205, 0, 2]
+
+    private func query(_ name: String = "allowed.test", id: UInt16 = 0x1234, type: UInt16 = 1) -> [UInt8] {
+        var w = Wire()
+        w.header(id: id, flags: 0x0100, counts: [1, 0, 0, 1])
+        w.question(name, type: type)
+        w.bytes += [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 0]  // EDNS OPT, as resolvers send
+        return w.bytes
+    }
+
+    private func feed(_ observer: DNSObserver, _ frame: [UInt8], outgoing: Bool, at now: ContinuousClock.Instant) {
+        frame.withUnsafeBytes { observer.observe(frame: $0, outgoing: outgoing, at: now) }
+    }
+
+    func testAnAnswerIsBelievedOnlyForTheQueryItAnswers() throws {
+        let now = ContinuousClock.now
+        let observer = DNSObserver.unattached()
+        // An answer nobody asked for: from port 53, well formed, naming an attacker's address.
+        feed(observer, frame(from: attacker, to: client, 53, 40000, aResponse), outgoing: false, at: now)
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), [])
+        // The query leaves; answers that differ in one respect are refused; the right one is believed once.
+        feed(observer, frame(from: client, to: server, 40000, 53, query()), outgoing: true, at: now)
+        XCTAssertEqual(observer.pendingQueryCount, 1)
+        feed(observer, frame(from: attacker, to: client, 53, 40000, aResponse), outgoing: false, at: now)   // another server
+        feed(observer, frame(from: server, to: client, 53, 40001, aResponse), outgoing: false, at: now)     // another port
+        var otherID = aResponse; otherID[1] ^= 1
+        feed(observer, frame(from: server, to: client, 53, 40000, otherID), outgoing: false, at: now)       // another id
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), [])
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now)
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), ["allowed.test"])
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now)     // a second answer
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 1, recordsStored: 1, answersRejected: 5, queriesSeen: 1))
+        XCTAssertEqual(observer.pendingQueryCount, 0)
+    }
+
+    func testTheQuestionMustMatchAndTheQueryExpires() throws {
+        let now = ContinuousClock.now
+        let observer = DNSObserver.unattached()
+        feed(observer, frame(from: client, to: server, 40000, 53, query("other.test")), outgoing: true, at: now)
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now)     // another name
+        feed(observer, frame(from: client, to: server, 40000, 53, query(type: 28)), outgoing: true, at: now)
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now)     // another type
+        feed(observer, frame(from: client, to: server, 40000, 53, query()), outgoing: true, at: now)
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now + DNSObserver.queryTimeout + .seconds(1))
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), [], "too late")
+        XCTAssertEqual(observer.counters.answersRejected, 3)
+        XCTAssertEqual(observer.pendingQueryCount, 0, "expired queries are gone")
+    }
+
+    /// Loopback frames are seen twice, out then in: the query's outgoing copy and the answer's
+    /// incoming copy are used, the others ignored, and nothing is counted twice.
+    func testLoopbackCopiesCountOnce() throws {
+        let now = ContinuousClock.now
+        let observer = DNSObserver.unattached(servers: ["127.0.0.53", "::1"])
+        let loopback: [UInt8] = [127, 0, 0, 1], stub: [UInt8] = [127, 0, 0, 53]
+        let ask = frame(from: loopback, to: stub, 40000, 53, query()), answer = frame(from: stub, to: loopback, 53, 40000, aResponse)
+        feed(observer, ask, outgoing: true, at: now)
+        feed(observer, ask, outgoing: false, at: now)
+        feed(observer, answer, outgoing: true, at: now)
+        feed(observer, answer, outgoing: false, at: now)
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), ["allowed.test"])
+        let v6: [UInt8] = [UInt8](repeating: 0, count: 15) + [1]
+        feed(observer, frame(from: v6, to: v6, 40001, 53, query(type: 28)), outgoing: true, at: now)
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersParsed: 1, recordsStored: 1, queriesSeen: 2))
+    }
+
+    func testQueriesToOtherServersAreNotKept() throws {
+        let now = ContinuousClock.now
+        let observer = DNSObserver.unattached(servers: ["10.255.255.53"])
+        feed(observer, frame(from: client, to: server, 40000, 53, query()), outgoing: true, at: now)
+        feed(observer, frame(from: server, to: client, 53, 40000, aResponse), outgoing: false, at: now)
+        XCTAssertEqual(observer.names(for: "10.203.0.10", at: now), [])
+        XCTAssertEqual(observer.counters, DNSObserver.Counters(answersRejected: 1, queriesIgnored: 1))
+    }
+
+    func testHostileFramesAreCountedNotBelieved() {
+        let now = ContinuousClock.now
+        let observer = DNSObserver.unattached()
+        var random = SeededGenerator(state: 0xD15EA5E)
+        feed(observer, frame(from: client, to: server, 40000, 53, query()), outgoing: true, at: now)
+        let good = frame(from: server, to: client, 53, 40000, aResponse)
+        for _ in 0..<3000 {
+            var bytes = good
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                bytes[Int.random(in: 14..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            if bytes == good { continue }
+            feed(observer, bytes, outgoing: Bool.random(using: &random), at: now)
+        }
+        let counters = observer.counters
+        XCTAssertLessThanOrEqual(counters.answersParsed, 1, "at most the one pending query is answered")
+        XCTAssertLessThanOrEqual(observer.pendingQueryCount, 1 + Int(counters.queriesSeen))
+    }
+
+    func testPendingQueriesAreBoundedUnderAFlood() {
+        var pending = PendingQueries(capacity: 64, timeout: .seconds(10))
+        let now = ContinuousClock.now
+        var evicted = 0
+        for i in 0..<10_000 {
+            let key = PendingQueries.Key(id: UInt16(i & 0xFFFF), name: "n\(i).test", type: 1, server: "10.0.0.1", clientPort: 40000)
+            if pending.add(key, at: now) { evicted += 1 }
+            if i % 3 == 0 { _ = pending.take(key, at: now) }
+            XCTAssertLessThanOrEqual(pending.count, 64)
+            XCTAssertLessThanOrEqual(pending.orderSlots, 4 * 64 + 1)
+        }
+        XCTAssertGreaterThan(evicted, 0)
+        let newest = PendingQueries.Key(id: UInt16(9_998 & 0xFFFF), name: "n9998.test", type: 1, server: "10.0.0.1", clientPort: 40000)
+        let before = pending.count
+        XCTAssertTrue(pending.take(newest, at: now), "the newest survive; the oldest are evicted")
+        let oldest = PendingQueries.Key(id: 1, name: "n1.test", type: 1, server: "10.0.0.1", clientPort: 40000)
+        XCTAssertFalse(pending.take(oldest, at: now))
+        XCTAssertEqual(pending.count, before - 1)
+        _ = pending.take(newest, at: now + .seconds(11))
+        XCTAssertEqual(pending.count, 0, "all expired")
     }
 
     // MARK: The address table

@@ -9,16 +9,22 @@ public struct ContractVariables: Sendable, Hashable {
     public var temporaryDirectories: [String]
     /// `{workspace}`: the project being built.
     public var workspace: String
+    /// `{resolvers}` (in `cidr` lists): the DNS servers the machine's resolver asks.
+    public var resolvers: [AddressRange]
 
-    public init(homes: [String], temporaryDirectories: [String], workspace: String) {
+    public init(homes: [String], temporaryDirectories: [String], workspace: String, resolvers: [AddressRange] = []) {
         self.homes = homes
         self.temporaryDirectories = temporaryDirectories
         self.workspace = workspace
+        self.resolvers = resolvers
     }
 
     /// `$HOME`, `/root` and `/home/*`; `$TMPDIR`, `/tmp`, `/var/tmp`, `/dev/shm`;
-    /// `$GITHUB_WORKSPACE` or the current directory.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ContractVariables {
+    /// `$GITHUB_WORKSPACE` or the current directory; the nameservers of `resolvers` (read from
+    /// /etc/resolv.conf when not given).
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, resolvers: ResolverConfiguration? = nil
+    ) -> ContractVariables {
         func clean(_ path: String) -> String {
             var path = path
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
@@ -32,7 +38,8 @@ public struct ContractVariables: Sendable, Hashable {
         return ContractVariables(
             homes: Array(NSOrderedSet(array: homes)) as? [String] ?? homes,
             temporaryDirectories: Array(NSOrderedSet(array: tmps)) as? [String] ?? tmps,
-            workspace: clean(workspace))
+            workspace: clean(workspace),
+            resolvers: (resolvers ?? ResolverConfiguration.load()).addressRanges)
     }
 
     /// Every expansion of `pattern`'s variables except `{package}`.
@@ -205,10 +212,18 @@ final class CompiledRule: Sendable {
 struct NetworkEntryMatcher: Sendable {
     var entry: NetworkEntry
     var unixPaths: CompiledPatterns
+    /// The entry's networks with `{resolvers}` expanded.
+    var networks: [AddressRange]
+    /// Whether the destination address must be in ``networks`` (or resolve to one of the
+    /// entry's hosts): the entry names networks, `{resolvers}` or hosts. `{resolvers}` with no
+    /// resolver known matches no address.
+    var restrictsAddress: Bool
 
     init(_ entry: NetworkEntry, variables: ContractVariables) {
         self.entry = entry
         unixPaths = CompiledPatterns(entry.unixPaths, variables: variables)
+        networks = entry.networks + (entry.resolvers ? variables.resolvers : [])
+        restrictsAddress = !entry.networks.isEmpty || entry.resolvers || !entry.hosts.isEmpty
     }
 }
 

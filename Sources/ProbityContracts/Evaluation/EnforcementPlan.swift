@@ -165,8 +165,9 @@ public struct EnforcementPlan: Sendable {
                 if !entry.unixPaths.isEmpty { continue }  // Unix sockets are not checked in the kernel
                 let ports = entry.ports.isEmpty ? [0...UInt16.max] : entry.ports.map { $0.lower...$0.upper }
                 let protocols: [UInt8] = entry.protocols.isEmpty ? [0] : entry.protocols.compactMap { $0 == "tcp" ? 6 : $0 == "udp" ? 17 : nil }
-                var networks = entry.networks.map { ($0.network, $0.prefixLength) }
-                if networks.isEmpty && entry.hosts.isEmpty { networks = [([0, 0, 0, 0], 0), ([UInt8](repeating: 0, count: 16), 0)] }
+                var networks = matcher.networks.map { ($0.network, $0.prefixLength) }
+                // Any address only when the entry names none: `{resolvers}` with no resolver known adds nothing.
+                if !matcher.restrictsAddress { networks = [([0, 0, 0, 0], 0), ([UInt8](repeating: 0, count: 16), 0)] }
                 for (address, length) in networks {
                     for range in ports {
                         for proto in protocols {

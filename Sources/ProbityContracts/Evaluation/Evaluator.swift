@@ -360,7 +360,7 @@ public struct Evaluator {
         let entry = matcher.entry
         if !entry.protocols.isEmpty && !entry.protocols.contains(transport.description) { return false }
         if case .unix(var path) = destination {
-            guard entry.hosts.isEmpty, entry.networks.isEmpty, entry.ports.isEmpty else { return false }
+            guard !matcher.restrictsAddress, entry.ports.isEmpty else { return false }
             if matcher.unixPaths.isEmpty { return !entry.protocols.isEmpty }
             return path.withUTF8 { matcher.unixPaths.firstMatch(PathSegments($0), packageRoot: nil) != nil }
         }
@@ -368,8 +368,8 @@ public struct Evaluator {
         if !entry.ports.isEmpty {
             guard let port = destination.port, entry.ports.contains(where: { $0.contains(port) }) else { return false }
         }
-        if !entry.networks.isEmpty || !entry.hosts.isEmpty {
-            let inNetwork = entry.networks.contains { $0.contains(destination) }
+        if matcher.restrictsAddress {
+            let inNetwork = matcher.networks.contains { $0.contains(destination) }
             if !inNetwork {
                 guard !entry.hosts.isEmpty else { return false }
                 let resolved = names()

@@ -74,6 +74,10 @@ public struct WrittenPattern: Sendable, Hashable {
 public struct NetworkEntry: Sendable, Hashable {
     public var hosts: [TextPattern] = []
     public var networks: [AddressRange] = []
+    /// `{resolvers}` in `cidr`: the DNS servers of resolv.conf (``ContractVariables/resolvers``),
+    /// added to ``networks`` when the contract is compiled. With no networks besides, the entry
+    /// still restricts the address: it never means "any address".
+    public var resolvers = false
     public var ports: [PortRange] = []
     /// `tcp`, `udp` or `unix`.
     public var protocols: [String] = []

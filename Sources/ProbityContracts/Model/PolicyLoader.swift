@@ -34,6 +34,8 @@ public struct ContractError: Error, Sendable, CustomStringConvertible {
 public enum PolicyLoader {
     /// The variables a path pattern may use.
     public static let variables: Set<String> = ["package", "home", "tmp", "workspace"]
+    /// The variable a `cidr` list may use: the DNS servers of /etc/resolv.conf.
+    public static let resolversVariable = "{resolvers}"
 
     /// Reads and checks the policy file at `path`.
     public static func load(contentsOf path: String) throws(ContractError) -> PolicyDocument {
@@ -349,6 +351,13 @@ struct Reader {
             if let range = AddressRange(text) { entry.networks.append(range) } else { entry.hosts.append(TextPattern(text)) }
         }
         for (text, item) in try map["cidr"].map({ n throws(ContractError) in try strings(n, "cidr") }) ?? [] {
+            if text == PolicyLoader.resolversVariable {
+                entry.resolvers = true
+                continue
+            }
+            if text.hasPrefix("{") {
+                throw error(item, "unknown variable \(text.prefix(40)) in `cidr` (expected {resolvers})")
+            }
             guard let range = AddressRange(text) else { throw error(item, "not an address or CIDR network: \(text)") }
             entry.networks.append(range)
         }

@@ -4,14 +4,26 @@ import Glibc
 import Foundation
 import Synchronization
 import CProbityBPF
+import ProbityEvents
 
-/// Watches the DNS answers this host receives and remembers, for each address, the names it
-/// was given for: the kernel reports a connect to 10.0.0.5, and this says it was `allowed.test`.
+/// Watches the DNS queries this host sends and the answers it receives, and remembers, for each
+/// address, the names it was given for: the kernel reports a connect to 10.0.0.5, and this says
+/// it was `allowed.test`.
 ///
 /// It reads a packet socket (`AF_PACKET`, `SOCK_RAW`, every protocol, every interface of the
 /// network namespace it was created in, loopback included) whose classic BPF filter passes only
-/// UDP from port 53 over IPv4 and IPv6, so that the reader thread wakes for DNS answers alone.
-/// Copies of packets this host sends are dropped, so each answer is counted once.
+/// UDP to or from port 53 over IPv4 and IPv6, so that the reader thread wakes for DNS alone.
+///
+/// **An answer is believed only when it answers a query seen leaving this host.** Each query
+/// sent (a frame the kernel marks `PACKET_OUTGOING`, to port 53, to one of `servers` when they are
+/// given) is kept as pending under its transaction id, question name and type, server address
+/// and client port, for ``queryTimeout`` at most, in a table of ``pendingCapacity`` queries (the
+/// oldest is forgotten when it is full). A response received (not outgoing, from port 53) is
+/// stored only when all five match one pending query, which it consumes: a second answer to the
+/// same query, an answer from another server or to another port, and an answer no query asked
+/// for are counted in ``Counters/answersRejected`` and otherwise ignored. On loopback each frame
+/// is seen twice (out, then in): the outgoing copy of a query and the incoming copy of an answer
+/// are the ones used, so each counts once.
 ///
 /// Not seen: DNS over TCP, TLS or HTTPS; fragmented answers; IPv6 packets with extension
 /// headers; links without Ethernet framing (tun, WireGuard).
@@ -20,35 +32,69 @@ public final class DNSObserver: @unchecked Sendable {
     // everything the reader thread shares is behind `state` or atomic.
 
     /// What the observer has done so far.
-    public struct Counters: Sendable, Hashable {
-        /// DNS responses read (through the socket or `record(_:at:)`), with or without answers.
+    public struct Counters: Sendable, Hashable, CustomStringConvertible {
+        /// DNS responses believed (they answered a pending query, or came through
+        /// `record(_:at:)`) and stored, with or without answers.
         public var answersParsed: UInt64 = 0
         /// Packets that passed the filter but were not a well-formed IP/UDP/DNS message.
         public var packetsMalformed: UInt64 = 0
         /// Address → name facts stored.
         public var recordsStored: UInt64 = 0
+        /// DNS responses received that answered no pending query: unsolicited, from another
+        /// server or to another port than the query's, a second answer, or too late.
+        public var answersRejected: UInt64 = 0
+        /// Queries seen leaving the host and kept as pending.
+        public var queriesSeen: UInt64 = 0
+        /// Queries sent to a server that is not one of the configured resolvers (not kept, so
+        /// their answers are rejected).
+        public var queriesIgnored: UInt64 = 0
+        /// Pending queries forgotten unanswered because the table was full.
+        public var queriesEvicted: UInt64 = 0
 
-        public init(answersParsed: UInt64 = 0, packetsMalformed: UInt64 = 0, recordsStored: UInt64 = 0) {
+        public init(
+            answersParsed: UInt64 = 0, packetsMalformed: UInt64 = 0, recordsStored: UInt64 = 0, answersRejected: UInt64 = 0,
+            queriesSeen: UInt64 = 0, queriesIgnored: UInt64 = 0, queriesEvicted: UInt64 = 0
+        ) {
             self.answersParsed = answersParsed
             self.packetsMalformed = packetsMalformed
             self.recordsStored = recordsStored
+            self.answersRejected = answersRejected
+            self.queriesSeen = queriesSeen
+            self.queriesIgnored = queriesIgnored
+            self.queriesEvicted = queriesEvicted
+        }
+
+        public var description: String {
+            "DNS: \(queriesSeen) queries seen, \(answersParsed) answers believed, \(answersRejected) rejected (unsolicited or mismatched), "
+                + "\(queriesIgnored) queries to other servers, \(queriesEvicted) pending queries evicted, \(packetsMalformed) malformed, "
+                + "\(recordsStored) address facts stored"
         }
     }
 
     private struct State {
         var table: AddressNames
+        var pending: PendingQueries
         var counters = Counters()
     }
 
+    /// How long a query waits for its answer (glibc gives up after 5 s per try, and a retry
+    /// with the same id renews it).
+    public static let queryTimeout: Duration = .seconds(10)
+    /// Pending queries kept at most: 4,096 keys of at most 255-byte names, about 2 MiB at worst
+    /// with the order queue (bounded at four times as many slots).
+    public static let pendingCapacity = 4096
+
     private let state: Mutex<State>
     private let socket: Int32  // -1 when unattached
+    /// The server addresses queries are kept for (`SocketAddress.address` form); nil: any.
+    private let servers: Set<String>?
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(true)
     private var thread: Thread?
     private let listener = Mutex<(@Sendable (DNSAnswerSet) -> Void)?>(nil)
 
-    /// Called on the reader thread with every response that has answers, after they are stored
-    /// (enforce mode turns allowed names into kernel entries from here).
+    /// Called on the reader thread with every believed response that has answers, after they are
+    /// stored (enforce mode turns allowed names into kernel entries from here).
     public func onAnswers(_ body: @escaping @Sendable (DNSAnswerSet) -> Void) {
         listener.withLock { $0 = body }
     }
@@ -56,18 +102,24 @@ public final class DNSObserver: @unchecked Sendable {
     /// Opens the packet socket and attaches its filter; `start()` begins reading.
     ///
     /// Needs root or `CAP_NET_RAW`. `capacity` bounds the number of addresses remembered.
-    public convenience init(capacity: Int = 65_536) throws(ProbeError) {
-        self.init(socket: try Self.openPacketSocket(), capacity: capacity)
+    /// `servers`: the resolvers' addresses as `SocketAddress.address` writes them (from
+    /// /etc/resolv.conf); queries to other servers are not kept, so their answers are never
+    /// believed. nil keeps queries to any server.
+    public convenience init(capacity: Int = 65_536, servers: [String]? = nil) throws(ProbeError) {
+        self.init(socket: try Self.openPacketSocket(), capacity: capacity, servers: servers)
     }
 
-    /// An observer without a socket, fed only through `record(_:at:)` (tests, replays).
-    public static func unattached(capacity: Int = 65_536) -> DNSObserver {
-        DNSObserver(socket: -1, capacity: capacity)
+    /// An observer without a socket, fed only through `record(_:at:)` and `observe(frame:outgoing:at:)`
+    /// (tests, replays).
+    public static func unattached(capacity: Int = 65_536, servers: [String]? = nil) -> DNSObserver {
+        DNSObserver(socket: -1, capacity: capacity, servers: servers)
     }
 
-    private init(socket: Int32, capacity: Int) {
+    private init(socket: Int32, capacity: Int, servers: [String]?) {
         self.socket = socket
-        state = Mutex(State(table: AddressNames(capacity: capacity)))
+        self.servers = servers.map(Set.init)
+        state = Mutex(State(table: AddressNames(capacity: capacity),
+                            pending: PendingQueries(capacity: Self.pendingCapacity, timeout: Self.queryTimeout)))
     }
 
     deinit {
@@ -104,7 +156,7 @@ public final class DNSObserver: @unchecked Sendable {
         }
     }
 
-    /// Stores the facts of one DNS response, as the reader thread does for each it sees.
+    /// Stores the facts of one DNS response, as the reader thread does for each it believes.
     public func record(_ answers: DNSAnswerSet, at now: ContinuousClock.Instant = .now) {
         state.withLock { state in
             state.counters.answersParsed += 1
@@ -114,11 +166,15 @@ public final class DNSObserver: @unchecked Sendable {
         if !answers.answers.isEmpty, let body = listener.withLock({ $0 }) { body(answers) }
     }
 
+    /// What the observer has done so far (its statistics).
     public var counters: Counters { state.withLock { $0.counters } }
+
+    /// Pending queries now (at most ``pendingCapacity``).
+    public var pendingQueryCount: Int { state.withLock { $0.pending.count } }
 
     // MARK: The socket
 
-    /// UDP from port 53 in Ethernet frames, IPv4 (unfragmented, any header length) or IPv6
+    /// UDP to or from port 53 in Ethernet frames, IPv4 (unfragmented, any header length) or IPv6
     /// (UDP right after the fixed header). Jump offsets count from the next instruction.
     private static let filter: [sock_filter] = {
         func op(_ code: Int32, _ k: UInt32, _ ifTrue: UInt8 = 0, _ ifFalse: UInt8 = 0) -> sock_filter {
@@ -126,21 +182,25 @@ public final class DNSObserver: @unchecked Sendable {
         }
         return [
             op(BPF_LD | BPF_H | BPF_ABS, 12),              // 0: EtherType
-            op(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 7),   // 1: IPv4? else 9
+            op(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 9),   // 1: IPv4? else 11
             op(BPF_LD | BPF_B | BPF_ABS, 23),              // 2: IPv4 protocol
-            op(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 11),      // 3: UDP? else drop
+            op(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 15),      // 3: UDP? else drop
             op(BPF_LD | BPF_H | BPF_ABS, 20),              // 4: flags, fragment offset
-            op(BPF_JMP | BPF_JSET | BPF_K, 0x3FFF, 9, 0),  // 5: a fragment? drop
+            op(BPF_JMP | BPF_JSET | BPF_K, 0x3FFF, 13, 0), // 5: a fragment? drop
             op(BPF_LDX | BPF_B | BPF_MSH, 14),             // 6: X = IPv4 header length
             op(BPF_LD | BPF_H | BPF_IND, 14),              // 7: UDP source port
-            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 5, 6),       // 8: 53? accept, else drop
-            op(BPF_JMP | BPF_JEQ | BPF_K, 0x86DD, 0, 5),   // 9: IPv6? else drop
-            op(BPF_LD | BPF_B | BPF_ABS, 20),              // 10: IPv6 next header
-            op(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 3),       // 11: UDP? else drop
-            op(BPF_LD | BPF_H | BPF_ABS, 54),              // 12: UDP source port
-            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 0, 1),       // 13: 53? accept, else drop
-            op(BPF_RET | BPF_K, 0xFFFF),                   // 14: accept (whole packet)
-            op(BPF_RET | BPF_K, 0),                        // 15: drop
+            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 9, 0),       // 8: 53? accept
+            op(BPF_LD | BPF_H | BPF_IND, 16),              // 9: UDP destination port
+            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 7, 8),       // 10: 53? accept, else drop
+            op(BPF_JMP | BPF_JEQ | BPF_K, 0x86DD, 0, 7),   // 11: IPv6? else drop
+            op(BPF_LD | BPF_B | BPF_ABS, 20),              // 12: IPv6 next header
+            op(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 5),       // 13: UDP? else drop
+            op(BPF_LD | BPF_H | BPF_ABS, 54),              // 14: UDP source port
+            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 2, 0),       // 15: 53? accept
+            op(BPF_LD | BPF_H | BPF_ABS, 56),              // 16: UDP destination port
+            op(BPF_JMP | BPF_JEQ | BPF_K, 53, 0, 1),       // 17: 53? accept, else drop
+            op(BPF_RET | BPF_K, 0xFFFF),                   // 18: accept (whole packet)
+            op(BPF_RET | BPF_K, 0),                        // 19: drop
         ]
     }()
 
@@ -148,7 +208,7 @@ public final class DNSObserver: @unchecked Sendable {
         // Protocol 0 receives nothing until bind(), so no unfiltered packet is queued first.
         let fd = Glibc.socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
-            throw ProbeError(operation: "open a packet socket for DNS answers (needs CAP_NET_RAW)", errno: errno, libbpfLog: [])
+            throw ProbeError(operation: "open a packet socket for DNS (needs CAP_NET_RAW)", errno: errno, libbpfLog: [])
         }
         func failure(_ operation: String) -> ProbeError {
             let error = ProbeError(operation: operation, errno: errno, libbpfLog: [])
@@ -190,46 +250,205 @@ public final class DNSObserver: @unchecked Sendable {
                 }
                 guard count >= 0 else { break }  // drained (EAGAIN), back to poll
                 // Loopback (772) frames carry an Ethernet header too; other link types do not.
-                guard from.sll_pkttype != PACKET_OUTGOING, from.sll_hatype == 1 || from.sll_hatype == 772 else { continue }
-                handle(frame: UnsafeRawBufferPointer(rebasing: buffer[..<min(count, buffer.count)]), complete: count <= buffer.count)
+                guard from.sll_hatype == 1 || from.sll_hatype == 772 else { continue }
+                guard count <= buffer.count else {
+                    state.withLock { $0.counters.packetsMalformed += 1 }
+                    continue
+                }
+                observe(frame: UnsafeRawBufferPointer(rebasing: buffer[..<count]), outgoing: from.sll_pkttype == PACKET_OUTGOING)
             }
         }
     }
 
-    private func handle(frame: UnsafeRawBufferPointer, complete: Bool) {
-        guard complete, let payload = Self.dnsPayload(ofFrame: frame) else {
+    /// Handles one Ethernet frame the filter passed, as the reader thread does: `outgoing` when
+    /// the kernel marks it `PACKET_OUTGOING` (sent by this host). Queries sent become pending;
+    /// answers received are stored when they match one.
+    func observe(frame: UnsafeRawBufferPointer, outgoing: Bool, at now: ContinuousClock.Instant = .now) {
+        guard let datagram = Self.datagram(ofFrame: frame) else {
             state.withLock { $0.counters.packetsMalformed += 1 }
             return
         }
+        let isQuery = outgoing && datagram.destinationPort == 53
+        let isAnswer = !outgoing && datagram.sourcePort == 53
+        guard isQuery || isAnswer else { return }  // the other copy of a loopback frame, or a local server's traffic
+        let message: DNSMessage
         do {
-            let message = try DNSMessage(parsing: payload)
-            if message.isResponse { record(message.answerSet) }
+            message = try DNSMessage(parsing: datagram.payload)
         } catch {
             state.withLock { $0.counters.packetsMalformed += 1 }
+            return
         }
+        if isQuery {
+            guard !message.isResponse else { return }  // a local server answering from port 53 to port 53
+            if let servers, !servers.contains(datagram.destination) {
+                state.withLock { $0.counters.queriesIgnored += 1 }
+                return
+            }
+            guard message.questions.count == 1, let question = message.questions.first else { return }
+            let key = PendingQueries.Key(id: message.id, name: question.name, type: question.type,
+                                         server: datagram.destination, clientPort: datagram.sourcePort)
+            state.withLock { state in
+                state.counters.queriesSeen += 1
+                if state.pending.add(key, at: now) { state.counters.queriesEvicted += 1 }
+            }
+            return
+        }
+        guard message.isResponse else { return }  // a query arriving from port 53
+        let matched: Bool
+        if message.questions.count == 1, let question = message.questions.first {
+            let key = PendingQueries.Key(id: message.id, name: question.name, type: question.type,
+                                         server: datagram.source, clientPort: datagram.destinationPort)
+            matched = state.withLock { $0.pending.take(key, at: now) }
+        } else {
+            matched = false
+        }
+        guard matched else {
+            state.withLock { $0.counters.answersRejected += 1 }
+            return
+        }
+        record(message.answerSet, at: now)
     }
 
-    /// The UDP payload of an Ethernet frame carrying IPv4 or IPv6 UDP from port 53, or nil.
-    static func dnsPayload(ofFrame frame: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+    /// A UDP datagram read out of a frame: addresses as `SocketAddress.address` writes them.
+    struct Datagram {
+        var source: String
+        var destination: String
+        var sourcePort: UInt16
+        var destinationPort: UInt16
+        var payload: UnsafeRawBufferPointer
+    }
+
+    /// The UDP datagram of an Ethernet frame carrying IPv4 or IPv6 UDP, or nil when the frame is
+    /// not one or its lengths disagree.
+    static func datagram(ofFrame frame: UnsafeRawBufferPointer) -> Datagram? {
         func word(_ at: Int) -> Int { Int(frame[at]) << 8 | Int(frame[at + 1]) }
         guard frame.count >= 14 else { return nil }
         let udp: Int, end: Int
+        let source: String, destination: String
         switch word(12) {
         case 0x0800:
             guard frame.count >= 34, frame[14] >> 4 == 4, frame[23] == 17, word(20) & 0x3FFF == 0 else { return nil }
             udp = 14 + Int(frame[14] & 0x0F) * 4
             end = 14 + word(16)
+            source = (26..<30).map { String(frame[$0]) }.joined(separator: ".")
+            destination = (30..<34).map { String(frame[$0]) }.joined(separator: ".")
         case 0x86DD:
             guard frame.count >= 62, frame[14] >> 4 == 6, frame[20] == 17 else { return nil }
             udp = 54
             end = 54 + word(18)
+            source = SocketAddress.formatIPv6(Array(frame[22..<38]))
+            destination = SocketAddress.formatIPv6(Array(frame[38..<54]))
         default:
             return nil
         }
-        guard udp >= 34, udp + 8 <= end, end <= frame.count, word(udp) == 53 else { return nil }
+        guard udp >= 34, udp + 8 <= end, end <= frame.count else { return nil }
         let datagramEnd = udp + word(udp + 4)
         guard datagramEnd >= udp + 8, datagramEnd <= end else { return nil }
-        return UnsafeRawBufferPointer(rebasing: frame[(udp + 8)..<datagramEnd])
+        return Datagram(source: source, destination: destination, sourcePort: UInt16(word(udp)),
+                        destinationPort: UInt16(word(udp + 2)),
+                        payload: UnsafeRawBufferPointer(rebasing: frame[(udp + 8)..<datagramEnd]))
+    }
+
+    /// The UDP payload of an Ethernet frame carrying IPv4 or IPv6 UDP from port 53, or nil.
+    static func dnsPayload(ofFrame frame: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let datagram = datagram(ofFrame: frame), datagram.sourcePort == 53 else { return nil }
+        return datagram.payload
+    }
+}
+
+/// DNS queries sent and not yet answered, each kept until its answer, its timeout, or until the
+/// table is full and it is the oldest. Memory is bounded: at most `capacity` keys, and an order
+/// queue rebuilt whenever it holds more than four times as many slots.
+struct PendingQueries {
+    /// What an answer must repeat to match its query.
+    struct Key: Hashable {
+        var id: UInt16
+        /// The question name, lower case.
+        var name: String
+        var type: UInt16
+        /// The address the query went to; the answer must come from it.
+        var server: String
+        /// The query's source port; the answer must go to it.
+        var clientPort: UInt16
+    }
+
+    private struct Entry {
+        var expiry: ContinuousClock.Instant
+        var sequence: UInt64
+    }
+
+    let capacity: Int
+    let timeout: Duration
+    private var entries: [Key: Entry] = [:]
+    /// Keys in the order they were added (so in expiry order); a slot whose sequence is not the
+    /// entry's any more is stale (answered, renewed or evicted) and skipped.
+    private var order: [(key: Key, sequence: UInt64)] = []
+    private var head = 0
+    private var sequence: UInt64 = 0
+
+    init(capacity: Int, timeout: Duration) {
+        self.capacity = max(capacity, 1)
+        self.timeout = timeout
+    }
+
+    /// Pending queries.
+    var count: Int { entries.count }
+    /// Slots of the order queue in use (for the memory bound's tests).
+    var orderSlots: Int { order.count - head }
+
+    /// Keeps `key` pending until `now + timeout` (a retry renews it); true when another pending
+    /// query had to be forgotten to make room.
+    mutating func add(_ key: Key, at now: ContinuousClock.Instant) -> Bool {
+        expire(at: now)
+        var evicted = false
+        if entries[key] == nil, entries.count >= capacity {
+            evictOldest()
+            evicted = true
+        }
+        sequence += 1
+        entries[key] = Entry(expiry: now + timeout, sequence: sequence)
+        order.append((key, sequence))
+        if order.count - head > 4 * capacity { rebuildOrder() } else if head > 1024, head * 2 > order.count { compact() }
+        return evicted
+    }
+
+    /// Whether `key` is pending (not expired); if so it is answered and no longer pending.
+    mutating func take(_ key: Key, at now: ContinuousClock.Instant) -> Bool {
+        expire(at: now)
+        return entries.removeValue(forKey: key) != nil
+    }
+
+    private mutating func expire(at now: ContinuousClock.Instant) {
+        while head < order.count {
+            let slot = order[head]
+            if let entry = entries[slot.key], entry.sequence == slot.sequence {
+                guard entry.expiry <= now else { break }
+                entries[slot.key] = nil
+            }
+            head += 1
+        }
+    }
+
+    private mutating func evictOldest() {
+        while head < order.count {
+            let slot = order[head]
+            head += 1
+            if let entry = entries[slot.key], entry.sequence == slot.sequence {
+                entries[slot.key] = nil
+                return
+            }
+        }
+    }
+
+    private mutating func compact() {
+        order.removeFirst(head)
+        head = 0
+    }
+
+    /// Only the live slots, in order.
+    private mutating func rebuildOrder() {
+        order = order[head...].filter { entries[$0.key]?.sequence == $0.sequence }
+        head = 0
     }
 }
 
