@@ -49,7 +49,7 @@ public struct Evaluator {
         let id = ObjectIdentifier(attribution)
         if let cached = contractCache[id], cached.0 === attribution { return cached.1 }
         if contractCache.count > 65_536 { contractCache.removeAll(keepingCapacity: true) }
-        let index = contracts.contractIndex(for: attribution.package, baseline: baseline)
+        let index = contracts.contractIndex(for: attribution.package, workspace: attribution.isWorkspace, baseline: baseline)
         contractCache[id] = (attribution, index)
         return index
     }
