@@ -198,7 +198,7 @@ public struct Attributor: Sendable {
     /// program, an interpreter's script or module.
     func codeOwner(executable: String, exeOwners: [InstalledPackage], filename: String, argv: [String], cwd: String) -> Finding? {
         if let owner = exeOwners.first(where: { $0.source != .dpkg }) { return Finding(package: owner, reason: .executable, evidence: executable) }
-        if let manager = managerProgram(executable, owners: exeOwners) {
+        if let manager = managerProgram(executable, owners: exeOwners, followingLinks: false) {
             return Finding(package: manager, reason: .executable, evidence: executable)
         }
         // The interpreter is recognised by the file the kernel ran (a venv's `bin/python` is a
@@ -209,7 +209,9 @@ public struct Attributor: Sendable {
             let absolute = path.hasPrefix("/") ? path : PathText.join(directory: cwd, relative: path)
             let owners = index.owners(of: absolute).map(\.package)
             if let owner = owners.first(where: { $0.source != .dpkg }) { return Finding(package: owner, reason: .script, evidence: absolute) }
-            if let manager = managerProgram(absolute, owners: owners) { return Finding(package: manager, reason: .script, evidence: absolute) }
+            if let manager = managerProgram(absolute, owners: owners, followingLinks: true) {
+                return Finding(package: manager, reason: .script, evidence: absolute)
+            }
             return nil
         case .module(let name):
             let candidates = [filename, argv.first ?? "", executable].filter { !$0.isEmpty && $0.contains("/") }.map {
@@ -274,12 +276,13 @@ public struct Attributor: Sendable {
 
     /// A package manager's own program installed by the system: a dpkg package that is one
     /// (`python3-pip`), or a file under `node_modules/npm/` (or yarn, corepack...) that another
-    /// dpkg package ships (npm inside `nodejs`), found through symlinks (`/usr/bin/npm`).
-    func managerProgram(_ path: String, owners: [InstalledPackage]) -> InstalledPackage? {
+    /// dpkg package ships (npm inside `nodejs`), found through symlinks (`/usr/bin/npm`) when
+    /// `followingLinks` (scripts; the kernel already resolved an executable).
+    func managerProgram(_ path: String, owners: [InstalledPackage], followingLinks: Bool) -> InstalledPackage? {
         guard !owners.isEmpty else { return nil }
         if let manager = owners.first(where: Self.isPackageManager) { return manager }
         var resolved = path
-        if let real = realpath(path, nil) {
+        if followingLinks, let real = realpath(path, nil) {
             resolved = String(cString: real)
             free(real)
         }

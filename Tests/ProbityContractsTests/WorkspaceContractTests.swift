@@ -73,4 +73,19 @@ final class WorkspaceContractTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("`workspace`"), "the error lists it: \(error)")
         }
     }
+
+    /// `probity learn`: what the workspace did is learnt as a `match: workspace` contract, which
+    /// silences it and nothing a package does.
+    func testLearntWorkspaceContract() throws {
+        let base = try PolicyLoader.load(contentsOf: Make.defaultPolicyPath)
+        var evaluator = Evaluator(contracts: try ContractSet(documents: [base], variables: Make.variables))
+        var learner = ContractLearner(variables: Make.variables)
+        for v in evaluator.check(Make.open("/home/dev/.ssh/id_rsa"), workspace()) { learner.learn(from: v) }
+        let text = learner.yaml(header: "test")
+        XCTAssertTrue(text.contains("match: workspace"), text)
+        var after = Evaluator(contracts: try ContractSet(documents: [try PolicyLoader.parse(text, file: "learned.yaml"), base], variables: Make.variables))
+        XCTAssertEqual(after.check(Make.open("/home/dev/.ssh/id_rsa"), workspace()).count, 0, text)
+        XCTAssertEqual(after.check(Make.open("/home/dev/.ssh/id_rsa"), Make.package("dep")).map(\.rule), ["credential-read"])
+        XCTAssertEqual(after.check(Make.open("/home/dev/.ssh/id_rsa"), nil).map(\.rule), ["credential-read"], "unattributed is not the workspace")
+    }
 }
