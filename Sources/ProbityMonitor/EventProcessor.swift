@@ -21,16 +21,18 @@ public final class EventProcessor {
     /// Records that could not be decoded.
     public private(set) var undecodable: UInt64 = 0
 
-    /// A processor starting from `table`, attributing with `attributionIndex` (nil: no attribution).
-    public init(table: ProcessTable = ProcessTable(), attributionIndex: PathIndex?) {
+    /// A processor starting from `table`, attributing with `attributionIndex` (nil: no
+    /// attribution); `workspace` is `probity run`'s command, seeded as the workspace.
+    public init(table: ProcessTable = ProcessTable(), attributionIndex: PathIndex?, workspace: WorkspaceRoot? = nil) {
         self.table = table
         attributor = attributionIndex.map { Attributor(index: $0) }
+        if let workspace { attributor?.seedWorkspace(pid: workspace.pid, command: workspace.command) }
         delivered = [UInt64](repeating: 0, count: Int(EventKind.allCases.map(\.rawValue).max() ?? 0) + 1)
     }
 
-    /// Attributes with `index` from the next record on.
+    /// Attributes with `index` from the next record on; processes keep their attributions.
     public func replaceAttributionIndex(_ index: PathIndex) {
-        attributor = Attributor(index: index)
+        if attributor == nil { attributor = Attributor(index: index) } else { attributor?.replaceIndex(index) }
     }
 
     /// Processes every record of `batch` in order, calling `handler` once per decoded event;

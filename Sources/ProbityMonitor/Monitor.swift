@@ -41,8 +41,23 @@ public struct MonitorOptions: Sendable {
     public var seedFromProc = true
     /// Attribute events to packages with this index (nil: no attribution).
     public var attributionIndex: PathIndex?
+    /// `probity run`: the command's pid (not yet executed) and its arguments. It and everything
+    /// it starts are the workspace unless package code takes over (docs/attribution.md). nil:
+    /// probityd's view, where the host's own tools are system executables.
+    public var workspace: WorkspaceRoot?
 
     public init() {}
+}
+
+/// The command `probity run` watches, seeded as the workspace before it execs.
+public struct WorkspaceRoot: Sendable {
+    public var pid: Int32
+    public var command: [String]
+
+    public init(pid: Int32, command: [String]) {
+        self.pid = pid
+        self.command = command
+    }
 }
 
 /// What the pipeline knows about an event's process when it hands the event on.
@@ -71,8 +86,8 @@ public final class Monitor: @unchecked Sendable {
     private var handler: (@Sendable (Event, EventContext) -> Void)?
     private let pendingIndex = Mutex<PathIndex?>(nil)
 
-    /// Attributes with `index` from the next batch on (any thread). Processes are attributed again
-    /// as their next events arrive.
+    /// Attributes with `index` from the next batch on (any thread). Processes keep the
+    /// attributions they have; their next execs are decided with the new index.
     public func replaceAttributionIndex(_ index: PathIndex) {
         pendingIndex.withLock { $0 = index }
     }
@@ -85,7 +100,7 @@ public final class Monitor: @unchecked Sendable {
         if options.seedFromProc {
             for info in ProcSeeder.snapshot() { table.insert(info) }
         }
-        processor = EventProcessor(table: table, attributionIndex: options.attributionIndex)
+        processor = EventProcessor(table: table, attributionIndex: options.attributionIndex, workspace: options.workspace)
     }
 
     /// Starts the reader and processing threads; `handler` sees every event in order.

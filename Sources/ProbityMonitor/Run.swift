@@ -74,6 +74,7 @@ public enum Run {
             monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
             monitorOptions.probes.followPIDs = [child.pid]
             monitorOptions.attributionIndex = prepared.index
+            monitorOptions.workspace = WorkspaceRoot(pid: child.pid, command: options.command)
             if options.enforce {
                 let group = try RunCgroup()
                 cgroup = group
@@ -84,9 +85,10 @@ public enum Run {
             if options.enforce {
                 let plan = EnforcementPlan(prepared.contracts)
                 let session = try EnforcementSession(plan: plan, probes: monitor.probes)
-                // Until its exec is attributed, the command is unattributed code.
+                // The command is the workspace until package code takes over.
                 var evaluator = Evaluator(contracts: prepared.contracts)
-                session.classify(pid: child.pid, contract: evaluator.contractIndex(for: nil), executable: "")
+                let workspace = Attribution.workspace(evidence: "probity run")
+                session.classify(pid: child.pid, contract: evaluator.contractIndex(for: workspace), executable: "")
                 enforcement = session
                 if options.verbose {
                     let paths = plan.classes.reduce(0) { $0 + $1.paths.count }

@@ -69,6 +69,14 @@ final class EvaluatorTests: XCTestCase {
         let evil = Make.package("evil-pkg")
         XCTAssertEqual(evaluator.check(Make.exec("/tmp/stage2", argv: ["/tmp/stage2"]), evil).map(\.rule), ["exec-from-temp"])
         XCTAssertEqual(evaluator.check(Make.exec("/usr/bin/node"), evil).count, 0)
+        // execvp trying PATH entries: a file that is not there ran nothing; a refused one counts.
+        func failed(_ path: String, _ result: Int64) -> Event {
+            .exec(ProcessExec(
+                header: Make.header(.exec), result: result, startTimeNanoseconds: 0, filename: path, executable: "",
+                argv: ["sh"], argc: 1, cwd: "/", environment: []))
+        }
+        XCTAssertEqual(evaluator.check(failed("/tmp/app/node_modules/.bin/sh", -2), evil).count, 0)
+        XCTAssertEqual(evaluator.check(failed("/tmp/stage2", -13), evil).map(\.rule), ["exec-from-temp"])
     }
 
     func testNetworkAllowListWithHostnames() throws {

@@ -17,7 +17,7 @@ final class PolicyLoaderTests: XCTestCase {
             ("version: 2\ncontracts: []\n", 1, 10, "unsupported version"),
             ("contracts:\n  - match: default\n", 2, 5, "a contract needs a `name`"),
             ("contracts:\n  - name: a\n", 2, 5, "contract `a` needs a `match`"),
-            ("contracts:\n  - name: a\n    match: everything\n", 3, 12, "`match` is `default`, `unattributed` or a mapping"),
+            ("contracts:\n  - name: a\n    match: everything\n", 3, 12, "`match` is `default`, `unattributed`, `workspace` or a mapping"),
             ("contracts:\n  - name: a\n    match: {standing: newest}\n", 3, 23, "unknown standing `newest`"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        severity: fatal\n        exec: none\n",
              6, 19, "unknown severity `fatal`"),

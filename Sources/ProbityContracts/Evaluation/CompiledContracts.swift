@@ -246,6 +246,7 @@ public struct ContractSet: Sendable {
     let contracts: [CompiledContract]
     let defaultIndex: Int?
     let unattributedIndex: Int?
+    let workspaceIndex: Int?
     public let variables: ContractVariables
 
     /// The number of contracts and of rules after inheritance.
@@ -269,6 +270,7 @@ public struct ContractSet: Sendable {
         var byName: [String: Contract] = [:]
         var defaultIndex: Int?
         var unattributedIndex: Int?
+        var workspaceIndex: Int?
         for (index, contract) in all.enumerated() {
             if let first = byName[contract.name] {
                 throw ContractError(contract.location, "contract `\(contract.name)` is defined twice (first at \(first.location))")
@@ -281,6 +283,10 @@ public struct ContractSet: Sendable {
             if contract.selector.isUnattributed {
                 if let u = unattributedIndex { throw ContractError(contract.location, "a second `match: unattributed` contract (first: `\(all[u].name)` at \(all[u].location))") }
                 unattributedIndex = index
+            }
+            if contract.selector.isWorkspace {
+                if let w = workspaceIndex { throw ContractError(contract.location, "a second `match: workspace` contract (first: `\(all[w].name)` at \(all[w].location))") }
+                workspaceIndex = index
             }
         }
         var compiled: [CompiledContract] = []
@@ -334,10 +340,15 @@ public struct ContractSet: Sendable {
         contracts = compiled
         self.defaultIndex = defaultIndex
         self.unattributedIndex = unattributedIndex
+        self.workspaceIndex = workspaceIndex
     }
 
-    /// The contract that governs `package` (nil: unattributed code), or nil when none does.
-    func contractIndex(for package: InstalledPackage?, baseline: Baseline?) -> Int? {
+    /// The contract that governs `package` (nil: unattributed code; with `workspace`, the
+    /// workspace of `probity run`), or nil when none does. The workspace is governed by the
+    /// `match: workspace` contract, else the default: never by a contract that selects packages
+    /// (such as `system`).
+    func contractIndex(for package: InstalledPackage?, workspace: Bool = false, baseline: Baseline?) -> Int? {
+        if workspace { return workspaceIndex ?? defaultIndex }
         guard let package else { return unattributedIndex ?? defaultIndex }
         let standing = baseline?.standings(of: package) ?? Self.standings(of: package)
         for (index, c) in contracts.enumerated() where Self.selects(c.contract.selector, package, standing) {
@@ -351,6 +362,12 @@ public struct ContractSet: Sendable {
         contractIndex(for: package, baseline: baseline).map { contracts[$0].contract.name }
     }
 
+    /// The name of the contract that governs code attributed as `attribution` (nil: unattributed).
+    public func contractName(attributedAs attribution: Attribution?, baseline: Baseline? = nil) -> String? {
+        contractIndex(for: attribution?.package, workspace: attribution?.isWorkspace ?? false, baseline: baseline)
+            .map { contracts[$0].contract.name }
+    }
+
     static func standings(of package: InstalledPackage) -> Set<Standing> {
         switch package.isDirect {
         case true?: [.direct]
@@ -360,7 +377,7 @@ public struct ContractSet: Sendable {
     }
 
     static func selects(_ s: PackageSelector, _ p: InstalledPackage, _ standing: Set<Standing>) -> Bool {
-        if s.isDefault || s.isUnattributed { return false }
+        if s.isDefault || s.isUnattributed || s.isWorkspace { return false }
         if !s.purls.isEmpty && !s.purls.contains(where: { pattern in p.purl.map { pattern.matches($0) } ?? false }) { return false }
         if !s.names.isEmpty && !s.names.contains(where: { $0.matches(p.name) || $0.matches(p.qualifiedName) }) { return false }
         if !s.ecosystems.isEmpty && !s.ecosystems.contains(p.ecosystem.lowercased()) { return false }

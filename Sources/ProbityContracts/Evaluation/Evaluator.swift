@@ -49,7 +49,7 @@ public struct Evaluator {
         let id = ObjectIdentifier(attribution)
         if let cached = contractCache[id], cached.0 === attribution { return cached.1 }
         if contractCache.count > 65_536 { contractCache.removeAll(keepingCapacity: true) }
-        let index = contracts.contractIndex(for: attribution.package, baseline: baseline)
+        let index = contracts.contractIndex(for: attribution.package, workspace: attribution.isWorkspace, baseline: baseline)
         contractCache[id] = (attribution, index)
         return index
     }
@@ -72,6 +72,9 @@ public struct Evaluator {
             if rules.isEmpty { return [] }
             return evaluateOpen(open, rules: rules, process: process, attribution: attribution, lineage: lineage)
         case .exec(let exec):
+            // As for opens: an exec of a file that is not there (execvp trying each PATH entry,
+            // `node_modules/.bin` in /tmp among them) ran nothing.
+            guard exec.succeeded || Self.counts(exec.result) else { return [] }
             let judged = caller ?? attribution
             guard let index = contractIndex(judged) else { return [] }
             let rules = contracts.contracts[index].execRules
@@ -151,8 +154,8 @@ public struct Evaluator {
         return out
     }
 
-    /// Opens that succeeded, or were refused by permissions, count; a file that is not there was
-    /// not read.
+    /// Opens and execs that succeeded, or were refused by permissions, count; a file that is not
+    /// there was not read or run.
     static func counts(_ result: Int64) -> Bool {
         result >= 0 || result == -Int64(EACCES) || result == -Int64(EPERM)
     }

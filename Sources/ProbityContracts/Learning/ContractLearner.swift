@@ -15,7 +15,9 @@ public struct ContractLearner {
     struct LearnedPackage {
         var name: String
         var ecosystem: String?
+        /// No package: `unattributed` or `workspace` (the selector the learnt contract uses).
         var unattributed: Bool
+        var workspace = false
         var contract: String
         /// Rule id → exceptions, in order of first violation.
         var amendments: [(String, Set<String>, [LearnedDestination])] = []
@@ -33,12 +35,14 @@ public struct ContractLearner {
 
     /// Records what `violation` needs allowed.
     public mutating func learn(from violation: Violation) {
-        let key = violation.package.map { "\($0.ecosystem)/\($0.name)\u{1}\(violation.contract)" } ?? "\u{1}unattributed\u{1}\(violation.contract)"
+        let workspace = violation.package == nil && violation.attribution.reason == "workspace"
+        let unowned = workspace ? "workspace" : "unattributed"
+        let key = violation.package.map { "\($0.ecosystem)/\($0.name)\u{1}\(violation.contract)" } ?? "\u{1}\(unowned)\u{1}\(violation.contract)"
         if packages[key] == nil {
             order.append(key)
             packages[key] = LearnedPackage(
-                name: violation.package?.name ?? "unattributed", ecosystem: violation.package?.ecosystem,
-                unattributed: violation.package == nil, contract: violation.contract)
+                name: violation.package?.name ?? unowned, ecosystem: violation.package?.ecosystem,
+                unattributed: violation.package == nil, workspace: workspace, contract: violation.contract)
         }
         guard var learned = packages[key] else { return }
         var index = learned.amendments.firstIndex { $0.0 == violation.rule }
@@ -79,7 +83,7 @@ public struct ContractLearner {
             guard let p = packages[key] else { continue }
             var match: Node
             if p.unattributed {
-                match = "unattributed"
+                match = Node(p.workspace ? "workspace" : "unattributed")
             } else {
                 var pairs: [(Node, Node)] = [("name", Node(p.name))]
                 if let ecosystem = p.ecosystem { pairs.append(("ecosystem", Node(ecosystem))) }
@@ -108,7 +112,7 @@ public struct ContractLearner {
                 if except.isEmpty { continue }
                 amendments.append(Node.mapping(Node.Mapping([("rule", Node(rule)), ("except", Node.mapping(Node.Mapping(except)))])))
             }
-            let name = "learned/" + (p.unattributed ? "unattributed" : (p.ecosystem.map { "\($0)/" } ?? "") + p.name)
+            let name = "learned/" + (p.unattributed ? (p.workspace ? "workspace" : "unattributed") : (p.ecosystem.map { "\($0)/" } ?? "") + p.name)
                 + (p.contract == "default" ? "" : "+\(p.contract)")
             contracts.append(Node.mapping(Node.Mapping([
                 ("name", Node(Self.safeName(name))),

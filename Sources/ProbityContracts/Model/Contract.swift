@@ -49,11 +49,14 @@ public enum Standing: String, Sendable, Hashable, CaseIterable {
 /// A set of packages a contract applies to. Every field given must hold; a list holds when any
 /// of its entries does.
 public struct PackageSelector: Sendable, Hashable {
-    /// `match: default`: packages no other contract selects, and unattributed code unless an
-    /// `unattributed` contract exists.
+    /// `match: default`: packages no other contract selects, and unattributed code and the
+    /// workspace unless an `unattributed` / `workspace` contract exists.
     public var isDefault = false
-    /// `match: unattributed`: code no package owns.
+    /// `match: unattributed`: code no package owns, outside `probity run`'s workspace.
     public var isUnattributed = false
+    /// `match: workspace`: the command given to `probity run` and what it runs that no package
+    /// owns (attribution reason `workspace`).
+    public var isWorkspace = false
     public var purls: [TextPattern] = []
     public var names: [TextPattern] = []
     public var ecosystems: [String] = []

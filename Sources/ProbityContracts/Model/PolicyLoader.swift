@@ -206,7 +206,8 @@ struct Reader {
             switch scalar.string {
             case "default": selector.isDefault = true
             case "unattributed": selector.isUnattributed = true
-            default: throw error(node, "`match` is `default`, `unattributed` or a mapping (purl, name, ecosystem, source, standing)")
+            case "workspace": selector.isWorkspace = true
+            default: throw error(node, "`match` is `default`, `unattributed`, `workspace` or a mapping (purl, name, ecosystem, source, standing)")
             }
             return selector
         }
