@@ -244,7 +244,7 @@ final class ContractHoleTests: XCTestCase {
         XCTAssertEqual(evaluator.check(write(site + "/sitecustomize.py"), coreutils, process: running("/usr/bin/cp")), [])
         XCTAssertEqual(evaluator.pendingStartupWriteCount, 4)
         let listed: Set<String> = [site + "/distutils-precedence.pth", site + "/evil.pth"]
-        let found = evaluator.settlePythonStartupWrites { listed.contains($0) }
+        let found = evaluator.settlePythonStartupWrites(isListed: { listed.contains($0) }, exists: { _ in true })
         XCTAssertEqual(found.map(\.rule), ["python-startup-write", "python-startup-write", "python-startup-write"])
         XCTAssertEqual(found.map(\.evidence.path), [site + "/evil.pth", site + "/unlisted.pth", site + "/sitecustomize.py"],
                        "a listed file written by a non-installer (a setup.py) still counts")
@@ -252,6 +252,13 @@ final class ContractHoleTests: XCTestCase {
         XCTAssertEqual(found.map(\.contract), ["default", "package-managers", "system"])
         XCTAssertEqual(found.first?.severity, .high)
         XCTAssertEqual(evaluator.pendingStartupWriteCount, 0)
+        // pip's isolated build environment, gone by the end: what pip wrote there cannot run;
+        // what a setup.py wrote there is still reported.
+        let buildEnv = "/tmp/pip-build-env-x/overlay/lib/python3.11/site-packages"
+        _ = evaluator.check(write(buildEnv + "/distutils-precedence.pth"), pip, process: python)
+        _ = evaluator.check(write(buildEnv + "/evil.pth"), sdist, process: python)
+        let gone = evaluator.settlePythonStartupWrites(isListed: { _ in false }, exists: { _ in false })
+        XCTAssertEqual(gone.map(\.evidence.path), [buildEnv + "/evil.pth"])
     }
 
     func testWhatIsAStartupHook() throws {

@@ -134,9 +134,12 @@ public struct Evaluator {
 
     /// Judges the Python start-up hooks written before `writtenBefore` (boot-time ns; nil: all of
     /// them, at the end of a run): a write is dropped only when the writer's package is an
-    /// installer and `isListed` says a `RECORD` of its site directory lists the path now.
+    /// installer and either `isListed` says a `RECORD` of its site directory lists the path now,
+    /// or that directory is gone (pip's isolated build environment, removed by pip itself: a
+    /// hook there can no longer run).
     public mutating func settlePythonStartupWrites(
-        writtenBefore: UInt64? = nil, isListed: (String) -> Bool = Evaluator.listedInRecord
+        writtenBefore: UInt64? = nil, isListed: (String) -> Bool = Evaluator.listedInRecord,
+        exists: (String) -> Bool = { access($0, F_OK) == 0 }
     ) -> [Violation] {
         var out: [Violation] = []
         var kept: [PendingStartupWrite] = []
@@ -145,7 +148,10 @@ public struct Evaluator {
                 kept.append(pending)
                 continue
             }
-            if pending.byInstaller && isListed(pending.path) { continue }
+            if pending.byInstaller {
+                if let site = Self.siteDirectory(of: pending.path), !exists(site) { continue }
+                if isListed(pending.path) { continue }
+            }
             out.append(pending.violation)
         }
         pendingStartupWrites = kept
@@ -155,17 +161,21 @@ public struct Evaluator {
     /// Whether a `RECORD` (or `installed-files.txt`) of the `site-packages` / `dist-packages`
     /// directory holding `path` lists it, read now.
     public static func listedInRecord(_ path: String) -> Bool {
-        let normalised = PathText.normalize(path)
-        var directory = Substring(normalised)
+        guard let site = siteDirectory(of: path) else { return false }
+        var index = PathIndex()
+        _ = try? PythonDistributions.load(into: &index, sitePackages: site)
+        return index.owners(of: PathText.normalize(path)).contains { $0.match == .file }
+    }
+
+    /// The `site-packages` / `dist-packages` directory `path` lies in, if any.
+    static func siteDirectory(of path: String) -> String? {
+        var directory = Substring(PathText.normalize(path))
         while let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
             directory = directory[..<slash]
             let name = directory[directory.index(after: directory.lastIndex(of: "/") ?? directory.startIndex)...]
-            guard name == "site-packages" || name == "dist-packages" else { continue }
-            var index = PathIndex()
-            _ = try? PythonDistributions.load(into: &index, sitePackages: String(directory))
-            return index.owners(of: normalised).contains { $0.match == .file }
+            if name == "site-packages" || name == "dist-packages" { return String(directory) }
         }
-        return false
+        return nil
     }
 
     /// Opens that succeeded, or were refused by permissions, count; a file that is not there was
