@@ -6,10 +6,17 @@
 public enum EnvironmentFilter {
     /// Variables kept when present. npm sets the `npm_*` ones for lifecycle scripts
     /// (`postinstall`); pip's PEP 517 build isolation and `pyproject_hooks` set the build ones.
-    public static let names: Set<String> = [
+    /// The dynamic loader's `LD_PRELOAD`, `LD_AUDIT` and `LD_LIBRARY_PATH` say whether a process
+    /// runs its program's code only (contracts refuse a credential reader's exemption otherwise);
+    /// their values are library paths, not secrets.
+    public static let names: Set<String> = Set<String>([
         "npm_package_name", "npm_package_version", "npm_lifecycle_event", "npm_lifecycle_script", "npm_command",
         "npm_package_json", "_PYPROJECT_HOOKS_BUILD_BACKEND", "PEP517_BUILD_BACKEND", "PIP_BUILD_TRACKER",
-    ]
+    ]).union(loaderNames)
+
+    /// The dynamic loader's variables that add code to a process or change where its libraries
+    /// come from.
+    public static let loaderNames: Set<String> = ["LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH"]
 
     /// The kept `KEY=VALUE` strings of an environment block (NUL-separated). When the block was
     /// cut at its start, its first entry is partial and is skipped.

@@ -375,5 +375,7 @@ final class RunState: @unchecked Sendable {
             survivors: survivors, attribution: { self.attributions[$0] }, lineage: { self.chain(table.lineage(of: $0)) },
             daemonized: { Self.hasDetached($0.pid, parentAtFork: self.alive[$0.pid] ?? 0) })
         for violation in found { record(violation) }
+        // Python start-up hooks written during the run, now that every RECORD has been written.
+        for violation in evaluator.settlePythonStartupWrites() { record(violation) }
     }
 }

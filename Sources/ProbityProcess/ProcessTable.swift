@@ -19,6 +19,14 @@ public struct TrackedProcess: Sendable, Hashable {
     public var exitTimeNanoseconds: UInt64?
     /// Where the entry came from: seeded from /proc, or built from events.
     public var seededFromProc: Bool
+    /// The dynamic loader's `LD_PRELOAD`, `LD_AUDIT` and `LD_LIBRARY_PATH` (`KEY=VALUE`) the
+    /// program was started with: code added to it, or libraries taken from elsewhere.
+    public var loaderVariables: [String] = []
+    /// The environment the kernel copied at exec was cut (its start is missing), so the loader's
+    /// variables are unknown.
+    public var environmentIncomplete = false
+    /// The program runs from a file with no link on disk (`memfd_create`, deleted).
+    public var executableUnlinked = false
 
     public init(
         pid: Int32, ppid: Int32, uid: UInt32 = 0, startTimeNanoseconds: UInt64 = 0, executable: String = "",
@@ -66,6 +74,9 @@ public struct ProcessTable: Sendable {
                 pid: f.childPID, ppid: f.header.pid, uid: f.header.uid, startTimeNanoseconds: f.childStartTimeNanoseconds,
                 executable: parent?.executable ?? "", argv: parent?.argv ?? [], cwd: parent?.cwd ?? "")
             child.seededFromProc = false
+            child.loaderVariables = parent?.loaderVariables ?? []
+            child.environmentIncomplete = parent?.environmentIncomplete ?? false
+            child.executableUnlinked = parent?.executableUnlinked ?? false
             processes[f.childPID] = child
         case .exec(let e) where e.succeeded:
             var info = processes[e.header.pid] ?? TrackedProcess(pid: e.header.pid, ppid: e.header.ppid)
@@ -75,6 +86,9 @@ public struct ProcessTable: Sendable {
             info.executable = e.executable
             info.argv = e.argv
             info.cwd = e.cwd
+            info.loaderVariables = e.environment.filter(Self.isLoaderVariable)
+            info.environmentIncomplete = e.header.flags.contains(.environmentTruncated)
+            info.executableUnlinked = e.isMemoryBacked
             processes[e.header.pid] = info
         case .exit(let x):
             guard var info = processes[x.header.pid] else { return }
@@ -89,6 +103,12 @@ public struct ProcessTable: Sendable {
             }
         }
         if processes.count > capacity { evictOverCapacity() }
+    }
+
+    /// Whether a `KEY=VALUE` entry sets one of the dynamic loader's variables.
+    static func isLoaderVariable(_ entry: String) -> Bool {
+        guard let eq = entry.firstIndex(of: "=") else { return false }
+        return EnvironmentFilter.loaderNames.contains(String(entry[..<eq]))
     }
 
     /// Forgets processes that exited more than the retention time before `now` (boot-time ns).

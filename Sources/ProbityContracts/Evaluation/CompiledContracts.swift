@@ -1,5 +1,6 @@
 import Foundation
 import ProbityAttribution
+import ProbityEvents
 
 /// The values of the variables path patterns use.
 public struct ContractVariables: Sendable, Hashable {
@@ -100,6 +101,13 @@ struct CompiledPatterns: Sendable {
     }
 }
 
+/// A `readers:` entry compiled: the programs, and the credential files they may read (empty:
+/// all of the rule's).
+struct CompiledReaders: Sendable {
+    var executables: CompiledPatterns
+    var files: CompiledPatterns
+}
+
 /// One rule, compiled: matchers built once, shared by every evaluation. A class, so walking a
 /// contract's rules per event costs a reference count per rule, not a copy of every matcher.
 final class CompiledRule: Sendable {
@@ -123,15 +131,27 @@ final class CompiledRule: Sendable {
     // exec
     let execAllow: CompiledPatterns?
     let execDeny: CompiledPatterns
+    /// `memory-backed: deny`.
+    let execMemoryBacked: Bool
     // process / secrets
     let persistence: CompiledPatterns
+    /// Python start-up hooks (`python-startup: deny`).
+    let pythonStartup: CompiledPatterns
     let credentials: CompiledPatterns
+    /// The credential files that existed when the rule was compiled, by object (device and
+    /// inode), with the path they were found at: a read of one under any other name (a hard
+    /// link, a bind mount) is a read of the credential.
+    let credentialObjects: [FileObject: String]
+    let readers: [CompiledReaders]
     let processMemory: Bool
     let outlive: Bool
     let daemonize: Bool
     let unmonitoredSyscalls: Bool
 
-    init(rule: Rule, contract: String, variables: ContractVariables) {
+    init(
+        rule: Rule, contract: String, variables: ContractVariables,
+        objects: (String, Bool) -> [(String, FileObject)] = EnforcementPlan.existingFiles
+    ) {
         self.rule = rule
         self.contract = contract
         except = CompiledPatterns(rule.exceptions.executables, variables: variables)
@@ -139,8 +159,9 @@ final class CompiledRule: Sendable {
         exceptDestinations = rule.exceptions.destinations.map { NetworkEntryMatcher($0, variables: variables) }
         var networkAllow: [NetworkEntryMatcher]?, networkDeny: [NetworkEntryMatcher] = []
         var fileAllow: [FileAccess: CompiledPatterns] = [:], fileDeny: [FileAccess: CompiledPatterns] = [:]
-        var execAllow: CompiledPatterns?, execDeny = CompiledPatterns()
-        var persistence = CompiledPatterns(), credentials = CompiledPatterns()
+        var execAllow: CompiledPatterns?, execDeny = CompiledPatterns(), execMemoryBacked = false
+        var persistence = CompiledPatterns(), pythonStartup = CompiledPatterns(), credentials = CompiledPatterns()
+        var credentialObjects: [FileObject: String] = [:], readers: [CompiledReaders] = []
         var processMemory = false, outlive = false, daemonize = false, unmonitoredSyscalls = false
         switch rule.body {
         case .network(let network):
@@ -154,6 +175,7 @@ final class CompiledRule: Sendable {
         case .exec(let exec):
             execAllow = exec.allow.map { CompiledPatterns($0, variables: variables) }
             execDeny = CompiledPatterns(exec.deny, variables: variables)
+            execMemoryBacked = exec.memoryBacked
         case .process(let process):
             outlive = process.outlive
             daemonize = process.daemonize
@@ -162,10 +184,19 @@ final class CompiledRule: Sendable {
                 persistence = CompiledPatterns(texts: BuiltinLocations.persistence, variables: variables)
                 for p in process.persistencePaths { persistence.add(p.text, variables: variables) }
             }
+            if process.pythonStartup {
+                pythonStartup = CompiledPatterns(texts: BuiltinLocations.pythonStartup, variables: variables)
+            }
         case .secrets(let secrets):
             if secrets.credentials { credentials = CompiledPatterns(texts: BuiltinLocations.credentials, variables: variables) }
             for p in secrets.paths { credentials.add(p.text, variables: variables) }
             processMemory = secrets.processMemory
+            credentialObjects = Self.existingObjects(credentials.absolute, objects: objects)
+            readers = secrets.readers.map {
+                CompiledReaders(
+                    executables: CompiledPatterns($0.executables, variables: variables),
+                    files: CompiledPatterns($0.files, variables: variables))
+            }
         }
         self.networkAllow = networkAllow
         self.networkDeny = networkDeny
@@ -175,12 +206,31 @@ final class CompiledRule: Sendable {
         fileDenyByAccess = FileAccess.allCases.map { fileDeny[$0] }
         self.execAllow = execAllow
         self.execDeny = execDeny
+        self.execMemoryBacked = execMemoryBacked
         self.persistence = persistence
+        self.pythonStartup = pythonStartup
         self.credentials = credentials
+        self.credentialObjects = credentialObjects
+        self.readers = readers
         self.processMemory = processMemory
         self.outlive = outlive
         self.daemonize = daemonize
         self.unmonitoredSyscalls = unmonitoredSyscalls
+    }
+
+    /// The objects of the files the patterns name that exist now: the patterns the kernel can
+    /// check (literal, `dir/**`, `*` segments expanded on the filesystem), as enforce mode does.
+    static func existingObjects(
+        _ globs: [PathGlob], objects: (String, Bool) -> [(String, FileObject)]
+    ) -> [FileObject: String] {
+        var found: [FileObject: String] = [:]
+        for glob in globs {
+            for (path, prefix) in EnforcementPlan.kernelPaths(glob.pattern, expand: EnforcementPlan.glob) ?? [] {
+                guard !prefix || path != "/" else { continue }
+                for (file, object) in objects(path, prefix) where found[object] == nil { found[object] = file }
+            }
+        }
+        return found
     }
 
     /// The same matchers charged to another contract: a rule inherited unchanged is compiled once,
@@ -199,8 +249,12 @@ final class CompiledRule: Sendable {
         fileDenyByAccess = other.fileDenyByAccess
         execAllow = other.execAllow
         execDeny = other.execDeny
+        execMemoryBacked = other.execMemoryBacked
         persistence = other.persistence
+        pythonStartup = other.pythonStartup
         credentials = other.credentials
+        credentialObjects = other.credentialObjects
+        readers = other.readers
         processMemory = other.processMemory
         outlive = other.outlive
         daemonize = other.daemonize
@@ -263,7 +317,13 @@ public struct ContractSet: Sendable {
     }
 
     /// Checks names and inheritance across `documents` and compiles every rule.
-    public init(documents: [PolicyDocument], variables: ContractVariables) throws(ContractError) {
+    ///
+    /// `objects` lists the files that exist at a path or under a directory, with their device
+    /// and inode: credential files are recognised by object as well as by path.
+    public init(
+        documents: [PolicyDocument], variables: ContractVariables,
+        objects: (String, Bool) -> [(String, FileObject)] = EnforcementPlan.existingFiles
+    ) throws(ContractError) {
         files = documents.map(\.file)
         self.variables = variables
         let all = documents.flatMap(\.contracts)
@@ -322,7 +382,7 @@ public struct ContractSet: Sendable {
                 if let shared = compiledRules[rule] {
                     r = CompiledRule(shared, contract: contract.name)
                 } else {
-                    r = CompiledRule(rule: rule, contract: contract.name, variables: variables)
+                    r = CompiledRule(rule: rule, contract: contract.name, variables: variables, objects: objects)
                     compiledRules[rule] = r
                 }
                 c.allRules.append(r)
@@ -331,7 +391,7 @@ public struct ContractSet: Sendable {
                 case .files, .secrets: c.openRules.append(r)
                 case .exec: c.execRules.append(r)
                 case .process(let p):
-                    if p.persistence { c.openRules.append(r) }
+                    if p.persistence || p.pythonStartup { c.openRules.append(r) }
                     if p.outlive || p.daemonize || p.unmonitoredSyscalls { c.processRules.append(r) }
                 }
             }

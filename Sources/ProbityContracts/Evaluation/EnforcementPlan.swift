@@ -84,12 +84,17 @@ public struct EnforcementPlan: Sendable {
         public var networkAllowList = false
         public var network: [NetworkEntry] = []
         public var hosts: [HostEntry] = []
-        /// Executables exempt from at least one kill rule: their processes are left to user space.
+        /// Executables exempt from at least one kill rule (`except: exe`, a `secrets` rule's
+        /// `readers`): their processes are left to user space.
         public var exemptExecutables: [PathGlob] = []
+        /// An `exec` kill rule forbids programs with no link on disk (`memory-backed: deny`):
+        /// the kernel kills an exec whose file is a memfd or deleted.
+        public var killMemoryBackedExec = false
 
         /// Whether the kernel has anything to do for this class.
         public var isEmpty: Bool {
-            paths.isEmpty && !processMemory && !networkAllowList && network.isEmpty && hosts.isEmpty && !killUnmonitoredSyscalls
+            paths.isEmpty && !processMemory && !networkAllowList && network.isEmpty && hosts.isEmpty && !killMemoryBackedExec
+                && !killUnmonitoredSyscalls
         }
     }
 
@@ -111,6 +116,8 @@ public struct EnforcementPlan: Sendable {
                 let number = UInt32(rules.count)
                 rules.append("\(compiled.contract)/\(compiled.rule.id)")
                 plan.exemptExecutables += compiled.except.absolute
+                for readers in compiled.readers { plan.exemptExecutables += readers.executables.absolute }
+                if compiled.execMemoryBacked && compiled.rule.action == .kill { plan.killMemoryBackedExec = true }
                 if case .process = compiled.rule.body {
                     if compiled.unmonitoredSyscalls && compiled.rule.action == .kill { plan.killUnmonitoredSyscalls = true }
                     continue

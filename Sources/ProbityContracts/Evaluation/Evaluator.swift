@@ -25,6 +25,21 @@ public struct Evaluator {
     }
     private var clock = WallClock()
 
+    /// A Python start-up hook written during the run, judged later (``settlePythonStartupWrites``):
+    /// an installer writes the files of a distribution first and its `RECORD` after them.
+    struct PendingStartupWrite {
+        var violation: Violation
+        var path: String
+        /// The writer's package is an installer (``BuiltinLocations/pythonInstallers``).
+        var byInstaller: Bool
+        var time: UInt64
+    }
+    private var pendingStartupWrites: [PendingStartupWrite] = []
+
+    /// How long a start-up hook write waits for its `RECORD` when nothing ends the run (the
+    /// daemon): judged at the first process exit after this.
+    public static let startupWriteGraceNanoseconds: UInt64 = 60_000_000_000
+
     public init(
         contracts: ContractSet, baseline: Baseline? = nil,
         hostnames: @escaping @Sendable (SocketAddress) -> [String] = { _ in [] }
@@ -91,12 +106,12 @@ public struct Evaluator {
             let rules = contracts.contracts[index].openRules
             if rules.isEmpty { return [] }
             return evaluateRemoval(removal, rules: rules, process: process, attribution: attribution, lineage: lineage)
-        case .link(let placed):
-            guard Self.counts(placed.result) else { return [] }
-            guard let index = contractIndex(attribution) else { return [] }
-            let rules = contracts.contracts[index].openRules
-            if rules.isEmpty { return [] }
-            return evaluatePlacement(placed, rules: rules, process: process, attribution: attribution, lineage: lineage)
+        case .link(let link):
+            // A name placed by rename, link or symlink is judged as a file written there: moving
+            // a file into a persistence location is a write to it, whatever wrote its bytes.
+            guard Self.counts(link.result) else { return [] }
+            return placed(at: link.destination, operation: link.operation.rawValue, header: link.header, process: process,
+                          attribution: attribution, lineage: lineage)
         case .memory(let access):
             guard Self.counts(access.result), access.targetPID != access.header.pid else { return [] }
             guard let index = contractIndex(attribution) else { return [] }
@@ -114,26 +129,11 @@ public struct Evaluator {
                     header: call.header, evidence: evidence, attribution: attribution, lineage: lineage))
             }
             return out
-        case .fork, .exit, .ioUring:
+        case .exit(let exit):
+            guard !pendingStartupWrites.isEmpty, exit.header.bootTimeNanoseconds > Self.startupWriteGraceNanoseconds else { return [] }
+            return settlePythonStartupWrites(writtenBefore: exit.header.bootTimeNanoseconds - Self.startupWriteGraceNanoseconds)
+        case .fork, .ioUring:
             return []
-        }
-    }
-
-    /// A name placed by rename, link or symlink is judged as a file created and written there:
-    /// moving a file into a persistence location is a write to it, whatever wrote its bytes.
-    private mutating func evaluatePlacement(
-        _ placed: FileLink, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
-        lineage: (Int32) -> [TrackedProcess]
-    ) -> [Violation] {
-        let asWrite = FileOpen(
-            header: placed.header, result: placed.result, path: placed.destination, requestedPath: placed.requestedDestination,
-            flags: OpenFlags(rawValue: 0o101), mode: 0, dirfd: -100, count: 1, syscall: placed.syscall)
-        return evaluateOpen(asWrite, rules: rules, process: process, attribution: attribution, lineage: lineage).map { v in
-            var v = v
-            v.evidence.operation = placed.operation.rawValue
-            v.evidence.access = [placed.operation.rawValue]
-            v.message = v.message.replacingOccurrences(of: "write to ", with: "\(placed.operation.rawValue) of \(placed.source) to ")
-            return v
         }
     }
 
@@ -154,6 +154,73 @@ public struct Evaluator {
         return out
     }
 
+    /// Judges a file placed at `path` by `process` (a write or create; later also a rename, link
+    /// or symlink destination, or an io_uring open, reported as `operation`): the rules an open
+    /// for writing would break, Python start-up hooks included (those are held until their
+    /// `RECORD` could have been written). `path` is normalised lexically first.
+    public mutating func placed(
+        at path: String, operation: String, header: EventHeader, process: TrackedProcess?, attribution: Attribution?,
+        lineage: (Int32) -> [TrackedProcess]
+    ) -> [Violation] {
+        guard let index = contractIndex(attribution) else { return [] }
+        let rules = contracts.contracts[index].openRules
+        if rules.isEmpty { return [] }
+        let normalised = PathText.normalize(path)
+        let placement = FileOpen(
+            header: header, result: 0, path: normalised, requestedPath: path,
+            flags: OpenFlags(rawValue: Int32(O_WRONLY | O_CREAT)), mode: 0, dirfd: -100, count: 1, syscall: .openat)
+        return evaluateOpen(placement, rules: rules, process: process, attribution: attribution, lineage: lineage, operation: operation)
+    }
+
+    /// The Python start-up hooks held so far (``placed(at:operation:header:process:attribution:lineage:)``).
+    public var pendingStartupWriteCount: Int { pendingStartupWrites.count }
+
+    /// Judges the Python start-up hooks written before `writtenBefore` (boot-time ns; nil: all of
+    /// them, at the end of a run): a write is dropped only when the writer's package is an
+    /// installer and either `isListed` says a `RECORD` of its site directory lists the path now,
+    /// or that directory is gone (pip's isolated build environment, removed by pip itself: a
+    /// hook there can no longer run).
+    public mutating func settlePythonStartupWrites(
+        writtenBefore: UInt64? = nil, isListed: (String) -> Bool = Evaluator.listedInRecord,
+        exists: (String) -> Bool = { access($0, F_OK) == 0 }
+    ) -> [Violation] {
+        var out: [Violation] = []
+        var kept: [PendingStartupWrite] = []
+        for pending in pendingStartupWrites {
+            if let limit = writtenBefore, pending.time >= limit {
+                kept.append(pending)
+                continue
+            }
+            if pending.byInstaller {
+                if let site = Self.siteDirectory(of: pending.path), !exists(site) { continue }
+                if isListed(pending.path) { continue }
+            }
+            out.append(pending.violation)
+        }
+        pendingStartupWrites = kept
+        return out
+    }
+
+    /// Whether a `RECORD` (or `installed-files.txt`) of the `site-packages` / `dist-packages`
+    /// directory holding `path` lists it, read now.
+    public static func listedInRecord(_ path: String) -> Bool {
+        guard let site = siteDirectory(of: path) else { return false }
+        var index = PathIndex()
+        _ = try? PythonDistributions.load(into: &index, sitePackages: site)
+        return index.owners(of: PathText.normalize(path)).contains { $0.match == .file }
+    }
+
+    /// The `site-packages` / `dist-packages` directory `path` lies in, if any.
+    static func siteDirectory(of path: String) -> String? {
+        var directory = Substring(PathText.normalize(path))
+        while let slash = directory.lastIndex(of: "/"), slash != directory.startIndex {
+            directory = directory[..<slash]
+            let name = directory[directory.index(after: directory.lastIndex(of: "/") ?? directory.startIndex)...]
+            if name == "site-packages" || name == "dist-packages" { return String(directory) }
+        }
+        return nil
+    }
+
     /// Opens and execs that succeeded, or were refused by permissions, count; a file that is not
     /// there was not read or run.
     static func counts(_ result: Int64) -> Bool {
@@ -161,19 +228,69 @@ public struct Evaluator {
     }
 
     private func excepted(_ rule: CompiledRule, _ process: TrackedProcess?) -> Bool {
-        guard !rule.except.isEmpty, var exe = process?.executable else { return false }
+        guard !rule.except.isEmpty, let process else { return false }
+        var exe = process.executable
+        // A secret read by an excepted program is still the program's only if nothing else runs
+        // in it (see `runsItsOwnCode`).
+        if case .secrets = rule.rule.body, !Self.runsItsOwnCode(process) { return false }
         return exe.withUTF8 { rule.except.firstMatch(PathSegments($0), packageRoot: nil) != nil }
+    }
+
+    /// Whether `process` runs only its executable's code, so that naming the executable names
+    /// what reads: not when the dynamic loader adds code to it (`LD_PRELOAD`, `LD_AUDIT`) or
+    /// takes its libraries from a directory the build can write (an `LD_LIBRARY_PATH` entry
+    /// outside ``BuiltinLocations/systemLibraryDirectories``: relative, empty — the working
+    /// directory —, temporary, home or workspace), when the environment the kernel copied was cut
+    /// so these are unknown, or when the program has no link on disk.
+    public static func runsItsOwnCode(_ process: TrackedProcess) -> Bool {
+        if process.executableUnlinked || process.environmentIncomplete { return false }
+        if process.executable.hasPrefix("/memfd:") || process.executable.hasSuffix(" (deleted)") { return false }
+        for entry in process.loaderVariables {
+            guard let eq = entry.firstIndex(of: "=") else { continue }
+            let name = entry[..<eq]
+            let value = entry[entry.index(after: eq)...]
+            if name == "LD_LIBRARY_PATH" {
+                // glibc separates entries with `:` or `;`; an empty entry is the working directory.
+                for directory in value.split(omittingEmptySubsequences: false, whereSeparator: { $0 == ":" || $0 == ";" }) {
+                    if !isSystemLibraryDirectory(directory) { return false }
+                }
+            } else if !value.allSatisfy({ $0 == " " || $0 == ":" }) {
+                return false  // LD_PRELOAD, LD_AUDIT with anything in them
+            }
+        }
+        return true
+    }
+
+    static func isSystemLibraryDirectory(_ directory: Substring) -> Bool {
+        guard directory.hasPrefix("/"), !directory.contains("$") else { return false }
+        let normalised = PathText.normalize(String(directory))
+        return BuiltinLocations.systemLibraryDirectories.contains { normalised == $0 || normalised.hasPrefix($0 + "/") }
+    }
+
+    /// Whether `process` is one of `rule`'s credential readers for the credential file at
+    /// `credential` (its path, or for a file recognised by its object the path it was found at).
+    private static func isReader(_ rule: CompiledRule, _ process: TrackedProcess?, credential: PathSegments) -> Bool {
+        guard !rule.readers.isEmpty, let process, !process.executable.isEmpty, runsItsOwnCode(process) else { return false }
+        var exe = process.executable
+        return exe.withUTF8 { bytes in
+            let program = PathSegments(bytes)
+            return rule.readers.contains { readers in
+                readers.executables.firstMatch(program, packageRoot: nil) != nil
+                    && (readers.files.isEmpty || readers.files.firstMatch(credential, packageRoot: nil) != nil)
+            }
+        }
     }
 
     private mutating func evaluateOpen(
         _ open: FileOpen, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
-        lineage: (Int32) -> [TrackedProcess]
+        lineage: (Int32) -> [TrackedProcess], operation: String = "open"
     ) -> [Violation] {
         let bits = (open.flags.reads ? 1 : 0) | (open.flags.writes || open.flags.truncates || open.flags.appends ? 2 : 0)
             | (open.flags.creates ? 4 : 0)
         let accesses = Self.accessSets[bits]
         let root = attribution?.package?.root
         var found: [(CompiledRule, String)] = []
+        var heldStartupWrites: [(CompiledRule, String)] = []
         var path = open.path
         var scratch = segmentScratch
         segmentScratch = []
@@ -194,7 +311,12 @@ public struct Evaluator {
                 case .secrets:
                     guard open.flags.reads else { continue }
                     if let hit = rule.credentials.firstMatch(segments, packageRoot: nil) {
+                        if Self.isReader(rule, process, credential: segments) { continue }
                         found.append((rule, "read of credential file \(open.path)\(Self.via(hit, open.path)) breaks"))
+                    } else if !rule.credentialObjects.isEmpty, let object = open.object, var original = rule.credentialObjects[object] {
+                        // The same file under another name: a hard link, a bind mount.
+                        if original.withUTF8({ Self.isReader(rule, process, credential: PathSegments($0)) }) { continue }
+                        found.append((rule, "read of credential file \(original) through \(open.path) (the same device and inode) breaks"))
                     } else if rule.processMemory, let owner = Self.procMemoryOwner(segments), owner != open.header.pid {
                         found.append((rule, "read of process \(owner)'s \(open.path) breaks"))
                     }
@@ -202,25 +324,41 @@ public struct Evaluator {
                     guard accesses.contains(.write) || accesses.contains(.create) else { continue }
                     if let hit = rule.persistence.firstMatch(segments, packageRoot: nil) {
                         found.append((rule, "write to persistence location \(open.path)\(Self.via(hit, open.path)) breaks"))
+                    } else if !rule.pythonStartup.isEmpty, let hit = rule.pythonStartup.firstMatch(segments, packageRoot: nil) {
+                        heldStartupWrites.append((rule, "write of Python start-up hook \(open.path) (\(hit)), which no installer's RECORD lists, breaks"))
                     }
                 default:
                     continue
                 }
             }
         }
-        if found.isEmpty { return [] }
+        if found.isEmpty && heldStartupWrites.isEmpty { return [] }
         var out: [Violation] = []
-        for (rule, message) in found where !excepted(rule, process) {
-            var evidence = Evidence(operation: "open")
+        let held = found.count
+        for (n, (rule, message)) in (found + heldStartupWrites).enumerated() where !excepted(rule, process) {
+            var evidence = Evidence(operation: operation)
             evidence.path = open.path
             if open.requestedPath != open.path { evidence.requestedPath = open.requestedPath }
             evidence.object = open.object.map { "\($0.device >> 20):\($0.device & 0xfffff):\($0.inode)" }
             evidence.access = accesses.map(\.rawValue)
             evidence.result = open.result
-            out.append(violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: open.header, evidence: evidence,
-                                 attribution: attribution, lineage: lineage, count: Int(open.count)))
+            let found = violation(rule, "\(message) \(rule.contract)/\(rule.rule.id)", header: open.header, evidence: evidence,
+                                  attribution: attribution, lineage: lineage, count: Int(open.count))
+            if n < held {
+                out.append(found)
+            } else {
+                pendingStartupWrites.append(PendingStartupWrite(
+                    violation: found, path: open.path, byInstaller: Self.isInstaller(attribution),
+                    time: open.header.bootTimeNanoseconds))
+            }
         }
         return out
+    }
+
+    /// Whether the package responsible is a Python installer (pip, uv, ...), by name.
+    static func isInstaller(_ attribution: Attribution?) -> Bool {
+        guard let name = attribution?.package?.name.lowercased() else { return false }
+        return BuiltinLocations.pythonInstallers.contains(String(name.map { $0 == "_" || $0 == "." ? "-" : $0 }))
     }
 
     /// ` (pattern)` when the pattern is not the path itself.
@@ -297,6 +435,10 @@ public struct Evaluator {
                 }
             }
             if excepted { continue }
+            if rule.execMemoryBacked && exec.succeeded && Self.isMemoryBacked(exec) {
+                hits.append((rule, "exec of \(exec.executable.isEmpty ? shown : exec.executable) (as \(shown)), a program with no link on disk (memfd or deleted file), breaks"))
+                continue
+            }
             if let denied {
                 hits.append((rule, "exec of \(shown) matches \(denied) denied by"))
             } else if !allowed {
@@ -312,6 +454,11 @@ public struct Evaluator {
                                  attribution: attribution, lineage: lineage))
         }
         return out
+    }
+
+    /// The kernel's flag, or the name the kernel gives a memfd.
+    static func isMemoryBacked(_ exec: ProcessExec) -> Bool {
+        exec.isMemoryBacked || exec.executable.hasPrefix("/memfd:")
     }
 
     private mutating func evaluateConnect(

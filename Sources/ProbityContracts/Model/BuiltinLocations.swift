@@ -63,6 +63,43 @@ public enum BuiltinLocations {
         "{home}/.ssh/authorized_keys2",
     ]
 
+    /// Python start-up hooks (`process: python-startup`): code the interpreter runs at every
+    /// start. `site.py` executes the `import` lines of every `*.pth` file in a site directory
+    /// and imports `sitecustomize` and `usercustomize` from anywhere on the path (a module, a
+    /// package, compiled or not); a venv's site-packages is a site directory wherever it lives.
+    /// `site.py` matches `.pth` case-sensitively, so `evil.PTH` is never run and not listed.
+    public static let pythonStartup: [String] = [
+        "/**/site-packages/*.pth",
+        "/**/dist-packages/*.pth",
+        "/**/site-packages/sitecustomize.*",
+        "/**/site-packages/usercustomize.*",
+        "/**/site-packages/sitecustomize/**",
+        "/**/site-packages/usercustomize/**",
+        "/**/dist-packages/sitecustomize.*",
+        "/**/dist-packages/usercustomize.*",
+        "/**/dist-packages/sitecustomize/**",
+        "/**/dist-packages/usercustomize/**",
+        // The standard library's own directory (`/usr/lib/python3.12`, a pyenv version's),
+        // and Debian's `/etc/python3.12/sitecustomize.py` it links to.
+        "/**/lib/python3*/sitecustomize.*",
+        "/**/lib/python3*/usercustomize.*",
+        "/etc/python3*/sitecustomize.*",
+    ]
+
+    /// Packages whose processes install Python distributions: a start-up hook they write is
+    /// legitimate when a `RECORD` lists it (`process: python-startup`).
+    public static let pythonInstallers: Set<String> = [
+        "pip", "python3-pip", "uv", "pipx", "poetry", "pdm", "installer", "setuptools", "python3-setuptools",
+        "wheel", "hatch", "conda",
+    ]
+
+    /// Directories the dynamic loader may be pointed at (`LD_LIBRARY_PATH`) without the process
+    /// losing its standing as the program it runs: only root can write them on a sane system.
+    /// Anything else (a temporary, home or workspace directory, a relative or empty entry, which
+    /// means the working directory) lets the build substitute the libraries a credential reader
+    /// loads.
+    public static let systemLibraryDirectories: [String] = ["/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32"]
+
     /// The files of `/proc/PID/` that expose a process's secrets.
     public static let processMemoryFiles: Set<String> = ["environ", "mem", "maps", "smaps", "pagemap"]
 }

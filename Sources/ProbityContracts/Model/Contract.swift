@@ -130,6 +130,9 @@ public struct ExecRule: Sendable, Hashable {
     /// nil: anything not denied. Empty: nothing (`exec: none`).
     public var allow: [WrittenPattern]?
     public var deny: [WrittenPattern] = []
+    /// `memory-backed: deny`: a program with no link on disk (`memfd_create`, a deleted file) may
+    /// not be started.
+    public var memoryBacked = false
 }
 
 /// `process:` — behaviour of the package's processes.
@@ -144,6 +147,21 @@ public struct ProcessRule: Sendable, Hashable {
     public var persistencePaths: [WrittenPattern] = []
     /// System calls through an ABI the probes cannot see (32-bit calls on a 64-bit machine).
     public var unmonitoredSyscalls = false
+    /// `python-startup: deny`: writes of Python start-up hooks (`*.pth`, `sitecustomize`,
+    /// `usercustomize` in a `site-packages` or `dist-packages` directory), unless an installer
+    /// wrote a file a distribution's `RECORD` lists (judged when the writer has long exited, or
+    /// at the end of the run).
+    public var pythonStartup = false
+}
+
+/// `readers:` entry of a `secrets` rule: programs that may read credential files because reading
+/// them is their job (ssh its keys, gpg its keyring).
+public struct CredentialReaders: Sendable, Hashable {
+    /// The executables, as the kernel resolved them (never a process's name or `argv[0]`).
+    public var executables: [WrittenPattern]
+    /// The credential files they may read; empty: every file the rule guards.
+    public var files: [WrittenPattern] = []
+    public var location: SourceLocation
 }
 
 /// `secrets:` — reads of credentials and of other processes' memory.
@@ -154,6 +172,10 @@ public struct SecretsRule: Sendable, Hashable {
     public var processMemory = false
     /// More credential files besides the built-in ones.
     public var paths: [WrittenPattern] = []
+    /// Programs that may read (some of) these files, unless their process runs with the dynamic
+    /// loader redirected (`LD_PRELOAD`, `LD_AUDIT`, a writable `LD_LIBRARY_PATH`) or from a file
+    /// with no link on disk.
+    public var readers: [CredentialReaders] = []
 }
 
 /// What a rule governs.

@@ -396,15 +396,18 @@ struct Reader {
             guard scalar.string == "none" else { throw error(node, "`exec` is `none` or a mapping with allow / deny lists") }
             return ExecRule(allow: [], deny: [])
         }
-        let map = try mapping(node, "`exec`", keys: ["allow", "deny"])
+        let map = try mapping(node, "`exec`", keys: ["allow", "deny", "memory-backed"])
         var rule = ExecRule()
         if let allow = map["allow"] { rule.allow = try patterns(allow, "allow") }
         if let deny = map["deny"] { rule.deny = try patterns(deny, "deny") }
+        if let n = map["memory-backed"] { rule.memoryBacked = try bool(n, "memory-backed") }
         return rule
     }
 
     func process(_ node: Node) throws(ContractError) -> ProcessRule {
-        let map = try mapping(node, "`process`", keys: ["outlive", "daemonize", "persistence", "persistence-paths", "unmonitored-syscalls"])
+        let map = try mapping(
+            node, "`process`",
+            keys: ["outlive", "daemonize", "persistence", "persistence-paths", "python-startup", "unmonitored-syscalls"])
         var rule = ProcessRule()
         if let n = map["outlive"] { rule.outlive = try bool(n, "outlive") }
         if let n = map["daemonize"] { rule.daemonize = try bool(n, "daemonize") }
@@ -414,14 +417,15 @@ struct Reader {
             rule.persistencePaths = try patterns(n, "persistence-paths", allowPackage: false)
             rule.persistence = true
         }
-        guard rule.outlive || rule.daemonize || rule.persistence || rule.unmonitoredSyscalls else {
-            throw error(node, "`process` forbids nothing: set outlive, daemonize, persistence or unmonitored-syscalls to deny")
+        if let n = map["python-startup"] { rule.pythonStartup = try bool(n, "python-startup") }
+        guard rule.outlive || rule.daemonize || rule.persistence || rule.pythonStartup || rule.unmonitoredSyscalls else {
+            throw error(node, "`process` forbids nothing: set outlive, daemonize, persistence, python-startup or unmonitored-syscalls to deny")
         }
         return rule
     }
 
     func secrets(_ node: Node) throws(ContractError) -> SecretsRule {
-        let map = try mapping(node, "`secrets`", keys: ["credentials", "process-memory", "paths"])
+        let map = try mapping(node, "`secrets`", keys: ["credentials", "process-memory", "paths", "readers"])
         var rule = SecretsRule()
         if let n = map["credentials"] { rule.credentials = try bool(n, "credentials") }
         if let n = map["process-memory"] { rule.processMemory = try bool(n, "process-memory") }
@@ -429,7 +433,33 @@ struct Reader {
         guard rule.credentials || rule.processMemory || !rule.paths.isEmpty else {
             throw error(node, "`secrets` forbids nothing: set credentials or process-memory to deny, or list paths")
         }
+        if let list = map["readers"] {
+            guard rule.credentials || !rule.paths.isEmpty else {
+                throw error(list, "`readers` name who may read credential files: set credentials to deny, or list paths")
+            }
+            for item in try sequence(list, "readers") {
+                rule.readers.append(try readers(item))
+            }
+        }
         return rule
+    }
+
+    /// One `readers:` entry: `{exe: [absolute paths], files: [patterns]}`.
+    func readers(_ node: Node) throws(ContractError) -> CredentialReaders {
+        let map = try mapping(node, "a `readers` entry", keys: ["exe", "files"])
+        guard let exeNode = map["exe"] else { throw error(node, "a `readers` entry needs `exe`: the programs that may read") }
+        let executables = try patterns(exeNode, "exe", allowPackage: false)
+        for pattern in executables where pattern.text.hasPrefix("{") {
+            // A reader is a program installed on the machine, not something under a home,
+            // temporary or workspace directory that the build itself can write.
+            throw ContractError(pattern.location, "`readers` executables are absolute paths of installed programs, not variables: \(pattern.text)")
+        }
+        for pattern in executables where pattern.text.split(separator: "/").contains("**") {
+            throw ContractError(pattern.location, "`readers` executables name programs: `**` would let any program read: \(pattern.text)")
+        }
+        var files: [WrittenPattern] = []
+        if let n = map["files"] { files = try patterns(n, "files", allowPackage: false) }
+        return CredentialReaders(executables: executables, files: files, location: location(node))
     }
 }
 
