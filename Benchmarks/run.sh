@@ -3,7 +3,11 @@
 # workload alone, measured in the same run (these machines are shared and noisy):
 #   none | probity trace --json > /dev/null | opensnoop + execsnoop (libbpf-tools) | cfloor (C floor)
 # Workloads (../shared/tools/cfloor/syscall-load): (a) 1M open+close of one file, (b) 200k opens of
-# distinct files, (c) 3k fork+exec of /bin/true, (d) 200k loopback TCP connects.
+# distinct files, (c) 3k fork+exec of /bin/true, (d) 200k loopback TCP connects; and
+# (e) 200k opens that name their file through a symlinked directory, a symlinked file, a relative
+# path, `..` and a dirfd (Benchmarks/workloads/open-paths.c): what resolving the object's path costs.
+# Then the probe's own cost per open (kernel.bpf_stats_enabled: run time / runs of
+# probity_openat_exit) on (b) and (e), beside the C floor's program on (b).
 # Each cell is the median of REPS runs, interleaved. Lost events are printed beside each ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,19 +21,23 @@ cfloor=$("$CFLOOR_SRC/build.sh" "$OUT/cfloor")
 LOAD="$cfloor/syscall-load"
 "$LOAD" open-unique 200000 >/dev/null   # creates the 200k files once
 
-declare -A WORK=([a]="open 1000000" [b]="open-unique 200000" [c]="exec 3000" [d]="connect 200000")
-declare -A NAME=([a]="1M open+close, one file" [b]="200k opens, distinct files" [c]="3k fork+exec /bin/true" [d]="200k loopback TCP connects")
+PATHS="$OUT/open-paths"
+cc -O2 -o "$PATHS" Benchmarks/workloads/open-paths.c
+declare -A WORK=([a]="$LOAD open 1000000" [b]="$LOAD open-unique 200000" [c]="$LOAD exec 3000" [d]="$LOAD connect 200000"
+	[e]="$PATHS 200000 $OUT/paths")
+declare -A NAME=([a]="1M open+close, one file" [b]="200k opens, distinct files" [c]="3k fork+exec /bin/true" [d]="200k loopback TCP connects"
+	[e]="200k opens via links, .., dirfd")
 
 seconds() { awk '{for(i=1;i<=NF;i++) if($i=="in") {print $(i+1); exit}}'; }
 
-run_alone() { "$LOAD" $1 | seconds; }
+run_alone() { $1 | seconds; }
 
 run_probity() {
 	local log="$OUT/probity.err"
 	"$PROBITY" trace --json >/dev/null 2>"$log" &
 	local pid=$!
 	for _ in $(seq 1 200); do grep -q "hooks attached" "$log" 2>/dev/null && break; sleep 0.05; done
-	local t; t=$("$LOAD" $1 | seconds)
+	local t; t=$($1 | seconds)
 	kill -INT $pid; wait $pid || true
 	local lost; lost=$(sed -n 's/.*lost: \([0-9]*\).*/\1/p' "$log" | tail -1)
 	echo "$t ${lost:-?}"
@@ -39,21 +47,21 @@ run_snoop() {
 	opensnoop >/dev/null 2>"$OUT/os.err" & local o=$!
 	execsnoop >/dev/null 2>"$OUT/es.err" & local e=$!
 	sleep 2
-	local t; t=$("$LOAD" $1 | seconds)
+	local t; t=$($1 | seconds)
 	kill -INT $o $e; wait $o $e 2>/dev/null || true
 	local lost; lost=$(cat "$OUT/os.err" "$OUT/es.err" | { grep -oE 'Lost [0-9]+' || true; } | awk '{s+=$2} END {print s+0}')
 	echo "$t ${lost:-0}"
 }
 
 run_floor() {
-	local t; t=$(WAKE=1 "$cfloor/bench" 6 1 -- "$LOAD" $1 2>/dev/null | seconds)
+	local t; t=$(WAKE=1 "$cfloor/bench" 6 1 -- $1 2>/dev/null | seconds)
 	echo "$t"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '%-30s %9s %18s %22s %12s\n' workload "alone(s)" "probity (lost)" "opensnoop+execsnoop" "C floor"
-for w in a b c d; do
+for w in a b c d e; do
 	: >"$OUT/alone"; : >"$OUT/probity"; : >"$OUT/snoop"; : >"$OUT/floor"; : >"$OUT/plost"; : >"$OUT/slost"
 	for _ in $(seq 1 "$REPS"); do
 		run_alone "${WORK[$w]}" >>"$OUT/alone"
@@ -67,7 +75,37 @@ for w in a b c d; do
 	printf '(%s) %-26s %9.3f %10s (%s) %14s (%s) %12s\n' "$w" "${NAME[$w]}" "$base" "$(ratio "$OUT/probity")" "$plost" \
 		"$(ratio "$OUT/snoop")" "$slost" "$(ratio "$OUT/floor")"
 done
-echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20x, zero lost events"
+echo "targets for probity: (a) <= 1.20x, (b) <= 1.25x, (c) <= 1.10x, (d) <= 1.20x, each within 0.05 of the C floor; zero lost events"
+echo
+
+# The probe's cost per open, from the kernel's own accounting of each BPF program.
+prog_ns() { # NAME: run_time_ns/run_cnt of the loaded program named NAME
+	bpftool prog show name "$1" 2>/dev/null | awk '/run_time_ns/ {for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1); if($i=="run_cnt")c=$(i+1)}} END {if(c>0) printf "%.0f ns over %d runs", t/c, c; else print "n/a"}'
+}
+stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+for w in b e; do
+	log="$OUT/probity-ns.err"
+	"$PROBITY" trace --json >/dev/null 2>"$log" & pid=$!
+	for _ in $(seq 1 200); do grep -q "hooks attached" "$log" 2>/dev/null && break; sleep 0.05; done
+	${WORK[$w]} >/dev/null
+	echo "probe cost per open ($w, ${NAME[$w]}): probity_openat_exit $(prog_ns probity_openat_exit)"
+	kill -INT $pid; wait $pid || true
+done
+# The C floor's mode 6 reads opens at tp_btf/sys_enter, which runs for every system call: its cost
+# per open is its whole run time over the workload's opens (closes included), read once the
+# workload is done and the reader is draining.
+WAKE=1 "$cfloor/bench" 6 5 -- ${WORK[b]} >/dev/null 2>&1 & fpid=$!
+last=0
+for _ in $(seq 1 120); do
+	sleep 0.5
+	now=$(bpftool prog show name on_enter_full 2>/dev/null | awk '{for(i=1;i<=NF;i++) if($i=="run_cnt") print $(i+1)}')
+	[ -n "$now" ] && [ "$now" = "$last" ] && [ "$now" -gt 0 ] && break
+	last=${now:-0}
+done
+bpftool prog show name on_enter_full 2>/dev/null | awk '{for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1)}} END {if (t>0) printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (its run time over all calls / 200k opens)\n", t/200000}'
+wait $fpid 2>/dev/null || true
+sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 echo
 (cd Benchmarks && swift build -c release --product pipeline-bench >/dev/null && "$(swift build -c release --show-bin-path)/pipeline-bench" 200000)
 (cd Benchmarks && swift build -c release --product index-bench >/dev/null && "$(swift build -c release --show-bin-path)/index-bench" 1000000)

@@ -256,4 +256,82 @@ static __always_inline bool enforce_object(struct probity_config *cfg, __u32 tgi
 	return killing;
 }
 
+/* Whether the NUL-terminated path at `off` is an exempt executable of class `cls`. */
+struct exempt_check {
+	__u32 off;
+	__u32 cls;
+	__u64 hash;
+	bool exempt;
+};
+
+static long exempt_step(__u64 i, void *ctx)
+{
+	struct exempt_check *c = ctx;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 1;
+	char ch = s->buf[bounded(c->off + i, SCRATCH_MASK)];
+	if (ch == 0) {
+		struct probity_path_key key = { .cls = c->cls, .match = PROBITY_MATCH_EXEMPT, .hash = c->hash };
+		struct probity_path_rule *rule = bpf_map_lookup_elem(&enforce_paths, &key);
+		c->exempt = rule && same_path(c->off, (__u32)i, rule);
+		return 1;
+	}
+	c->hash = (c->hash ^ (__u8)ch) * 0x100000001b3ULL;
+	return 0;
+}
+
+/* Environment variables that make the dynamic loader run other code inside a program. */
+struct loader_scan {
+	__u32 off;
+	__u32 len;
+	bool found;
+};
+
+static long loader_scan_step(__u64 i, void *ctx)
+{
+	struct loader_scan *c = ctx;
+	struct scratch *s = get_scratch();
+	if (!s || i >= c->len)
+		return 1;
+	/* Variables start at the block's start or after a NUL. */
+	if (i > 0 && s->buf[bounded(c->off + i - 1, SCRATCH_MASK)] != 0)
+		return 0;
+	char b[16] = {};
+	bpf_probe_read_kernel(b, sizeof(b), &s->buf[bounded(c->off + i, SCRATCH_MASK)]);
+	if (b[0] != 'L' || b[1] != 'D' || b[2] != '_')
+		return 0;
+	if ((b[3] == 'P' && b[4] == 'R' && b[5] == 'E' && b[6] == 'L' && b[7] == 'O' && b[8] == 'A' && b[9] == 'D' && b[10] == '=') ||
+	    (b[3] == 'A' && b[4] == 'U' && b[5] == 'D' && b[6] == 'I' && b[7] == 'T' && b[8] == '=') ||
+	    (b[3] == 'L' && b[4] == 'I' && b[5] == 'B' && b[6] == 'R' && b[7] == 'A' && b[8] == 'R' && b[9] == 'Y' && b[10] == '_')) {
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* At exec, in enforce mode: a program the class does not govern (ssh reading its keys) leaves
+ * the class before its first instruction, rather than when user space has attributed the exec —
+ * unless the loader was told to run other code in it (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH: the
+ * environment block at `env_off`, `env_len` bytes, or unknown when `env_cut`). */
+static __always_inline void exempt_at_exec(struct probity_config *cfg, __u32 tgid, __u32 exe_off, __u32 env_off,
+					   __u32 env_len, bool env_cut)
+{
+	if (!cfg || !cfg->enforce)
+		return;
+	__u32 *cls = bpf_map_lookup_elem(&enforce_class, &tgid);
+	if (!cls || *cls == 0)
+		return;
+	struct exempt_check c = { .off = exe_off, .cls = *cls, .hash = 0xcbf29ce484222325ULL };
+	bpf_loop(ENFORCE_PATH_MAX, exempt_step, &c, 0);
+	if (!c.exempt || env_cut)
+		return;
+	struct loader_scan scan = { .off = env_off, .len = env_len };
+	bpf_loop(PROBITY_ENV_MAX, loader_scan_step, &scan, 0);
+	if (scan.found)
+		return;
+	__u32 none = 0;
+	bpf_map_update_elem(&enforce_class, &tgid, &none, BPF_ANY);
+}
+
 #endif

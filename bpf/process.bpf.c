@@ -67,10 +67,15 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 
 	bool truncated = false;
 	struct file *file = BPF_CORE_READ(bprm, file);
+	__u32 exe_off = off;
 	__u32 w = write_dentry_path(s->buf, off, (struct path *)&file->f_path, &truncated);
 	e->exe_len = w;
 	if (BPF_CORE_READ(file, f_inode, i_nlink) == 0)
 		e->hdr.flags |= PROBITY_F_EXE_UNLINKED;
+	/* binfmt_script (and binfmt_misc) point bprm->interp at the interpreter's name. */
+	bool script = BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename);
+	if (script)
+		e->hdr.flags |= PROBITY_F_SCRIPT;
 	/* Enforce mode: the new image has not run an instruction yet. The binary is judged by its
 	 * object; a script (the kernel now runs its interpreter) by the name it was run by, joined
 	 * to the cwd when relative, since the script's own file is no longer at hand here. */
@@ -78,7 +83,7 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 		struct inode *inode = BPF_CORE_READ(file, f_inode);
 		bool kill = w > 1 && enforce_object(cfg, p->tgid, off, PROBITY_ACCESS_EXEC, BPF_CORE_READ(inode, i_sb, s_dev),
 						   BPF_CORE_READ(inode, i_ino));
-		if (!kill && n > 1 && BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		if (!kill && n > 1 && script)
 			kill = enforce_script(cfg, p, s, filename_off, off + w);
 		if (!kill && (e->hdr.flags & PROBITY_F_EXE_UNLINKED)) {
 			/* A memory-backed (memfd) or deleted executable: no file on disk to judge. */
@@ -130,6 +135,8 @@ int BPF_PROG(probity_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	if (env_size > 0 && env_size <= PROBITY_ENV_MAX &&
 	    bpf_probe_read_user(&s->buf[bounded(off, SCRATCH_MASK)], env_size, (void *)env_start) == 0) {
 		e->env_len = env_size;
+		if (!(e->hdr.flags & PROBITY_F_KILLED))
+			exempt_at_exec(cfg, p->tgid, exe_off, off, env_size, e->hdr.flags & PROBITY_F_ENV_TRUNCATED);
 		off += env_size;
 	}
 

@@ -59,6 +59,8 @@ public struct EventFlags: OptionSet, Sendable, Hashable {
     public static let killed = EventFlags(rawValue: 1 << 8)
     /// An open that carries the opened object: its dentry path, device and inode.
     public static let object = EventFlags(rawValue: 1 << 9)
+    /// An exec of a script: the kernel ran its interpreter (``ProcessExec/executable``) on it.
+    public static let script = EventFlags(rawValue: 1 << 10)
 }
 
 /// Fields common to every event.
@@ -131,6 +133,8 @@ public struct ProcessExec: Sendable, Hashable {
 
     /// The executable is memory-backed (`memfd_create`) or deleted from disk.
     public var isMemoryBacked: Bool { header.flags.contains(.executableUnlinked) }
+    /// The file named was a script (`#!`): ``executable`` is its interpreter, ``filename`` the script.
+    public var isScript: Bool { header.flags.contains(.script) }
     public var succeeded: Bool { result == 0 }
 }
 

@@ -73,9 +73,14 @@ final class EnforcementSession: @unchecked Sendable {
         for c in plan.classes where !c.isEmpty {
             try probes.setClassFlags(
                 c.number, processMemoryRules: c.processMemoryRules, networkAllowList: c.networkAllowList,
-                killUnmonitoredSyscalls: c.killUnmonitoredSyscalls)
+                killMemoryBackedExec: c.killMemoryBackedExec, killUnmonitoredSyscalls: c.killUnmonitoredSyscalls)
             for p in c.paths where p.path.utf8.count < Int(KernelProbes.enforcedPathLimit) {
                 try probes.addPathRule(c.number, path: p.path, prefix: p.prefix, kill: p.kill, access: p.access.rawValue, ruleBit: p.ruleBit)
+            }
+            // Literal exempt executables are taken out of the class by the kernel at their exec;
+            // patterns are left to user space (a few milliseconds later).
+            for glob in Set(c.exemptExecutables.map(\.pattern)) where !glob.contains(where: { "*?[{".contains($0) }) {
+                try probes.addExemptExecutable(c.number, path: glob)
             }
             for o in c.objects {
                 try probes.addInodeRule(c.number, device: o.object.device, inode: o.object.inode, access: o.access.rawValue, ruleBit: o.ruleBit)
@@ -103,8 +108,10 @@ final class EnforcementSession: @unchecked Sendable {
     }
 
     /// Sets the class of `pid` for its contract and executable (pipeline thread).
-    func classify(pid: Int32, contract: Int?, executable: String) {
-        let number = plan.enforcementClass(contract: contract, executable: executable)
+    /// `mayBeExempt` false: the process runs code besides its executable's (LD_PRELOAD, ...), so
+    /// its executable's exemption does not apply (the kernel keeps it in the class too).
+    func classify(pid: Int32, contract: Int?, executable: String, mayBeExempt: Bool = true) {
+        let number = plan.enforcementClass(contract: contract, executable: mayBeExempt ? executable : "")
         guard classes[pid] != number else { return }
         classes[pid] = number
         do { try probes.setEnforcementClass(pid: pid, number) } catch { failures.add(1, ordering: .relaxed) }

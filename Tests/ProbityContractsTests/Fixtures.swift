@@ -27,6 +27,16 @@ enum Make {
             argv: argv, argc: UInt32(argv.count), cwd: "/", environment: []))
     }
 
+    /// An exec of `filename` whose file the kernel ran is `executable` (a symlink's target, or a
+    /// script's interpreter when `script`).
+    static func exec(filename: String, executable: String, script: Bool, pid: Int32 = 100) -> Event {
+        var h = header(.exec, pid: pid)
+        if script { h.flags.insert(.script) }
+        return .exec(ProcessExec(
+            header: h, result: 0, startTimeNanoseconds: 0, filename: filename, executable: executable,
+            argv: [filename], argc: 1, cwd: "/", environment: []))
+    }
+
     static func connect(_ destination: SocketAddress, transport: TransportProtocol = .tcp, syscall: Syscall = .connect) -> Event {
         .connect(NetworkConnect(
             header: header(.connect), result: -115, destination: destination, socketType: .stream,

@@ -27,7 +27,9 @@ final class WorkspaceContractTests: XCTestCase {
         XCTAssertEqual(found.first?.contract, "default")
         XCTAssertNil(found.first?.package)
         XCTAssertEqual(found.first?.attribution.reason, "workspace")
-        XCTAssertEqual(evaluator.check(Make.open("/root/.ssh/id_rsa"), system).count, 0, "system has no credential rule")
+        // The host's own tools are judged by `system`, which since issue 9 also lets only readers
+        // (ssh, gpg) read credentials: cp reading a key is a finding there too.
+        XCTAssertEqual(evaluator.check(Make.open("/root/.ssh/id_rsa"), system).map(\.contract), ["system"])
     }
 
     func testWorkspaceContractIsSelectedWhenPresent() throws {

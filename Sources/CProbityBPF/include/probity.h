@@ -57,6 +57,7 @@ enum probity_flag {
 	PROBITY_F_ENV_TRUNCATED = 1 << 7,
 	PROBITY_F_KILLED = 1 << 8,          /* enforce: the kernel program sent SIGKILL for this open / exec */
 	PROBITY_F_OBJECT = 1 << 9,          /* open: the opened object's dentry path, device and inode follow */
+	PROBITY_F_SCRIPT = 1 << 10,         /* exec: the file named was a script; `exe` is its interpreter */
 };
 
 /* Which system call produced an open / connect / exec record. */
@@ -265,6 +266,7 @@ enum probity_access {
 enum probity_path_match {
 	PROBITY_MATCH_EXACT = 1,   /* the whole path */
 	PROBITY_MATCH_PREFIX = 2,  /* a directory and everything under it */
+	PROBITY_MATCH_EXEMPT = 3,  /* an executable whose processes the class does not govern (a credential reader) */
 };
 
 enum probity_verdict {

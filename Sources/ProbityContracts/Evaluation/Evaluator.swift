@@ -413,11 +413,15 @@ public struct Evaluator {
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
         // The program asked for (a script, for `#!` files) and the binary the kernel ran.
+        // What ran is the file the kernel executed (symlinks resolved: a venv's bin/python3 under
+        // /tmp is the interpreter it points to). The name asked for is judged too only when it was
+        // a script (the kernel ran its interpreter on it) or the exec failed (nothing ran).
         var candidates: [String] = []
-        let requested = exec.filename.hasPrefix("/") ? exec.filename
+        let requested = exec.filename.hasPrefix("/") ? PathText.normalize(exec.filename)
             : (exec.filename.isEmpty || exec.cwd.isEmpty ? "" : PathText.join(directory: exec.cwd, relative: exec.filename))
-        if !requested.isEmpty { candidates.append(requested) }
-        if !exec.executable.isEmpty && exec.executable != requested { candidates.append(exec.executable) }
+        let judgeName = exec.isScript || exec.executable.isEmpty
+        if judgeName && !requested.isEmpty { candidates.append(requested) }
+        if !exec.executable.isEmpty && !candidates.contains(exec.executable) { candidates.append(exec.executable) }
         let shown = candidates.first ?? exec.filename
         let root = attribution?.package?.root
         var out: [Violation] = []
