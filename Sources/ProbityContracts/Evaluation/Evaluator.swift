@@ -412,12 +412,16 @@ public struct Evaluator {
         _ exec: ProcessExec, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
-        // The program asked for (a script, for `#!` files) and the binary the kernel ran.
+        // The binary the kernel ran, and the name it was asked for only when that name is not
+        // the binary itself under another name: a `#!` script (the kernel ran its interpreter;
+        // the script's code is the file asked for) or a failed exec (nothing was resolved).
+        // A symlink (a venv's `bin/python3` → the interpreter outside /tmp) ran the file it
+        // points to, and that file is what is judged, as the kernel does in enforce mode.
         var candidates: [String] = []
         let requested = exec.filename.hasPrefix("/") ? exec.filename
             : (exec.filename.isEmpty || exec.cwd.isEmpty ? "" : PathText.join(directory: exec.cwd, relative: exec.filename))
-        if !requested.isEmpty { candidates.append(requested) }
-        if !exec.executable.isEmpty && exec.executable != requested { candidates.append(exec.executable) }
+        if !requested.isEmpty && (exec.executable.isEmpty || Self.mayRunScript(exec)) { candidates.append(requested) }
+        if !exec.executable.isEmpty && !candidates.contains(exec.executable) { candidates.append(exec.executable) }
         let shown = candidates.first ?? exec.filename
         let root = attribution?.package?.root
         var out: [Violation] = []
@@ -454,6 +458,19 @@ public struct Evaluator {
                                  attribution: attribution, lineage: lineage))
         }
         return out
+    }
+
+    /// Whether the kernel may have run an interpreter for a `#!` script (or a binfmt_misc
+    /// handler) rather than the file asked for. Such a handler puts the name the exec was asked
+    /// for (`bprm->filename`, exactly as passed) into the new argv after the interpreter (and its
+    /// `#!` argument; after each interpreter of a chain), so a script run always has it among
+    /// `argv[1...]`. When argv was cut or is missing it cannot be told: assumed (fail closed).
+    /// A plain exec of a symlink whose arguments happen to repeat its own name is judged by
+    /// both names, as before.
+    static func mayRunScript(_ exec: ProcessExec) -> Bool {
+        if exec.filename.isEmpty { return false }
+        if exec.header.flags.contains(.argvTruncated) || exec.argv.count < Int(exec.argc) { return true }
+        return exec.argv.dropFirst().contains(exec.filename)
     }
 
     /// The kernel's flag, or the name the kernel gives a memfd.
