@@ -212,8 +212,16 @@ public struct Attributor: Sendable {
             if let manager = managerProgram(absolute, owners: owners, followingLinks: true) {
                 return Finding(package: manager, reason: .script, evidence: absolute)
             }
+            if owners.isEmpty, let owner = Self.venvScriptOwner(absolute) {
+                return Finding(package: owner, reason: .script, evidence: absolute + " (RECORD of a venv made after the index)")
+            }
             return nil
         case .module(let name):
+            // `python -m ensurepip` (what `python -m venv` runs) installs the pip wheel bundled
+            // with the interpreter: pip's code, from the interpreter's own standard library.
+            if name == "ensurepip", let pip = Self.bundledPip(interpreter: executable) {
+                return Finding(package: pip, reason: .script, evidence: "-m ensurepip (\(pip.root ?? "")), the interpreter's bundled pip")
+            }
             let candidates = [filename, argv.first ?? "", executable].filter { !$0.isEmpty && $0.contains("/") }.map {
                 $0.hasPrefix("/") ? $0 : PathText.join(directory: cwd, relative: $0)
             }
@@ -356,6 +364,52 @@ public struct Attributor: Sendable {
                 if let owner = owners.first(where: { $0.source == .pip }) { return owner }
                 if let manager = owners.first(where: Self.isPackageManager) { return manager }
             }
+        }
+        return nil
+    }
+
+    /// The distribution whose RECORD lists `script`, a console script in the `bin` of a venv (a
+    /// directory with `pyvenv.cfg`) that the index does not know: one made by the command after
+    /// the packages were read (`python3 -m venv venv && venv/bin/pip install ...`). The same
+    /// evidence the index takes from a venv found at start (RECORD's `../../bin/NAME`).
+    static func venvScriptOwner(_ script: String) -> InstalledPackage? {
+        let bin = (script as NSString).deletingLastPathComponent
+        guard (bin as NSString).lastPathComponent == "bin" else { return nil }
+        let prefix = (bin as NSString).deletingLastPathComponent
+        let fm = FileManager.default
+        guard prefix.count > 1, fm.fileExists(atPath: prefix + "/pyvenv.cfg"),
+              let lib = try? fm.contentsOfDirectory(atPath: prefix + "/lib") else { return nil }
+        for version in lib.sorted() where version.hasPrefix("python3") {
+            let site = "\(prefix)/lib/\(version)/site-packages"
+            for entry in ((try? fm.contentsOfDirectory(atPath: site)) ?? []).sorted() where entry.hasSuffix(".dist-info") {
+                guard let data = fm.contents(atPath: "\(site)/\(entry)/RECORD").map({ [UInt8]($0) }) else { continue }
+                let listed = data.split(separator: UInt8(ascii: "\n")).contains { row in
+                    guard let relative = PythonDistributions.firstCSVField(row) else { return false }
+                    return PathText.normalize(relative.hasPrefix("/") ? relative : site + "/" + relative) == script
+                }
+                guard listed, let meta = PythonDistributions.readMetadata("\(site)/\(entry)/METADATA") else { continue }
+                return InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip, root: "\(site)/\(entry)")
+            }
+        }
+        return nil
+    }
+
+    /// The pip that `ensurepip` in the standard library of `interpreter` (the file the kernel
+    /// ran, so PREFIX/bin/python3.X → PREFIX/lib/python3.X/ensurepip) installs: its bundled wheel
+    /// (`_bundled/pip-VERSION-*.whl`, Debian: the python-wheels it points to) is pip's code, run
+    /// by ensurepip in a child `python -c` from a temporary copy. nil when the interpreter has no
+    /// ensurepip of its own.
+    static func bundledPip(interpreter: String) -> InstalledPackage? {
+        guard interpreter.hasPrefix("/") else { return nil }
+        let prefix = ((interpreter as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        guard prefix.count > 1, let lib = try? FileManager.default.contentsOfDirectory(atPath: prefix + "/lib") else { return nil }
+        for version in lib.sorted() where version.hasPrefix("python3") {
+            let root = "\(prefix)/lib/\(version)/ensurepip"
+            guard FileManager.default.fileExists(atPath: root + "/__init__.py") else { continue }
+            let wheels = (try? FileManager.default.contentsOfDirectory(atPath: root + "/_bundled")) ?? []
+            let wheel = wheels.first { $0.hasPrefix("pip-") && $0.hasSuffix(".whl") }
+            let pipVersion = wheel.flatMap { $0.split(separator: "-").dropFirst().first.map(String.init) }
+            return InstalledPackage(name: "pip", version: pipVersion, ecosystem: "pypi", source: .pip, root: root)
         }
         return nil
     }

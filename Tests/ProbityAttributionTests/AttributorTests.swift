@@ -268,6 +268,73 @@ final class AttributorTests: XCTestCase {
         XCTAssertEqual(w.exec(401, "/usr/bin/python3.12", ["python3", "-m", "helper"], filename: "/usr/bin/python3").reason, .workspace)
     }
 
+    /// `python -m venv` runs `python -m ensurepip`, which runs the pip wheel bundled with the
+    /// interpreter (from a temporary copy, in a `python -c` child): pip's code, so the files it
+    /// writes (setuptools' distutils-precedence.pth) are an installer's. Only the interpreter's
+    /// own ensurepip counts, and a package's code running it stays the package.
+    func testEnsurepipRunsTheInterpretersBundledPip() throws {
+        var w = try world()
+        let fm = FileManager.default
+        let prefix = w.directory + "/pyenv/3.12"
+        try fm.createDirectory(atPath: prefix + "/bin", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: prefix + "/lib/python3.12/ensurepip/_bundled", withIntermediateDirectories: true)
+        try "".write(toFile: prefix + "/lib/python3.12/ensurepip/__init__.py", atomically: true, encoding: .utf8)
+        try "".write(toFile: prefix + "/lib/python3.12/ensurepip/_bundled/pip-24.0-py3-none-any.whl", atomically: true, encoding: .utf8)
+        let python = prefix + "/bin/python3.12"
+        w.attributor.seedWorkspace(pid: 600, command: ["python3", "-m", "venv", "v"])
+        XCTAssertEqual(w.exec(600, python, ["python3", "-m", "venv", "v"]).reason, .workspace)
+        w.fork(600, 601)
+        let ensurepip = w.exec(601, python, [w.workspace + "/v/bin/python3", "-m", "ensurepip", "--upgrade", "--default-pip"],
+                               filename: w.workspace + "/v/bin/python3")
+        XCTAssertEqual(ensurepip.package?.name, "pip")
+        XCTAssertEqual(ensurepip.package?.version, "24.0")
+        XCTAssertEqual(ensurepip.reason, .script)
+        XCTAssertTrue(Attributor.isPackageManager(try XCTUnwrap(ensurepip.package)))
+        w.fork(601, 602)
+        let runner = w.exec(602, python, [w.workspace + "/v/bin/python3", "-W", "ignore::DeprecationWarning", "-c", "import runpy"])
+        XCTAssertEqual(runner.package?.name, "pip", "inline code acts for whoever ran it")
+        // An interpreter without an ensurepip of its own: nothing is found, the workspace stays.
+        let bare = w.directory + "/bare/bin/python3.12"
+        try fm.createDirectory(atPath: w.directory + "/bare/lib/python3.12", withIntermediateDirectories: true)
+        w.attributor.seedWorkspace(pid: 610, command: ["python3", "-m", "ensurepip"])
+        XCTAssertEqual(w.exec(610, bare, ["python3", "-m", "ensurepip"]).reason, .workspace)
+        // A dependency's code running ensurepip stays the dependency.
+        let hook = w.evilHook()
+        w.fork(hook, 620)
+        let byEvil = w.exec(620, python, ["python3", "-m", "ensurepip"])
+        XCTAssertEqual(byEvil.package?.name, "evil")
+        XCTAssertTrue(byEvil.evidence.contains("runs pip"), byEvil.evidence)
+    }
+
+    /// A venv the command makes after the index was built: its console scripts belong to the
+    /// distribution whose RECORD lists them (`../../../bin/pip`), as for a venv found at start; a
+    /// script no RECORD lists stays the workspace's.
+    func testConsoleScriptOfAVenvMadeDuringTheRun() throws {
+        var w = try world()
+        let fm = FileManager.default
+        let venv = w.workspace + "/new-venv"
+        let site = venv + "/lib/python3.12/site-packages"
+        try fm.createDirectory(atPath: site + "/pip-24.0.dist-info", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
+        try "home = /usr/bin\n".write(toFile: venv + "/pyvenv.cfg", atomically: true, encoding: .utf8)
+        try "Metadata-Version: 2.1\nName: pip\nVersion: 24.0\n\n".write(toFile: site + "/pip-24.0.dist-info/METADATA", atomically: true, encoding: .utf8)
+        try "pip/__init__.py,sha256=x,1\n../../../bin/pip,sha256=y,2\npip-24.0.dist-info/RECORD,,\n"
+            .write(toFile: site + "/pip-24.0.dist-info/RECORD", atomically: true, encoding: .utf8)
+        for name in ["pip", "tool"] {
+            try "#!\(venv)/bin/python3\n".write(toFile: venv + "/bin/" + name, atomically: true, encoding: .utf8)
+        }
+        w.attributor.seedWorkspace(pid: 700, command: ["new-venv/bin/pip", "install", "six"])
+        // The kernel ran the interpreter; argv names the script after it.
+        let pip = w.exec(700, "/usr/bin/python3.12", [venv + "/bin/python3", "new-venv/bin/pip", "install", "six"],
+                         filename: "new-venv/bin/pip")
+        XCTAssertEqual(pip.package?.name, "pip")
+        XCTAssertEqual(pip.package?.version, "24.0")
+        XCTAssertEqual(pip.reason, .script)
+        w.attributor.seedWorkspace(pid: 701, command: ["new-venv/bin/tool"])
+        XCTAssertEqual(w.exec(701, "/usr/bin/python3.12", [venv + "/bin/python3", "new-venv/bin/tool"], filename: "new-venv/bin/tool").reason,
+                       .workspace, "no RECORD lists it")
+    }
+
     /// probityd: no workspace root. A system tool with no attributed ancestry is the system's;
     /// package code and its descendants are still the package's.
     func testProbitydModeSystemExecutables() throws {

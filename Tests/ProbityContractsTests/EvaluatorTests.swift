@@ -88,6 +88,43 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(evaluator.check(failed("/tmp/stage2", -13), evil).map(\.rule), ["exec-from-temp"])
     }
 
+    /// An exec is judged by the file the kernel ran; the name asked for counts too only when the
+    /// kernel ran an interpreter for a `#!` script (the script is the name asked for). A venv's
+    /// `bin/python3` under /tmp is a symlink to an interpreter elsewhere: not a program from /tmp.
+    func testExecJudgedByTheFileTheKernelRanAndByNameOnlyForScripts() throws {
+        var evaluator = try defaultEvaluator()
+        let evil = Make.package("evil-pkg")
+        func exec(_ filename: String, ran executable: String, argv: [String], argc: Int? = nil, cwd: String = "/") -> Event {
+            var header = Make.header(.exec)
+            if let argc, argc > argv.count { header.flags.insert(.argvTruncated) }
+            return .exec(ProcessExec(
+                header: header, result: 0, startTimeNanoseconds: 0, filename: filename, executable: executable,
+                argv: argv, argc: UInt32(argc ?? argv.count), cwd: cwd, environment: []))
+        }
+        let python = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+        // A symlink: the kernel ran the interpreter it points to.
+        XCTAssertEqual(evaluator.check(exec("/tmp/venv/bin/python3", ran: python, argv: ["/tmp/venv/bin/python3", "-m", "pip"]), evil).count, 0)
+        XCTAssertEqual(evaluator.check(exec("/tmp/venv/bin/python3", ran: python, argv: ["python3"]), evil).count, 0)
+        XCTAssertEqual(evaluator.check(exec("bin/python3", ran: python, argv: ["bin/python3", "-c", "pass"], cwd: "/tmp/venv"), evil).count, 0)
+        // A `#!` script: the kernel put its name after the interpreter (and the `#!` argument).
+        let script = evaluator.check(exec("/tmp/stage2.sh", ran: "/usr/bin/dash", argv: ["/bin/sh", "/tmp/stage2.sh"]), evil)
+        XCTAssertEqual(script.map(\.rule), ["exec-from-temp"])
+        XCTAssertEqual(script.first?.evidence.path, "/tmp/stage2.sh")
+        XCTAssertEqual(evaluator.check(exec("/tmp/x", ran: "/usr/bin/env", argv: ["/usr/bin/env", "python3", "/tmp/x", "a"]), evil).map(\.rule),
+                       ["exec-from-temp"], "#!/usr/bin/env python3")
+        XCTAssertEqual(evaluator.check(exec("./stage2", ran: "/usr/bin/dash", argv: ["/bin/sh", "./stage2"], cwd: "/tmp"), evil).map(\.rule),
+                       ["exec-from-temp"], "a relative script name is joined to the cwd")
+        XCTAssertEqual(evaluator.check(exec("/tmp/venv/bin/pip", ran: python, argv: [python, "/tmp/venv/bin/pip", "install"]), evil).map(\.rule),
+                       ["exec-from-temp"], "a venv's console script under /tmp is a script in /tmp")
+        // argv cut before the name could be seen: assumed a script (fail closed).
+        XCTAssertEqual(evaluator.check(exec("/tmp/stage2.sh", ran: "/usr/bin/dash", argv: ["/bin/sh"], argc: 2), evil).map(\.rule),
+                       ["exec-from-temp"])
+        // A symlink outside /tmp to a binary in /tmp: the binary ran.
+        let binary = evaluator.check(exec("/usr/local/bin/tool", ran: "/tmp/tool", argv: ["tool"]), evil)
+        XCTAssertEqual(binary.map(\.rule), ["exec-from-temp"])
+        XCTAssertEqual(binary.first?.evidence.path, "/tmp/tool")
+    }
+
     func testNetworkAllowListWithHostnames() throws {
         var evaluator = try defaultEvaluator()
         let evil = Make.package("evil-pkg")

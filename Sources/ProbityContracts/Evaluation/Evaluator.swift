@@ -412,14 +412,15 @@ public struct Evaluator {
         _ exec: ProcessExec, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
-        // The program asked for (a script, for `#!` files) and the binary the kernel ran.
         // What ran is the file the kernel executed (symlinks resolved: a venv's bin/python3 under
-        // /tmp is the interpreter it points to). The name asked for is judged too only when it was
-        // a script (the kernel ran its interpreter on it) or the exec failed (nothing ran).
+        // /tmp is the interpreter it points to), as the kernel judges it in enforce mode. The name
+        // asked for is judged too only when it was a script (the kernel's flag: it ran the
+        // script's interpreter, and the script's code is the file asked for; or, for records
+        // without the flag, the name standing in argv after the interpreter) or the exec failed.
         var candidates: [String] = []
         let requested = exec.filename.hasPrefix("/") ? PathText.normalize(exec.filename)
             : (exec.filename.isEmpty || exec.cwd.isEmpty ? "" : PathText.join(directory: exec.cwd, relative: exec.filename))
-        let judgeName = exec.isScript || exec.executable.isEmpty
+        let judgeName = exec.isScript || exec.executable.isEmpty || Self.mayRunScript(exec)
         if judgeName && !requested.isEmpty { candidates.append(requested) }
         if !exec.executable.isEmpty && !candidates.contains(exec.executable) { candidates.append(exec.executable) }
         let shown = candidates.first ?? exec.filename
@@ -458,6 +459,20 @@ public struct Evaluator {
                                  attribution: attribution, lineage: lineage))
         }
         return out
+    }
+
+    /// Whether the kernel may have run an interpreter for a `#!` script (or a binfmt_misc
+    /// handler) rather than the file asked for. Such a handler puts the name the exec was asked
+    /// for (`bprm->filename`, exactly as passed) into the new argv after the interpreter (and its
+    /// `#!` argument; after each interpreter of a chain), so a script run always has it among
+    /// `argv[1...]`. When argv was cut or is missing it cannot be told: assumed (fail closed).
+    /// A plain exec of a symlink whose arguments happen to repeat its own name is judged by
+    /// both names, as before. The kernel's own flag (``ProcessExec/isScript``) says it exactly;
+    /// this is for records without it (events built in memory, older records).
+    static func mayRunScript(_ exec: ProcessExec) -> Bool {
+        if exec.filename.isEmpty { return false }
+        if exec.header.flags.contains(.argvTruncated) || exec.argv.count < Int(exec.argc) { return true }
+        return exec.argv.dropFirst().contains(exec.filename)
     }
 
     /// The kernel's flag, or the name the kernel gives a memfd.
