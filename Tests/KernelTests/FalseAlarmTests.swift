@@ -237,10 +237,9 @@ final class FalseAlarmTests: XCTestCase {
     }
 
     /// `git clone` of a bare repository over ssh from the loopback sshd: ssh reads the key
-    /// (a credential reader), git writes the clone into the workspace. Audit mode only: in
-    /// enforce mode ssh runs under its parent's class until user space has attributed its exec,
-    /// and ssh started by git opens the key within that window, so the kernel can kill it (a
-    /// reader is exempted from user space, late; the kernel does not know readers at exec).
+    /// (a credential reader), git writes the clone into the workspace. In enforce mode too: the
+    /// kernel takes ssh out of the class at its exec (a reader, with no loader variables), before
+    /// it opens the key, rather than when user space has attributed the exec.
     func testGitCloneOverSshFromALoopbackSshd() throws {
         let scene = try Scene()
         defer { scene.remove() }
@@ -260,7 +259,7 @@ final class FalseAlarmTests: XCTestCase {
             rm -rf "$src"
             """, bare], mergeErrors: true)
         XCTAssertEqual(made.status, 0, made.text)
-        for mode in [Mode.audit] {
+        for mode in [Mode.audit, .enforce] {
             try? FileManager.default.removeItem(atPath: scene.work + "/clone")
             try assertClean(scene, "git-clone-over-ssh", ["git", "clone", "-q", "ssh://root@127.0.0.1:\(ssh.port)\(bare)", "clone"],
                             mode: mode, environment: ["GIT_SSH_COMMAND": ssh.sshCommand, "GIT_TERMINAL_PROMPT": "0"])
@@ -269,8 +268,8 @@ final class FalseAlarmTests: XCTestCase {
         }
     }
 
-    /// The planted key read by ssh-keygen and by ssh logging in to the loopback sshd (audit mode
-    /// only, for the reason given above).
+    /// The planted key read by ssh-keygen and by ssh logging in to the loopback sshd, in both
+    /// modes.
     func testSshReadingAPlantedKey() throws {
         let scene = try Scene()
         defer { scene.remove() }
@@ -281,7 +280,8 @@ final class FalseAlarmTests: XCTestCase {
             ssh-keygen -y -f "$HOME/.ssh/id_rsa" > "$HOME/derived.pub"
             \(ssh.sshCommand) root@127.0.0.1 'echo logged-in' > "$HOME/login.out"
             """
-        for mode in [Mode.audit] {
+        for mode in [Mode.audit, .enforce] {
+            try? FileManager.default.removeItem(atPath: scene.home + "/login.out")
             try assertClean(scene, "ssh-planted-key", ["/bin/sh", "-c", script], mode: mode)
             XCTAssertEqual(try? String(contentsOfFile: scene.home + "/login.out", encoding: .utf8), "logged-in\n", "\(mode)\n\(ssh.log)")
         }

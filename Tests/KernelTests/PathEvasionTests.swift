@@ -176,4 +176,41 @@ final class PathEvasionTests: XCTestCase {
         let list = try ProbityCommand.violations(scene.dir + "/r").list
         XCTAssertEqual(Set(list.compactMap { $0["rule"] as? String }), ["exec-from-temp"], "\(list)")
     }
+
+    /// Enforce mode, credential readers: ssh-keygen reading the key is left alone from its first
+    /// instruction (the kernel takes it out of the class at exec); the same program with
+    /// LD_PRELOAD (another library's code inside it) is not a reader, and its read is killed.
+    func testEnforceModeExemptsReadersOnlyWithoutLoaderVariables() throws {
+        let scene = try Scene()
+        defer { scene.remove() }
+        let (status, text) = try Kernel.output("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", scene.home + "/.ssh/id_ed25519"],
+                                                mergeErrors: true)
+        XCTAssertEqual(status, 0, text)
+        let script = """
+            import os, sys, time
+            time.sleep(0.5)
+            out = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(out, 1)
+            if sys.argv[3] == 'preload':
+                os.environ['LD_PRELOAD'] = '/lib/x86_64-linux-gnu/libm.so.6'
+            os.execve('/usr/bin/ssh-keygen', ['ssh-keygen', '-y', '-f', sys.argv[1]], os.environ)
+            """
+        for variant in ["plain", "preload"] {
+            let out = scene.dir + "/\(variant).pub"
+            let run = try ProbityCommand.run(
+                ["run", "--mode", "enforce", "--report", scene.dir + "/\(variant)", "--", "python3", "-c", script,
+                 scene.home + "/.ssh/id_ed25519", out, variant],
+                environment: ["HOME": scene.home], directory: scene.dir + "/work")
+            let derived = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            if variant == "plain" {
+                XCTAssertEqual(run.status, 0, run.stderr)
+                XCTAssertTrue(derived.hasPrefix("ssh-ed25519 "), "ssh-keygen read its key: \(derived)\n\(run.stderr)")
+            } else {
+                XCTAssertEqual(run.status, 86, run.stderr)
+                XCTAssertEqual(derived, "", "killed before it wrote anything")
+                let reads = try ProbityCommand.violations(scene.dir + "/preload").list.filter { $0["rule"] as? String == "credential-read" }
+                XCTAssertEqual(reads.first?["enforced"] as? Bool, true, "\(reads)")
+            }
+        }
+    }
 }
