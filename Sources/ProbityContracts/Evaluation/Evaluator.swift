@@ -110,8 +110,8 @@ public struct Evaluator {
             // A name placed by rename, link or symlink is judged as a file written there: moving
             // a file into a persistence location is a write to it, whatever wrote its bytes.
             guard Self.counts(link.result) else { return [] }
-            return placed(at: link.destination, operation: link.operation.rawValue, header: link.header, process: process,
-                          attribution: attribution, lineage: lineage)
+            return placed(at: Self.resolvingDirectory(of: link.destination), operation: link.operation.rawValue, header: link.header,
+                          process: process, attribution: attribution, lineage: lineage)
         case .memory(let access):
             guard Self.counts(access.result), access.targetPID != access.header.pid else { return [] }
             guard let index = contractIndex(attribution) else { return [] }
@@ -152,6 +152,18 @@ public struct Evaluator {
                                  attribution: attribution, lineage: lineage))
         }
         return out
+    }
+
+    /// `path` with its directory resolved through symlinks as it is now (realpath(3)): the kernel
+    /// reports a new name (rename, link, symlink) or a removed one as passed, since no object is
+    /// open to walk; the directory it landed in still exists. Unchanged when it cannot be resolved.
+    static func resolvingDirectory(of path: String) -> String {
+        guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return path }
+        let name = path[path.index(after: slash)...]
+        guard let resolved = realpath(String(path[..<slash]), nil) else { return path }
+        defer { free(resolved) }
+        let directory = String(cString: resolved)
+        return directory == "/" ? "/" + name : directory + "/" + name
     }
 
     /// Judges a file placed at `path` by `process` (a write or create; later also a rename, link
@@ -370,6 +382,8 @@ public struct Evaluator {
         _ removal: FileRemoval, rules: [CompiledRule], process: TrackedProcess?, attribution: Attribution?,
         lineage: (Int32) -> [TrackedProcess]
     ) -> [Violation] {
+        var removal = removal
+        removal.path = Self.resolvingDirectory(of: removal.path)
         let root = attribution?.package?.root
         var found: [(CompiledRule, String)] = []
         var path = removal.path
