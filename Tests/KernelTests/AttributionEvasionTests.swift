@@ -11,25 +11,8 @@ import XCTest
 /// must be a `credential-read` violation charged to the workspace (no package, reason
 /// `workspace`) under the default contract, never passed by the `system` contract.
 final class AttributionEvasionTests: XCTestCase {
-    private struct Finished {
-        var status: Int32
-        var stderr: String
-    }
-
-    /// Runs probity with fork/exec and waitpid (as RunCommandTests does: Foundation's `Process`
-    /// would wait for survivors holding a leaked descriptor).
-    private func probity(_ arguments: [String], environment: [String: String]) throws -> Finished {
-        let errPath = NSTemporaryDirectory() + "probity-evasion-stderr-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        let assignments = environment.map { "\($0.key)=\($0.value)" } + ["PROBITY_TEST_STDERR=\(errPath)"]
-        let child = try GatedChild(command: ["/usr/bin/env"] + assignments + [
-            "/bin/sh", "-c", "exec \"$0\" \"$@\" >/dev/null 2>\"$PROBITY_TEST_STDERR\"",
-            try Kernel.probityBinary().path,
-        ] + arguments)
-        child.release()
-        let status = GatedChild.exitCode(fromWaitStatus: child.wait())
-        let data = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Finished(status: status, stderr: String(decoding: data, as: UTF8.self))
+    private func probity(_ arguments: [String], environment: [String: String]) throws -> ProbityCommand.Finished {
+        try ProbityCommand.run(arguments, environment: environment)
     }
 
     /// A temporary HOME with `.ssh/id_rsa` and a directory of scripts no package owns.
@@ -95,5 +78,42 @@ final class AttributionEvasionTests: XCTestCase {
         try assertWorkspaceReadsKey(
             ["bash", "-c", "cp \"$HOME/.ssh/id_rsa\" \(dir)/copied"], home: home, key: key, report: dir + "/r")
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/copied"), "audit mode: the copy happened")
+    }
+
+    /// `venv/bin/python -m helper` (a module of a distribution installed in the venv) reading
+    /// another process's environment is charged to that distribution, not to nobody: the module is
+    /// found in the interpreter's own site-packages, named by how it was started.
+    func testVenvModuleIsChargedToItsDistribution() throws {
+        let dir = try Kernel.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let work = dir + "/work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        // A venv with one distribution installed as pip leaves it: the package, and a dist-info
+        // whose RECORD lists its files.
+        let setup = try Kernel.output("/bin/sh", ["-c", """
+            set -e
+            cd "$0"
+            python3 -m venv --without-pip venv
+            site=$(venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+            mkdir -p "$site/probe_helper" "$site/probe_helper-0.3.0.dist-info"
+            : > "$site/probe_helper/__init__.py"
+            cat > "$site/probe_helper/__main__.py" <<'PY'
+            import os
+            open("/proc/%d/environ" % os.getppid(), "rb").read()
+            PY
+            printf 'Metadata-Version: 2.1\\nName: probe-helper\\nVersion: 0.3.0\\n' > "$site/probe_helper-0.3.0.dist-info/METADATA"
+            printf 'pip\\n' > "$site/probe_helper-0.3.0.dist-info/INSTALLER"
+            printf 'probe_helper/__init__.py,,\\nprobe_helper/__main__.py,,\\nprobe_helper-0.3.0.dist-info/METADATA,,\\nprobe_helper-0.3.0.dist-info/RECORD,,\\n' \\
+                > "$site/probe_helper-0.3.0.dist-info/RECORD"
+            """, work], mergeErrors: true)
+        XCTAssertEqual(setup.status, 0, setup.text)
+        let run = try ProbityCommand.run(["run", "--report", dir + "/r", "--", work + "/venv/bin/python", "-m", "probe_helper"], directory: work)
+        XCTAssertEqual(run.status, 86, run.stderr)
+        let list = try ProbityCommand.violations(dir + "/r").list
+        let reads = list.filter { $0["rule"] as? String == "process-memory-read" }
+        XCTAssertEqual(reads.count, 1, "\(list)")
+        let charged = reads.first?["package"] as? [String: Any]
+        XCTAssertEqual(charged?["name"] as? String, "probe-helper", "\(reads)")
+        XCTAssertEqual(charged?["version"] as? String, "0.3.0", "\(reads)")
     }
 }
