@@ -384,19 +384,21 @@ static __always_inline struct file *fd_to_file(struct task_struct *task, int fd)
 	return f;
 }
 
+/* The directory a relative path of `task` is resolved in: dirfd's, or the cwd for AT_FDCWD. */
+static __always_inline struct path *dir_of(struct task_struct *task, int dirfd)
+{
+	if (dirfd == AT_FDCWD_)
+		return &BPF_CORE_READ(task, fs)->pwd;
+	struct file *f = fd_to_file(task, dirfd);
+	return f ? (struct path *)&f->f_path : NULL;
+}
+
 /* For a relative path: the dentry path of the directory it is relative to (dirfd, or the cwd for
  * AT_FDCWD), written at `off`. Sets PROBITY_F_RELATIVE (and PROBITY_F_DPATH_TRUNCATED) in *flags;
  * returns the bytes written (0 when the directory is unknown). */
 static __always_inline __u32 write_relative_dir(char *buf, __u32 off, struct task_struct *task, int dirfd, __u32 *flags)
 {
-	struct path *dir = NULL;
-	if (dirfd == AT_FDCWD_) {
-		dir = &BPF_CORE_READ(task, fs)->pwd;
-	} else {
-		struct file *f = fd_to_file(task, dirfd);
-		if (f)
-			dir = (struct path *)&f->f_path;
-	}
+	struct path *dir = dir_of(task, dirfd);
 	*flags |= PROBITY_F_RELATIVE;
 	if (!dir)
 		return 0;
@@ -405,6 +407,27 @@ static __always_inline __u32 write_relative_dir(char *buf, __u32 off, struct tas
 	if (truncated)
 		*flags |= PROBITY_F_DPATH_TRUNCATED;
 	return w;
+}
+
+/* The fixed part of an open (or unlink) record after its header: one outcome, one name of
+ * `path_len` bytes, no directory and no object yet. */
+static __always_inline void init_open_record(struct probity_open *e, long ret, __s32 flags, __u32 mode, int dirfd,
+					     __u32 count, __u16 sys, __u32 path_len)
+{
+	e->result = ret;
+	e->open_flags = flags;
+	e->mode = mode;
+	e->dirfd = dirfd;
+	e->count = count;
+	e->syscall = sys;
+	e->path_len = path_len;
+	e->dir_len = 0;
+	e->object_len = 0;
+	e->ino = 0;
+	e->dev = 0;
+	e->_pad0 = 0;
+	if (path_len == PROBITY_PATH_MAX)
+		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 }
 
 /* The user-space registers saved at syscall entry: the syscall's arguments at its exit, read

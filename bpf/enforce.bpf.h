@@ -73,6 +73,23 @@ static __always_inline void count_enforced(__u32 which)
 		*n += 1;
 }
 
+#define O_CREAT_ 0100
+#define O_WRONLY_ 01
+#define O_TRUNC_ 01000
+
+/* The accesses (enum probity_access) an open with these O_* flags makes. */
+static __always_inline __u8 open_access(__s32 flags)
+{
+	__u8 access = 0;
+	if ((flags & 3) != O_WRONLY_)
+		access |= PROBITY_ACCESS_READ;
+	if ((flags & 3) != 0 || (flags & O_TRUNC_))
+		access |= PROBITY_ACCESS_WRITE;
+	if (flags & O_CREAT_)
+		access |= PROBITY_ACCESS_CREATE;
+	return access;
+}
+
 struct path_check {
 	__u32 off;       /* where the path starts in the scratch buffer */
 	__u32 cls;

@@ -53,31 +53,9 @@ static __always_inline void report_uring_open(struct probity_config *cfg, __u32 
 	long n = bpf_probe_read_kernel_str(&s->buf[off & SCRATCH_MASK], PROBITY_PATH_MAX, name);
 	if (n < 0)
 		n = 0;
-	e->result = 0;
-	e->open_flags = flags;
-	e->mode = (__u32)BPF_CORE_READ(o, how.mode);
-	e->dirfd = dfd;
-	e->count = 1;
-	e->syscall = PROBITY_SYS_IO_URING_OPENAT;
-	e->path_len = n;
-	e->dir_len = 0;
-	e->object_len = 0;
-	e->ino = 0;
-	e->dev = 0;
-	e->_pad0 = 0;
-	if (n == PROBITY_PATH_MAX)
-		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
-	if (cfg->enforce && n > 1) {
-		__u8 access = 0;
-		if ((flags & 3) != 01)
-			access |= PROBITY_ACCESS_READ;
-		if ((flags & 3) != 0 || (flags & 01000))
-			access |= PROBITY_ACCESS_WRITE;
-		if (flags & 0100)
-			access |= PROBITY_ACCESS_CREATE;
-		if (enforce_object(cfg, tgid, off, access, 0, 0))
-			e->hdr.flags |= PROBITY_F_KILLED;
-	}
+	init_open_record(e, 0, flags, (__u32)BPF_CORE_READ(o, how.mode), dfd, 1, PROBITY_SYS_IO_URING_OPENAT, n);
+	if (cfg->enforce && n > 1 && enforce_object(cfg, tgid, off, open_access(flags), 0, 0))
+		e->hdr.flags |= PROBITY_F_KILLED;
 	off += n;
 	if (n > 1 && s->buf[sizeof(*e)] != '/') {
 		__u32 w = write_relative_dir(s->buf, off, task, dfd, &e->hdr.flags);

@@ -8,15 +8,6 @@
 
 #define LINK_PATH_MAX 4096
 
-/* The directory a relative path of the current task is resolved in: dirfd's, or the cwd. */
-static __always_inline struct path *dir_of(struct task_struct *task, int dirfd)
-{
-	if (dirfd == AT_FDCWD_)
-		return &BPF_CORE_READ(task, fs)->pwd;
-	struct file *f = fd_to_file(task, dirfd);
-	return f ? (struct path *)&f->f_path : NULL;
-}
-
 __noinline int probity_report_link(long ret, __u64 dirfds, __u64 old_name, __u64 new_name, __u32 sys_and_flags)
 {
 	struct probity_config *cfg = get_config();

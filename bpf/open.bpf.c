@@ -12,22 +12,6 @@
  */
 #include "enforce.bpf.h"
 
-#define O_CREAT_ 0100
-#define O_WRONLY_ 01
-#define O_TRUNC_ 01000
-
-static __always_inline __u8 open_access(__s32 flags)
-{
-	__u8 access = 0;
-	if ((flags & 3) != O_WRONLY_)
-		access |= PROBITY_ACCESS_READ;
-	if ((flags & 3) != 0 || (flags & O_TRUNC_))
-		access |= PROBITY_ACCESS_WRITE;
-	if (flags & O_CREAT_)
-		access |= PROBITY_ACCESS_CREATE;
-	return access;
-}
-
 /* The coalescing slot for a successful open, and whether this open folds into it (then the
  * caller reports nothing). On a miss the slot is claimed for this open. */
 static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid, struct file *f, __u32 dev, __u64 ino,
@@ -127,22 +111,11 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 		n = 0;
 	__u32 plen = n;
 	fill_header(&e->hdr, PROBITY_KIND_OPEN, task);
-	if (plen == PROBITY_PATH_MAX)
-		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 	if (count > 1)
 		e->hdr.flags |= PROBITY_F_COALESCED;
-	e->result = ret;
-	e->open_flags = flags;
-	e->mode = mode;
-	e->dirfd = dirfd;
-	e->count = count;
-	e->syscall = sys;
-	e->path_len = plen;
-	e->dir_len = 0;
-	e->object_len = 0;
+	init_open_record(e, ret, flags, mode, dirfd, count, sys, plen);
 	e->ino = ino;
 	e->dev = dev;
-	e->_pad0 = 0;
 	off += plen;
 
 	if (plen > 1 && s->buf[sizeof(*e)] != '/')

@@ -24,20 +24,7 @@ static __always_inline int report_unlink(long ret, int dirfd, const char *filena
 	__u32 plen = n;
 	struct task_struct *task = bpf_get_current_task_btf();
 	fill_header(&e->hdr, PROBITY_KIND_UNLINK, task);
-	if (plen == PROBITY_PATH_MAX)
-		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
-	e->result = ret;
-	e->open_flags = flags;
-	e->mode = 0;
-	e->dirfd = dirfd;
-	e->count = 1;
-	e->syscall = sys;
-	e->path_len = plen;
-	e->dir_len = 0;
-	e->object_len = 0;
-	e->ino = 0;
-	e->dev = 0;
-	e->_pad0 = 0;
+	init_open_record(e, ret, flags, 0, dirfd, 1, sys, plen);
 	off += plen;
 	if (plen > 1 && s->buf[sizeof(*e)] != '/') {
 		__u32 w = write_relative_dir(s->buf, off, task, dirfd, &e->hdr.flags);
