@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Paths, each with a 32-bit value, stored compactly and found by comparing bytes: the storage of
 /// ``PathIndex``'s file entries and of ``DigestIndex``.
 ///
@@ -12,22 +6,18 @@ import Darwin
 /// crafted to collide with a package's file finds nothing (or its own entry), never the file's.
 ///
 /// Storage: each directory (with its trailing `/`) is stored once, back to back in one byte
-/// array; each path is a record in a second byte array: the directory's number (4 bytes), the
-/// length of the rest (LEB128) and the rest's bytes. The hash table's slot holds the record's
-/// offset. A lookup allocates nothing.
+/// array; each path is a record in a second byte array: the directory's offset in the first
+/// (4 bytes), its length and the length of the rest (LEB128 each) and the rest's bytes. The hash
+/// table's slot holds the record's offset. A lookup allocates nothing; a hit reads the slot, the
+/// record and the directory.
 struct PathTable: Sendable {
-    private struct Span {
-        var offset: UInt32
-        var length: UInt32
-    }
-
     private var table = HashTable()
     private var records: [UInt8] = []
     private var directoryBytes: [UInt8] = []
-    private var directories: [Span] = []
+    /// Directory hash → (offset, length) in ``directoryBytes``, to store each directory once.
     private var directoryTable = HashTable(capacity: 64)
-    /// The directory of the previous insertion: files come grouped by directory.
-    private var lastDirectory: Int?
+    /// The directory of the previous insertion (offset, length): files come grouped by directory.
+    private var lastDirectory: (offset: UInt32, length: UInt32)?
     /// Keys are `hash & keyMask`: a test hook (0 makes every path collide).
     var keyMask: UInt64 = .max
 
@@ -47,20 +37,39 @@ struct PathTable: Sendable {
     mutating func slot(for path: UnsafeRawBufferPointer, inserting value: UInt32) -> (index: Int, inserted: Bool) {
         if let index = find(path) { return (index, false) }
         let slash = Self.lastSlash(path)
-        let directory = intern(UnsafeRawBufferPointer(rebasing: path[0..<slash]))
-        let rest = UnsafeRawBufferPointer(rebasing: path[slash...])
-        guard let offset = UInt32(exactly: records.count), records.count + rest.count + 9 < Int(UInt32.max) else {
+        guard records.count + path.count + 14 < Int(UInt32.max), directoryBytes.count + path.count < Int(UInt32.max) else {
             preconditionFailure("path table: more than 4 GiB of paths")
         }
-        withUnsafeBytes(of: UInt32(directory)) { records.append(contentsOf: $0) }
-        var length = rest.count
-        while length >= 0x80 {
-            records.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        records.append(UInt8(length))
+        let directory = intern(UnsafeRawBufferPointer(rebasing: path[0..<slash]))
+        let rest = UnsafeRawBufferPointer(rebasing: path[slash...])
+        let offset = UInt32(records.count)
+        withUnsafeBytes(of: directory.offset) { records.append(contentsOf: $0) }
+        appendLEB128(Int(directory.length))
+        appendLEB128(rest.count)
         records.append(contentsOf: rest)
         return (table.insert(Self.hash(path) & keyMask, value: value, aux: offset), true)
+    }
+
+    private mutating func appendLEB128(_ value: Int) {
+        var value = value
+        while value >= 0x80 {
+            records.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        records.append(UInt8(value))
+    }
+
+    @inline(__always)
+    private static func readLEB128(_ bytes: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
+        var value = 0
+        var shift = 0
+        while true {
+            let byte = bytes[i]
+            i += 1
+            value |= Int(byte & 0x7f) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
     }
 
     func value(at index: Int) -> UInt32 { table.value(at: index) }
@@ -76,67 +85,63 @@ struct PathTable: Sendable {
         return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Whether two byte ranges are equal.
+    /// Whether two byte ranges are equal (inline, eight bytes at a time: paths are short).
     @inline(__always)
     static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        guard a.count == b.count else { return false }
-        guard let x = a.baseAddress, let y = b.baseAddress else { return true }  // both empty
-        return memcmp(x, y, a.count) == 0
+        let n = a.count
+        guard n == b.count else { return false }
+        var i = 0
+        while i + 8 <= n {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     @inline(__always)
     private func find(_ path: UnsafeRawBufferPointer) -> Int? {
         records.withUnsafeBytes { records in
             directoryBytes.withUnsafeBytes { directoryBytes in
-                directories.withUnsafeBufferPointer { directories in
-                    table.find(Self.hash(path) & keyMask) { _, offset in
-                        var i = Int(offset)
-                        let directory = directories[Int(records.loadUnaligned(fromByteOffset: i, as: UInt32.self))]
-                        i += 4
-                        var length = 0
-                        var shift = 0
-                        while true {
-                            let byte = records[i]
-                            i += 1
-                            length |= Int(byte & 0x7f) << shift
-                            if byte < 0x80 { break }
-                            shift += 7
-                        }
-                        let directoryLength = Int(directory.length)
-                        guard directoryLength + length == path.count else { return false }
-                        let start = Int(directory.offset)
-                        return Self.equal(UnsafeRawBufferPointer(rebasing: directoryBytes[start..<start + directoryLength]),
-                                          UnsafeRawBufferPointer(rebasing: path[0..<directoryLength]))
-                            && Self.equal(UnsafeRawBufferPointer(rebasing: records[i..<i + length]),
-                                          UnsafeRawBufferPointer(rebasing: path[directoryLength...]))
-                    }
+                table.find(Self.hash(path) & keyMask) { _, offset in
+                    var i = Int(offset)
+                    let start = Int(records.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+                    i += 4
+                    let directoryLength = Self.readLEB128(records, &i)
+                    let length = Self.readLEB128(records, &i)
+                    guard directoryLength + length == path.count else { return false }
+                    return Self.equal(UnsafeRawBufferPointer(rebasing: records[i..<i + length]),
+                                      UnsafeRawBufferPointer(rebasing: path[directoryLength...]))
+                        && Self.equal(UnsafeRawBufferPointer(rebasing: directoryBytes[start..<start + directoryLength]),
+                                      UnsafeRawBufferPointer(rebasing: path[0..<directoryLength]))
                 }
             }
         }
     }
 
-    /// The number of `directory` (bytes up to and including the last `/`), adding it if new.
-    private mutating func intern(_ directory: UnsafeRawBufferPointer) -> Int {
-        if let last = lastDirectory, bytes(ofDirectory: last, equal: directory) { return last }
+    /// Where `directory` (bytes up to and including the last `/`) is stored, adding it if new.
+    private mutating func intern(_ directory: UnsafeRawBufferPointer) -> (offset: UInt32, length: UInt32) {
+        if let last = lastDirectory, stored(last.offset, last.length, equals: directory) { return last }
         let key = Self.hash(directory) & keyMask
-        if let slot = directoryTable.find(key, where: { number, _ in bytes(ofDirectory: Int(number), equal: directory) }) {
-            let number = Int(directoryTable.value(at: slot))
-            lastDirectory = number
-            return number
+        let found: (offset: UInt32, length: UInt32)
+        if let slot = directoryTable.find(key, where: { offset, length in stored(offset, length, equals: directory) }) {
+            found = (directoryTable.value(at: slot), UInt32(directory.count))
+        } else {
+            found = (UInt32(directoryBytes.count), UInt32(directory.count))
+            directoryBytes.append(contentsOf: directory)
+            directoryTable.insert(key, value: found.offset, aux: found.length)
         }
-        let number = directories.count
-        directories.append(Span(offset: UInt32(directoryBytes.count), length: UInt32(directory.count)))
-        directoryBytes.append(contentsOf: directory)
-        directoryTable.insert(key, value: UInt32(number), aux: 0)
-        lastDirectory = number
-        return number
+        lastDirectory = found
+        return found
     }
 
-    private func bytes(ofDirectory number: Int, equal directory: UnsafeRawBufferPointer) -> Bool {
-        let span = directories[number]
-        guard Int(span.length) == directory.count else { return false }
+    private func stored(_ offset: UInt32, _ length: UInt32, equals directory: UnsafeRawBufferPointer) -> Bool {
+        guard Int(length) == directory.count else { return false }
         return directoryBytes.withUnsafeBytes {
-            Self.equal(UnsafeRawBufferPointer(rebasing: $0[Int(span.offset)..<Int(span.offset) + Int(span.length)]), directory)
+            Self.equal(UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + Int(length)]), directory)
         }
     }
 
