@@ -1,10 +1,15 @@
 /// Path → package: exact file entries, plus package root directories where the longest prefix
 /// wins (a file under `node_modules/a/node_modules/b/` belongs to `b`).
 ///
-/// Paths are not stored: entries are keyed by a 64-bit FNV-1a hash of the path's bytes, and roots
-/// by the hash of each directory prefix, which one left-to-right pass over a path computes for
-/// all its prefixes at once. A lookup allocates nothing. Two different paths colliding in 64
-/// bits among a million entries has a probability of about 3·10⁻⁸.
+/// A path is only ever matched by comparing it with a stored path, never by a hash alone (an
+/// unkeyed 64-bit hash can be searched for a collision: a script in `/tmp` must not count as
+/// pip's code because its path hashes like one of pip's files). File paths are stored compactly
+/// (``PathTable``: each directory once, each file as the directory's number and its name, all in
+/// two byte arrays); the 64-bit FNV-1a-style hash only says where to look, and two different
+/// paths with the same hash are two entries. Roots keep their path; one left-to-right pass over a
+/// looked-up path hashes all its directory prefixes, and a root is accepted only when its stored
+/// path equals that prefix, which ends at a `/` of the path or is the whole path (so it is a
+/// whole-component prefix). Lookups (``ownerID(of:)``, ``owner(of:)``) allocate nothing.
 public struct PathIndex: Sendable {
     /// How a path was matched.
     public enum Match: Sendable, Hashable {
@@ -21,14 +26,24 @@ public struct PathIndex: Sendable {
     }
 
     public private(set) var packages: [InstalledPackage] = []
-    private var files = HashTable()
+    /// File path → package id, or ``sharedFlag`` | an index into ``shared``.
+    private var files = PathTable()
     /// Owner lists for paths that more than one package lists (directories, mostly).
     private var shared: [[UInt32]] = []
+    /// Root prefix hash → index into ``rootEntries`` (several for different roots with one hash).
     private var roots = HashTable(capacity: 64)
     private var rootEntries: [(path: String, package: UInt32)] = []
     /// Directory aliases, e.g. `/bin` → `/usr/bin` on a merged-/usr system.
     public private(set) var aliases: [(alias: String, target: String)] = []
-    public private(set) var fileCount = 0
+    private var aliasBytes: [(alias: [UInt8], target: [UInt8])] = []
+    /// The number of distinct file paths indexed.
+    public var fileCount: Int { files.count }
+
+    /// Test hook: keys are `hash & keyMask`, so 0 makes every path and every root collide. Set it
+    /// before adding anything.
+    var keyMask: UInt64 = .max {
+        didSet { files.keyMask = keyMask }
+    }
 
     private static let sharedFlag: UInt32 = 1 << 31
     private static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -45,31 +60,32 @@ public struct PathIndex: Sendable {
 
     /// Records that `path` (absolute) belongs to `package`.
     public mutating func addFile(_ path: String, package: UInt32) {
-        let key = Self.hash(path)
-        if let current = files[key] {
-            if current & Self.sharedFlag != 0 {
-                let s = Int(current & ~Self.sharedFlag)
-                if !shared[s].contains(package) { shared[s].append(package) }
-            } else if current != package {
-                shared.append([current, package])
-                files[key] = UInt32(shared.count - 1) | Self.sharedFlag
-            }
-        } else {
-            files[key] = package
-            fileCount += 1
+        let (slot, inserted) = PathTable.withBytes(path) { files.slot(for: $0, inserting: package) }
+        guard !inserted else { return }
+        let current = files.value(at: slot)
+        if current & Self.sharedFlag != 0 {
+            let s = Int(current & ~Self.sharedFlag)
+            if !shared[s].contains(package) { shared[s].append(package) }
+        } else if current != package {
+            shared.append([current, package])
+            files.setValue(UInt32(shared.count - 1) | Self.sharedFlag, at: slot)
         }
     }
 
     /// Records that everything under the directory `path` belongs to `package` unless a longer
-    /// root or an exact file entry says otherwise.
+    /// root or an exact file entry says otherwise. Adding the same root again gives it to the
+    /// later package.
     public mutating func addRoot(_ path: String, package: UInt32) {
         var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        let key = Self.prefixHash(p)
-        if let existing = roots[key] {
-            rootEntries[Int(existing)] = (p, package)
+        while p.utf8.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        let key = Self.prefixHash(p) & keyMask
+        let existing = PathTable.withBytes(p) { bytes in
+            roots.find(key) { entry, _ in Self.rootPath(rootEntries[Int(entry)].path, equals: bytes) }
+        }
+        if let existing {
+            rootEntries[Int(roots.value(at: existing))] = (p, package)
         } else {
-            roots[key] = UInt32(rootEntries.count)
+            roots.insert(key, value: UInt32(rootEntries.count), aux: 0)
             rootEntries.append((p, package))
         }
     }
@@ -78,94 +94,127 @@ public struct PathIndex: Sendable {
     /// directory such as `/bin` → `/usr/bin`).
     public mutating func addAlias(_ alias: String, target: String) {
         aliases.append((alias, target))
+        aliasBytes.append((Array(alias.utf8), Array(target.utf8)))
     }
 
     /// The packages owning `path`: every package that lists it as a file (as `dpkg -S` does),
     /// else the package whose root directory is the longest prefix of it. Empty when none.
     public func owners(of path: String) -> [Owner] {
-        if let ids = fileOwners(path) { return ids.map { Owner(package: packages[Int($0)], match: .file) } }
-        for candidate in aliased(path) {
-            if let ids = fileOwners(candidate) { return ids.map { Owner(package: packages[Int($0)], match: .file) } }
+        switch lookup(path) {
+        case .file(let value)?:
+            let ids = value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)] : [value]
+            return ids.map { Owner(package: packages[Int($0)], match: .file) }
+        case .root(let entry)?:
+            return [rootOwner(entry)]
+        case nil:
+            return []
         }
-        if let owner = rootOwner(path) { return [owner] }
-        for candidate in aliased(path) {
-            if let owner = rootOwner(candidate) { return [owner] }
-        }
-        return []
     }
 
     /// The id (an index into ``packages``) of the most specific owner, without building an
     /// ``Owner``: the hot path for per-event attribution.
     public func ownerID(of path: String) -> UInt32? {
-        if let value = files[Self.hash(path)] {
-            return value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
+        switch lookup(path) {
+        case .file(let value)?: return firstID(value)
+        case .root(let entry)?: return rootEntries[Int(entry)].package
+        case nil: return nil
         }
-        guard let owner = owners(of: path).first else { return nil }
-        return packages.firstIndex(of: owner.package).map { UInt32($0) }
     }
 
     /// The most specific owner (the first listed for a shared path), or nil.
     public func owner(of path: String) -> Owner? {
-        if let value = files[Self.hash(path)] {
-            let id = value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
-            return Owner(package: packages[Int(id)], match: .file)
+        switch lookup(path) {
+        case .file(let value)?: return Owner(package: packages[Int(firstID(value))], match: .file)
+        case .root(let entry)?: return rootOwner(entry)
+        case nil: return nil
         }
-        return owners(of: path).first
     }
 
-    private func fileOwners(_ path: String) -> [UInt32]? {
-        guard let value = files[Self.hash(path)] else { return nil }
-        return value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)] : [value]
+    private enum Hit {
+        /// A file entry's value (a package id or a shared list).
+        case file(UInt32)
+        /// An index into ``rootEntries``.
+        case root(UInt32)
     }
 
-    /// The longest root that is a whole-component prefix of `path`.
-    private func rootOwner(_ path: String) -> Owner? {
-        guard !roots.isEmpty else { return nil }
-        var best: UInt32?
-        var h = Self.offsetBasis
-        var utf8 = path.utf8.makeIterator()
-        while let byte = utf8.next() {
-            if byte == UInt8(ascii: "/"), h != Self.offsetBasis, let entry = roots[h] { best = entry }
-            h = (h ^ UInt64(byte)) &* Self.prime
+    /// The file entry of `path` or of an aliased form of it, else the longest root of `path` or of
+    /// an aliased form.
+    @inline(__always)
+    private func lookup(_ path: String) -> Hit? {
+        PathTable.withBytes(path) { bytes in
+            if let value = files.value(bytes) { return .file(value) }
+            if !aliasBytes.isEmpty, let value = firstAliased(bytes, { files.value($0) }) { return .file(value) }
+            if let entry = rootEntry(bytes) { return .root(entry) }
+            if !aliasBytes.isEmpty, let entry = firstAliased(bytes, { rootEntry($0) }) { return .root(entry) }
+            return nil
         }
-        if let entry = roots[h] { best = entry }
-        guard let best else { return nil }
-        let (rootPath, package) = rootEntries[Int(best)]
+    }
+
+    @inline(__always)
+    private func firstID(_ value: UInt32) -> UInt32 {
+        value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
+    }
+
+    private func rootOwner(_ entry: UInt32) -> Owner {
+        let (rootPath, package) = rootEntries[Int(entry)]
         return Owner(package: packages[Int(package)], match: .root(rootPath))
     }
 
-    private func aliased(_ path: String) -> [String] {
-        var out: [String] = []
-        for (alias, target) in aliases {
-            if path.hasPrefix(target + "/") { out.append(alias + path.dropFirst(target.count)) }
-            if path.hasPrefix(alias + "/") { out.append(target + path.dropFirst(alias.count)) }
+    /// The longest root whose stored path equals a whole-component prefix of `path` (the part
+    /// before one of its `/`, or all of it).
+    private func rootEntry(_ path: UnsafeRawBufferPointer) -> UInt32? {
+        guard !roots.isEmpty else { return nil }
+        var best: UInt32?
+        var h = Self.offsetBasis
+        for i in 0..<path.count {
+            let byte = path[i]
+            if byte == UInt8(ascii: "/"), i > 0, let entry = root(h, UnsafeRawBufferPointer(rebasing: path[0..<i])) { best = entry }
+            h = (h ^ UInt64(byte)) &* Self.prime
         }
-        return out
+        if let entry = root(h, path) { best = entry }
+        return best
     }
 
-    /// The key of a file entry: FNV-1a-style mixing of the path's bytes, eight at a time.
+    /// The root stored for exactly `prefix` (whose prefix hash is `h`).
+    @inline(__always)
+    private func root(_ h: UInt64, _ prefix: UnsafeRawBufferPointer) -> UInt32? {
+        roots.value(h & keyMask) { entry, _ in Self.rootPath(rootEntries[Int(entry)].path, equals: prefix) }
+    }
+
+    @inline(__always)
+    private static func rootPath(_ root: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
+        root.utf8.count == bytes.count && PathTable.withBytes(root) { PathTable.equal($0, bytes) }
+    }
+
+    /// `body`'s first non-nil answer for the forms of `path` under the other name of an alias
+    /// (`/usr/bin/x` → `/bin/x`, `/bin/x` → `/usr/bin/x`), built on the stack.
+    private func firstAliased<T>(_ path: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> T?) -> T? {
+        for (alias, target) in aliasBytes {
+            if let found = Self.rewritten(path, from: target, to: alias, body) { return found }
+            if let found = Self.rewritten(path, from: alias, to: target, body) { return found }
+        }
+        return nil
+    }
+
+    private static func rewritten<T>(_ path: UnsafeRawBufferPointer, from: [UInt8], to: [UInt8],
+                                      _ body: (UnsafeRawBufferPointer) -> T?) -> T? {
+        guard path.count > from.count, path[from.count] == UInt8(ascii: "/"),
+              from.withUnsafeBytes({ PathTable.equal($0, UnsafeRawBufferPointer(rebasing: path[0..<from.count])) })
+        else { return nil }
+        let rest = UnsafeRawBufferPointer(rebasing: path[from.count...])
+        return withUnsafeTemporaryAllocation(byteCount: to.count + rest.count, alignment: 1) { buffer in
+            to.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[to.count...]).copyMemory(from: rest)
+            return body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// The key of a file entry (see ``PathTable/hash(_:)``).
     static func hash(_ path: String) -> UInt64 {
-        if let h = path.utf8.withContiguousStorageIfAvailable({ hashBytes(UnsafeRawBufferPointer($0)) }) { return h }
-        var copy = path
-        return copy.withUTF8 { hashBytes(UnsafeRawBufferPointer($0)) }
+        PathTable.withBytes(path) { PathTable.hash($0) }
     }
 
-    private static func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h = offsetBasis
-        var i = 0
-        while i + 8 <= bytes.count {
-            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* prime
-            h ^= h >> 29
-            i += 8
-        }
-        while i < bytes.count {
-            h = (h ^ UInt64(bytes[i])) &* prime
-            i += 1
-        }
-        return h ^ (h >> 32)
-    }
-
-    /// The key of a root: byte-wise FNV-1a, which ``rootOwner(_:)`` computes for every prefix of
+    /// The key of a root: byte-wise FNV-1a, which ``rootEntry(_:)`` computes for every prefix of
     /// a path in one pass.
     static func prefixHash(_ path: String) -> UInt64 {
         var h = offsetBasis

@@ -3,7 +3,11 @@ import ProbityEvents
 
 /// The content hash each installed file should have, as its package database or SBOM records it:
 /// dpkg's `*.md5sums` (MD5), pip's `RECORD` (SHA-256), SBOM file entries (SHA-256, SHA-1 or MD5,
-/// the strongest given). Keyed by a 64-bit hash of the absolute path; digests are stored inline.
+/// the strongest given).
+///
+/// Paths are stored (compactly, in a ``PathTable``) and a lookup compares the looked-up path with
+/// the stored one: a path crafted so that its hash equals a recorded file's finds nothing, never
+/// that file's digest. Digests are stored inline.
 public struct DigestIndex: Sendable {
     /// One expected digest.
     public struct Digest: Sendable, Hashable {
@@ -17,28 +21,37 @@ public struct DigestIndex: Sendable {
     /// Where a digest came from, for evidence.
     public enum Source: String, Sendable { case dpkg, pip, sbom }
 
-    private var digests: [UInt64: (Digest, Source)] = [:]
+    /// Path → index into ``entries``.
+    private var paths = PathTable()
+    private var entries: [(Digest, Source)] = []
+
+    /// Test hook: keys are `hash & keyMask` (0 makes every path collide). Set it before adding.
+    var keyMask: UInt64 {
+        get { paths.keyMask }
+        set { paths.keyMask = newValue }
+    }
 
     public init() {}
 
-    public var count: Int { digests.count }
+    /// The number of paths with a recorded digest.
+    public var count: Int { entries.count }
 
     /// The expected digest of `path`, if one is recorded.
     public func expected(for path: String) -> (digest: Digest, source: Source)? {
-        digests[Self.key(path)].map { ($0.0, $0.1) }
+        guard let index = PathTable.withBytes(path, { paths.value($0) }) else { return nil }
+        let (digest, source) = entries[Int(index)]
+        return (digest, source)
     }
 
+    /// Records the digest `path` should have; a later record for the same path replaces it.
     public mutating func add(_ path: String, _ digest: Digest, source: Source) {
-        digests[Self.key(path)] = (digest, source)
-    }
-
-    static func key(_ path: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in path.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
+        let next = UInt32(entries.count)
+        let (slot, inserted) = PathTable.withBytes(path) { paths.slot(for: $0, inserting: next) }
+        if inserted {
+            entries.append((digest, source))
+        } else {
+            entries[Int(paths.value(at: slot))] = (digest, source)
         }
-        return hash
     }
 
     /// Digests from dpkg (`root/info/*.md5sums`) and the RECORDs of `sitePackages`.
