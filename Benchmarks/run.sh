@@ -80,7 +80,7 @@ echo
 
 # The probe's cost per open, from the kernel's own accounting of each BPF program.
 prog_ns() { # NAME: run_time_ns/run_cnt of the loaded program named NAME
-	bpftool prog show name "$1" 2>/dev/null | awk '/run_time_ns/ {for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1); if($i=="run_cnt")c=$(i+1)}} END {if(c>0) printf "%.0f ns over %d runs", t/c, c; else print "n/a"}'
+	(bpftool prog show name "$1" 2>/dev/null || true) | awk '/run_time_ns/ {for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1); if($i=="run_cnt")c=$(i+1)}} END {if(c>0) printf "%.0f ns over %d runs", t/c, c; else print "n/a"}'
 }
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
@@ -99,11 +99,11 @@ WAKE=1 "$cfloor/bench" 6 5 -- ${WORK[b]} >/dev/null 2>&1 & fpid=$!
 last=0
 for _ in $(seq 1 120); do
 	sleep 0.5
-	now=$(bpftool prog show name on_enter_full 2>/dev/null | awk '{for(i=1;i<=NF;i++) if($i=="run_cnt") print $(i+1)}')
+	now=$( (bpftool prog show name on_enter_full 2>/dev/null || true) | awk '{for(i=1;i<=NF;i++) if($i=="run_cnt") print $(i+1)}')
 	[ -n "$now" ] && [ "$now" = "$last" ] && [ "$now" -gt 0 ] && break
 	last=${now:-0}
 done
-bpftool prog show name on_enter_full 2>/dev/null | awk '{for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1)}} END {if (t>0) printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (its run time over all calls / 200k opens)\n", t/200000}'
+(bpftool prog show name on_enter_full 2>/dev/null || true) | awk '{for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1)}} END {if (t>0) printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (its run time over all calls / 200k opens)\n", t/200000}'
 wait $fpid 2>/dev/null || true
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 echo

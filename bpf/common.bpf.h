@@ -200,6 +200,7 @@ static long dpath_collect(__u64 index, void *ctx)
 
 struct dpath_emit {
 	struct dpath_stack *stack;
+	struct scratch *s;
 	__u32 depth;
 	__u32 start;
 	__u32 off;        /* where the terminating NUL of what is written so far stands */
@@ -209,8 +210,8 @@ struct dpath_emit {
 static long dpath_write(__u64 index, void *ctx)
 {
 	struct dpath_emit *w = ctx;
-	struct scratch *s = get_scratch();
-	if (!s || index >= w->depth)
+	struct scratch *s = w->s;
+	if (index >= w->depth)
 		return 1;
 	if (w->off - w->start > PROBITY_DPATH_MAX - 256) {
 		w->truncated = true;
@@ -351,7 +352,7 @@ __noinline __weak __u32 probity_dentry_path(__u32 off, __u64 path_address)
 		s->buf[bounded(off + 1, SCRATCH_MASK)] = 0;
 		return 2 | truncated;
 	}
-	struct dpath_emit e = { .stack = stack, .depth = w.depth, .start = off, .off = off };
+	struct dpath_emit e = { .stack = stack, .s = s, .depth = w.depth, .start = off, .off = off };
 	bpf_loop(PROBITY_DPATH_DEPTH, dpath_write, &e, 0);
 	s->buf[bounded(e.off, SCRATCH_MASK)] = 0;
 	if (e.truncated)
