@@ -92,6 +92,11 @@ public final class DNSObserver: @unchecked Sendable {
     private let finished = Atomic<Bool>(true)
     private var thread: Thread?
     private let listener = Mutex<(@Sendable (DNSAnswerSet) -> Void)?>(nil)
+    /// A pipe that wakes the reader thread for ``waitUntilCaughtUp(timeout:)``: read end, write end.
+    private let wakeFD: Int32
+    private let wakeWriteFD: Int32
+    /// Times the reader thread has read its socket empty.
+    private let drains = Atomic<UInt64>(0)
 
     /// Called on the reader thread with every believed response that has answers, after they are
     /// stored (enforce mode turns allowed names into kernel entries from here).
@@ -117,6 +122,17 @@ public final class DNSObserver: @unchecked Sendable {
 
     private init(socket: Int32, capacity: Int, servers: [String]?) {
         self.socket = socket
+        var ends: [Int32] = [-1, -1]
+        if socket >= 0, pipe(&ends) == 0 {
+            for fd in ends {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            }
+        } else {
+            ends = [-1, -1]
+        }
+        wakeFD = ends[0]
+        wakeWriteFD = ends[1]
         self.servers = servers.map(Set.init)
         state = Mutex(State(table: AddressNames(capacity: capacity),
                             pending: PendingQueries(capacity: Self.pendingCapacity, timeout: Self.queryTimeout)))
@@ -125,6 +141,8 @@ public final class DNSObserver: @unchecked Sendable {
     deinit {
         stop()
         if socket >= 0 { close(socket) }
+        if wakeFD >= 0 { close(wakeFD) }
+        if wakeWriteFD >= 0 { close(wakeWriteFD) }
     }
 
     /// Starts the reader thread (no-op when unattached or already started).
@@ -142,6 +160,22 @@ public final class DNSObserver: @unchecked Sendable {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         while !finished.load(ordering: .acquiring) { usleep(1000) }
         thread = nil
+    }
+
+    /// Returns once the reader thread has read every packet that had reached its socket before
+    /// the call (or after `timeout`): an answer a program read before connecting is then stored.
+    /// For a verdict that depends on names (`host` rules): a connect can be judged before the
+    /// reader thread got to the answer that named its address.
+    public func waitUntilCaughtUp(timeout: Duration = .milliseconds(200)) {
+        guard socket >= 0, wakeFD >= 0, running.load(ordering: .relaxed) else { return }
+        let before = drains.load(ordering: .acquiring)
+        var one: UInt8 = 1
+        let deadline = ContinuousClock.now + timeout
+        // Two drains: the one under way when asked may have started before the packet arrived.
+        while drains.load(ordering: .acquiring) < before + 2 && ContinuousClock.now < deadline {
+            _ = write(wakeWriteFD, &one, 1)
+            usleep(200)
+        }
     }
 
     /// The names `address` was recently given for, most recent first; `address` is written as
@@ -237,9 +271,14 @@ public final class DNSObserver: @unchecked Sendable {
         defer { finished.store(true, ordering: .releasing) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
-        var pollee = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        var pollees = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
         while running.load(ordering: .relaxed) {
-            guard poll(&pollee, 1, 100) > 0 else { continue }
+            guard poll(&pollees, wakeFD >= 0 ? 2 : 1, 100) > 0 else { continue }
+            if pollees[1].revents != 0 {
+                var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+                _ = withUnsafeMutableBytes(of: &bytes) { read(wakeFD, $0.baseAddress, $0.count) }
+            }
+            defer { drains.add(1, ordering: .releasing) }
             while running.load(ordering: .relaxed) {
                 var from = sockaddr_ll()
                 var fromLength = socklen_t(MemoryLayout<sockaddr_ll>.size)
