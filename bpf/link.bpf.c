@@ -50,27 +50,19 @@ __noinline int probity_report_link(long ret, __u64 dirfds, __u64 old_name, __u64
 	if (e->old_len == LINK_PATH_MAX || e->new_len == LINK_PATH_MAX)
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 
-	bool truncated = false;
 	if (e->new_len > 1 && s->buf[bounded(new_at, SCRATCH_MASK)] != '/') {
-		e->hdr.flags |= PROBITY_F_RELATIVE;
-		struct path *dir = dir_of(task, new_dirfd);
-		if (dir) {
-			__u32 w = write_dentry_path(s->buf, off, dir, &truncated);
-			e->new_dir_len = w;
-			off += w;
-		}
+		__u32 w = write_relative_dir(s->buf, off, task, new_dirfd, &e->hdr.flags);
+		e->new_dir_len = w;
+		off += w;
 	}
 	if (sys != PROBITY_SYS_SYMLINK && sys != PROBITY_SYS_SYMLINKAT && e->old_len > 1 &&
 	    s->buf[bounded(old_at, SCRATCH_MASK)] != '/') {
-		struct path *dir = dir_of(task, old_dirfd);
-		if (dir) {
-			__u32 w = write_dentry_path(s->buf, off, dir, &truncated);
-			e->old_dir_len = w;
-			off += w;
-		}
+		__u32 old_flags = 0;  /* PROBITY_F_RELATIVE speaks of the new name only */
+		__u32 w = write_relative_dir(s->buf, off, task, old_dirfd, &old_flags);
+		e->hdr.flags |= old_flags & PROBITY_F_DPATH_TRUNCATED;
+		e->old_dir_len = w;
+		off += w;
 	}
-	if (truncated)
-		e->hdr.flags |= PROBITY_F_DPATH_TRUNCATED;
 	emit(cfg, e, off, PROBITY_KIND_LINK);
 	return 0;
 }

@@ -5,8 +5,31 @@ import XCTest
 /// Every SBOM in Tests/Fixtures/sbom (written by other tools and projects; where each came from
 /// and its licence are in its SOURCES.md) is read, with the component and file counts it gives.
 final class SBOMCorpusTests: XCTestCase {
-    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/sbom").path
+    /// The corpus as the readers see it. Files over a few MiB are kept gzip-compressed in the
+    /// repository (`NAME.gz`); they are decompressed, with the rest copied beside them, into a
+    /// directory of this test process's own.
+    static let corpus: String = {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/sbom").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []
+        guard names.contains(where: { $0.hasSuffix(".gz") }) else { return source }
+        let directory = NSTemporaryDirectory() + "probity-sbom-corpus-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in names {
+            if name.hasSuffix(".gz") {
+                let plain = directory + "/" + name.dropLast(3)
+                let gunzip = Process()
+                gunzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+                gunzip.arguments = ["-c", "gzip -dc \"$0\" > \"$1\"", source + "/" + name, plain]
+                try? gunzip.run()
+                gunzip.waitUntilExit()
+            } else {
+                try? FileManager.default.copyItem(atPath: source + "/" + name, toPath: directory + "/" + name)
+            }
+        }
+        return directory
+    }()
 
     struct Expected { var file: String; var components: Int; var files: Int }
 
@@ -27,6 +50,8 @@ final class SBOMCorpusTests: XCTestCase {
 
     func testEveryCorpusFileReadsWithItsCounts() throws {
         XCTAssertTrue(FileManager.default.fileExists(atPath: Self.corpus + "/SOURCES.md"), "the corpus is at \(Self.corpus)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: Self.corpus + "/spdx-2.3_syft-1.18.1_debian12-rootfs.spdx.json"),
+                      "the compressed member was decompressed into \(Self.corpus)")
         let expected = try Self.expectations()
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { $0 != "SOURCES.md" }
         XCTAssertEqual(expected.count, onDisk.count, "SOURCES.md lists every corpus file")
