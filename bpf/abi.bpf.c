@@ -50,7 +50,7 @@ int probity_compat_syscall(struct bpf_raw_tracepoint_args *ctx)
 		e.hdr.flags |= PROBITY_F_KILLED;
 	e.syscall_nr = (__u32)ctx->args[1];
 	e.abi = 1;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_ABI);
 #endif
 	return 0;

@@ -107,28 +107,44 @@ static __always_inline bool should_report(struct probity_config *cfg, __u32 tgid
 	return true;
 }
 
-static __always_inline __u64 wake_flags(struct probity_config *cfg)
+/* The wake-up flag for a record of `size` bytes: the reader polls, and is woken only when the
+ * data pending crosses a multiple of `wakeup_bytes`. Waking it on every record while the backlog
+ * stays above the mark (as a plain threshold would) costs an irq_work per record exactly when
+ * the reader is busiest: measured, it tripled the cost of an open under a burst. */
+static __always_inline __u64 wake_flags(struct probity_config *cfg, __u64 size)
 {
-	if (cfg && cfg->wakeup_bytes &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
+	if (!cfg || !cfg->wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if ((pending + size) / cfg->wakeup_bytes != pending / cfg->wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void fill_header(struct probity_header *h, __u32 kind, struct task_struct *task)
+/* The header of a record of the current task, stamped `now` (bpf_ktime_get_boot_ns: about 40 ns
+ * a call here, so a program that already has the time passes it on). */
+static __always_inline void fill_header_at(struct probity_header *h, __u32 kind, struct task_struct *task, __u64 now)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	h->time_ns = bpf_ktime_get_boot_ns();
+	/* What bpf_get_current_uid_gid and bpf_get_current_cgroup_id read, loaded through the
+	 * current task's typed pointer: a few plain loads instead of two helper calls (50 ns). */
+	struct task_struct *current = bpf_get_current_task_btf();
+	const struct cred *cred = current->cred;
+	h->time_ns = now;
 	h->kind = kind;
 	h->flags = 0;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
 	h->ppid = task->real_parent->tgid; /* BTF pointer walk: no helper call */
-	h->uid = (__u32)uid_gid;
-	h->gid = uid_gid >> 32;
+	h->uid = cred->uid.val;
+	h->gid = cred->gid.val;
 	h->_pad0 = 0;
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = current->cgroups->dfl_cgrp->kn->id;
+}
+
+static __always_inline void fill_header(struct probity_header *h, __u32 kind, struct task_struct *task)
+{
+	fill_header_at(h, kind, task, bpf_ktime_get_boot_ns());
 }
 
 /* Submit `size` bytes of the scratch record; counts a drop when the ring is full. */
@@ -136,98 +152,8 @@ static __always_inline void emit(struct probity_config *cfg, void *rec, __u64 si
 {
 	if (size > SCRATCH_SIZE)
 		size = SCRATCH_SIZE;
-	if (bpf_ringbuf_output(&events, rec, size, wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, rec, size, wake_flags(cfg, size)) != 0)
 		count_drop(kind);
-}
-
-/* A dentry walk runs in two passes through bpf_loop (a plain loop this deep is too many states
- * for the verifier): the first collects the dentries from the leaf up to the root, crossing
- * mount points, into a per-CPU stack; the second writes their names root first, so that the
- * record holds an ordinary absolute path ("/a/b\0") that the kernel programs can match. */
-struct dpath_stack {
-	__u64 dentry[PROBITY_DPATH_DEPTH];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dpath_stack);
-} dpath_stacks SEC(".maps") __weak;
-
-struct dpath_walk {
-	struct dentry *dentry;
-	struct mount *mnt;
-	struct dentry *mnt_root;
-	struct dpath_stack *stack;
-	__u32 depth;
-	bool truncated;
-	bool pseudo;      /* the object of a pseudo filesystem (pipe:, memfd:): its name is the path */
-};
-
-static long dpath_collect(__u64 index, void *ctx)
-{
-	struct dpath_walk *w = ctx;
-	struct dentry *dentry = w->dentry;
-	struct mount *mnt = w->mnt;
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	if (dentry == w->mnt_root || dentry == parent) {
-		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-		if (dentry != w->mnt_root || mnt_parent == mnt) {
-			/* The real root, or a pseudo filesystem's root, whose own name is the path. */
-			if (dentry == parent && dentry != w->mnt_root && w->depth == 0) {
-				w->stack->dentry[0] = (__u64)dentry;
-				w->depth = 1;
-				w->pseudo = true;
-			}
-			return 1;
-		}
-		/* Cross the mount point into the parent mount. */
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = mnt_parent;
-		w->mnt_root = BPF_CORE_READ(mnt_parent, mnt.mnt_root);
-		return 0;
-	}
-	if (w->depth >= PROBITY_DPATH_DEPTH) {
-		w->truncated = true;
-		return 1;
-	}
-	w->stack->dentry[w->depth & (PROBITY_DPATH_DEPTH_MASK)] = (__u64)dentry;
-	w->depth += 1;
-	w->dentry = parent;
-	return 0;
-}
-
-struct dpath_emit {
-	struct dpath_stack *stack;
-	struct scratch *s;
-	__u32 depth;
-	__u32 start;
-	__u32 off;        /* where the terminating NUL of what is written so far stands */
-	bool truncated;
-};
-
-static long dpath_write(__u64 index, void *ctx)
-{
-	struct dpath_emit *w = ctx;
-	struct scratch *s = w->s;
-	if (index >= w->depth)
-		return 1;
-	if (w->off - w->start > PROBITY_DPATH_MAX - 256) {
-		w->truncated = true;
-		return 1;
-	}
-	__u32 slot = (w->depth - 1 - (__u32)index) & (PROBITY_DPATH_DEPTH_MASK);
-	struct dentry *dentry = (struct dentry *)w->stack->dentry[slot];
-	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-	s->buf[bounded(w->off, SCRATCH_MASK)] = '/';
-	long n = bpf_probe_read_kernel_str(&s->buf[bounded(w->off + 1, SCRATCH_MASK)], 256, name);
-	if (n <= 0) {
-		s->buf[bounded(w->off + 1, SCRATCH_MASK)] = 0;
-		n = 1;
-	}
-	w->off += n;
-	return 0;
 }
 
 /* In-kernel coalescing of identical opens: a per-CPU direct-mapped cache of recent successful
@@ -235,21 +161,27 @@ static long dpath_write(__u64 index, void *ctx)
  * hash alone. The object is the opened file's device and inode, so a repeated open is recognised
  * before its path is walked, and two paths cannot fold into one unless they name the same file.
  * Per-CPU arrays need no locks and no allocation, unlike an LRU hash whose insert on every
- * distinct open costs more than the open's record itself. A slot that has folded opens keeps the
- * object's path and the header of the open, so that the folded count can be reported with them
- * when the slot is reused or the process exits. Failed opens and processes under enforcement are
- * never folded. */
+ * distinct open costs more than the open's record itself. A slot is small (what every open
+ * compares and claims: 48 bytes, so the table stays in cache); what a slot that folded opens
+ * keeps for their record (the header of the open and the object's path) is in a second array
+ * at the same index, touched only when it folds. The folded count is reported with them when the
+ * slot is reused or the process exits. Failed opens and processes under enforcement are never
+ * folded. */
 #define COALESCE_SLOTS 1024
 #define COALESCE_PATH_MAX 256
 
 struct coalesce_slot {
 	__u64 ino;
 	__u64 window_start_ns;
+	__u64 checked_jiffies;  /* a jiffy in which the window was seen open: no clock read needed */
 	__u32 dev;
 	__u32 tgid;
 	__s32 open_flags;
 	__u32 suppressed;       /* identical opens folded since the last record */
-	/* Filled at the first fold of a window: */
+};
+
+/* Kept at the first fold of a window, for the record of the folded opens. */
+struct coalesce_kept {
 	__u64 cgroup_id;
 	__s64 result;
 	__u32 ppid;
@@ -269,6 +201,13 @@ struct {
 	__type(value, struct coalesce_slot);
 } coalesce SEC(".maps") __weak;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COALESCE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct coalesce_kept);
+} coalesce_kept SEC(".maps") __weak;
+
 /* Processes with folded opens not yet reported (tgid -> 1): their exit flushes them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -277,13 +216,14 @@ struct {
 	__type(value, __u8);
 } folding SEC(".maps") __weak;
 
-/* Reports the opens a slot folded since its last record, as one open record with their count and
- * the object's path, built in the second half of the scratch buffer (the first may hold a record
- * in progress). */
-static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot)
+/* Reports the opens slot `index` folded since its last record, as one open record with their
+ * count and the object's path, built in the second half of the scratch buffer (the first may
+ * hold a record in progress). */
+static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot, __u32 index)
 {
 	struct scratch *s = get_scratch();
-	if (!s) {
+	struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &index);
+	if (!s || !kept) {
 		count_drop(PROBITY_KIND_OPEN);
 		return;
 	}
@@ -293,24 +233,24 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
 	r->hdr.flags = PROBITY_F_COALESCED | PROBITY_F_OBJECT;
 	r->hdr.pid = slot->tgid;
 	r->hdr.tid = slot->tgid;
-	r->hdr.ppid = slot->ppid;
-	r->hdr.uid = slot->uid;
-	r->hdr.gid = slot->gid;
+	r->hdr.ppid = kept->ppid;
+	r->hdr.uid = kept->uid;
+	r->hdr.gid = kept->gid;
 	r->hdr._pad0 = 0;
-	r->hdr.cgroup_id = slot->cgroup_id;
-	r->result = slot->result;
+	r->hdr.cgroup_id = kept->cgroup_id;
+	r->result = kept->result;
 	r->open_flags = slot->open_flags;
-	r->mode = slot->mode;
+	r->mode = kept->mode;
 	r->dirfd = AT_FDCWD_;
 	r->count = slot->suppressed;
-	r->syscall = slot->syscall;
+	r->syscall = kept->syscall;
 	r->path_len = 0;
 	r->dir_len = 0;
 	r->ino = slot->ino;
 	r->dev = slot->dev;
 	r->_pad0 = 0;
-	bpf_probe_read_kernel(&s->buf[SCRATCH_SIZE + sizeof(*r)], COALESCE_PATH_MAX, slot->path);
-	__u32 len = slot->path_len;
+	bpf_probe_read_kernel(&s->buf[SCRATCH_SIZE + sizeof(*r)], COALESCE_PATH_MAX, kept->path);
+	__u32 len = kept->path_len;
 	if (len > COALESCE_PATH_MAX)
 		len = COALESCE_PATH_MAX;
 	r->object_len = len;
@@ -320,45 +260,11 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
 
 #define DPATH_TRUNCATED_BIT 0x80000000u
 
-/*
- * The absolute path of `path` (a dentry and its mount), root first and NUL-terminated, written
- * into the scratch buffer at `off`, as the kernel's d_path would give it from the process's
- * mount namespace root. Returns the bytes written, NUL included, with DPATH_TRUNCATED_BIT set
- * when the depth or size limit cut it (the components nearest the root are then missing).
- *
- * A global function: the verifier checks it once, apart from its callers, instead of once per
- * call site and caller state (its two bpf_loop walks are costly to verify). Its arguments are
- * therefore scalars, the path's address among them.
- */
-__noinline __weak __u32 probity_dentry_path(__u32 off, __u64 path_address)
-{
-	struct path *path = (struct path *)path_address;
-	__u32 zero = 0;
-	struct dpath_stack *stack = bpf_map_lookup_elem(&dpath_stacks, &zero);
-	struct scratch *s = get_scratch();
-	if (!stack || !s || off > SCRATCH_SIZE - PROBITY_DPATH_MAX - 2)
-		return 0;
-	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
-	struct dpath_walk w = {
-		.dentry = BPF_CORE_READ(path, dentry),
-		.mnt = container_of(vfsmnt, struct mount, mnt),
-		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
-		.stack = stack,
-	};
-	bpf_loop(PROBITY_DPATH_DEPTH + 16, dpath_collect, &w, 0);
-	__u32 truncated = w.truncated ? DPATH_TRUNCATED_BIT : 0;
-	if (w.depth == 0) {
-		s->buf[bounded(off, SCRATCH_MASK)] = '/';
-		s->buf[bounded(off + 1, SCRATCH_MASK)] = 0;
-		return 2 | truncated;
-	}
-	struct dpath_emit e = { .stack = stack, .s = s, .depth = w.depth, .start = off, .off = off };
-	bpf_loop(PROBITY_DPATH_DEPTH, dpath_write, &e, 0);
-	s->buf[bounded(e.off, SCRATCH_MASK)] = 0;
-	if (e.truncated)
-		truncated = DPATH_TRUNCATED_BIT;
-	return ((e.off - off + 1) & (PROBITY_DPATH_MAX * 2 - 1)) | truncated;
-}
+/* Defined once, in path.bpf.c (the one object that casts kernel addresses to typed pointers):
+ * the kernel's path of a `struct path` at `path_address`, written into the scratch buffer at
+ * `off` (see there), and the device and inode of the `struct file` at `file`. */
+extern __u32 probity_dentry_path(__u32 off, __u64 path_address);
+extern __u64 probity_file_object(__u64 file, __u32 *dev);
 
 /* probity_dentry_path for a caller: the bytes written (at most PROBITY_DPATH_MAX + 1, as the
  * verifier sees it), and *truncated set when the path was cut. `buf` is the scratch buffer. */
@@ -373,15 +279,16 @@ static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path
 	return r;
 }
 
-/* The struct file behind a descriptor of the current task, or NULL. */
+/* The struct file behind a descriptor of the current task (`task` is the BTF pointer of
+ * bpf_get_current_task_btf: the table is reached with plain loads), or NULL. */
 static __always_inline struct file *fd_to_file(struct task_struct *task, int fd)
 {
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct fdtable *fdt = task->files->fdt;
+	unsigned int max = fdt->max_fds;
 	struct file *f = NULL;
 	if (fd < 0 || (unsigned int)fd >= max)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
 	return f;
 }
 
@@ -431,23 +338,25 @@ static __always_inline void init_open_record(struct probity_open *e, long ret, _
 		e->hdr.flags |= PROBITY_F_PATH_TRUNCATED;
 }
 
-/* The user-space registers saved at syscall entry: the syscall's arguments at its exit, read
- * through CO-RE with libbpf's per-architecture syscall argument macros. */
+/* The user-space registers saved at syscall entry: the syscall's arguments at its exit. The
+ * pointer is the kernel's typed one, so libbpf's per-architecture syscall argument macros read
+ * each argument with one plain load, relocated by CO-RE (struct pt_regs is preserve_access_index
+ * in vmlinux.h); a BPF_CORE_READ would cost a helper call each. */
 static __always_inline struct pt_regs *syscall_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-#define SYSCALL_ARG1(regs) PT_REGS_PARM1_CORE_SYSCALL(regs)
-#define SYSCALL_ARG2(regs) PT_REGS_PARM2_CORE_SYSCALL(regs)
-#define SYSCALL_ARG3(regs) PT_REGS_PARM3_CORE_SYSCALL(regs)
-#define SYSCALL_ARG4(regs) PT_REGS_PARM4_CORE_SYSCALL(regs)
-#define SYSCALL_ARG5(regs) PT_REGS_PARM5_CORE_SYSCALL(regs)
+#define SYSCALL_ARG1(regs) PT_REGS_PARM1_SYSCALL(regs)
+#define SYSCALL_ARG2(regs) PT_REGS_PARM2_SYSCALL(regs)
+#define SYSCALL_ARG3(regs) PT_REGS_PARM3_SYSCALL(regs)
+#define SYSCALL_ARG4(regs) PT_REGS_PARM4_SYSCALL(regs)
+#define SYSCALL_ARG5(regs) PT_REGS_PARM5_SYSCALL(regs)
 /* libbpf 1.1 stops at five; the sixth is the same register on both ABIs' syscall convention. */
 #if defined(bpf_target_x86)
-#define SYSCALL_ARG6(regs) BPF_CORE_READ(regs, r9)
+#define SYSCALL_ARG6(regs) ((regs)->r9)
 #elif defined(bpf_target_arm64)
-#define SYSCALL_ARG6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
+#define SYSCALL_ARG6(regs) ((regs)->regs[5])
 #else
 #error "SYSCALL_ARG6 is not defined for this architecture"
 #endif

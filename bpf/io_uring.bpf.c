@@ -30,7 +30,7 @@ int BPF_PROG(probity_io_uring_create, int fd, void *ring, u32 sq_entries, u32 cq
 	e.fd = fd;
 	e.sq_entries = sq_entries;
 	e.cq_entries = cq_entries;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_IO_URING);
 	return 0;
 }
@@ -105,7 +105,7 @@ static __always_inline void report_uring_connect(struct probity_config *cfg, str
 		e.sock_type = BPF_CORE_READ(sock, type);
 		e.protocol = BPF_CORE_READ(sock, sk, sk_protocol);
 	}
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_CONNECT);
 }
 

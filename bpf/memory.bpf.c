@@ -30,7 +30,7 @@ static __always_inline int report_memory(long ret, __u32 target, __u32 request, 
 			e.hdr.flags |= PROBITY_F_KILLED;
 		}
 	}
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_MEMORY);
 	return 0;
 }

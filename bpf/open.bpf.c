@@ -12,10 +12,16 @@
  */
 #include "enforce.bpf.h"
 
+/* Within a tick (at most 10 ms at HZ=100) of a clock reading that found the window open with
+ * this much to spare, the window is still open: the jiffies counter is read instead of the
+ * clock (a plain load rather than about 40 ns). */
+#define COALESCE_TICK_NS 10000000ULL
+
 /* The coalescing slot for a successful open, and whether this open folds into it (then the
- * caller reports nothing). On a miss the slot is claimed for this open. */
+ * caller reports nothing). On a miss the slot is claimed for this open, and *now is set to the
+ * time it read (the record's time). */
 static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid, struct file *f, __u32 dev, __u64 ino,
-					  long ret, __s32 flags, __u32 mode, __u16 sys, __u32 *count)
+					  long ret, __s32 flags, __u32 mode, __u16 sys, __u64 *now, __u32 *count)
 {
 	__u64 key = (ino ^ ((__u64)dev << 32)) * 0x100000001b3ULL;
 	key = (key ^ tgid) * 0x100000001b3ULL;
@@ -24,50 +30,61 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
 	if (!slot)
 		return false;
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (slot->ino == ino && slot->dev == dev && slot->tgid == tgid && slot->open_flags == flags) {
-		if (now - slot->window_start_ns < cfg->coalesce_window_ns) {
-			if (slot->suppressed == 0) {
-				/* First fold in this window: keep what a later record needs, the path too. */
-				struct scratch *s = get_scratch();
-				if (!s)
-					return false;
-				bool truncated = false;
-				/* (No record is in progress: the start of the scratch buffer is free.) */
-				__u32 len = write_dentry_path(s->buf, 0, (struct path *)&f->f_path, &truncated);
-				if (truncated || len == 0 || len > COALESCE_PATH_MAX)
-					return false; /* too long to keep: reported one by one */
-				bpf_probe_read_kernel(slot->path, COALESCE_PATH_MAX, s->buf);
-				slot->path_len = len;
-				struct task_struct *task = bpf_get_current_task_btf();
-				__u64 uid_gid = bpf_get_current_uid_gid();
-				slot->ppid = task->real_parent->tgid;
-				slot->uid = (__u32)uid_gid;
-				slot->gid = uid_gid >> 32;
-				slot->cgroup_id = bpf_get_current_cgroup_id();
-				slot->result = ret;
-				slot->mode = mode;
-				slot->syscall = sys;
-				__u8 one = 1;
-				bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
-			}
-			slot->suppressed += 1;
-			__u32 zero = 0;
-			__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
-			if (total)
-				*total += 1;
-			return true;
-		}
-		*count += slot->suppressed;
-	} else if (slot->suppressed > 0) {
-		/* The slot goes to another open: report what it had folded first. */
-		emit_folded(cfg, slot);
+	bool same = slot->ino == ino && slot->dev == dev && slot->tgid == tgid && slot->open_flags == flags;
+	__u64 jiffies = bpf_jiffies64();
+	bool open_window = same && jiffies == slot->checked_jiffies;
+	if (same && !open_window) {
+		*now = bpf_ktime_get_boot_ns();
+		__u64 elapsed = *now - slot->window_start_ns;
+		open_window = elapsed < cfg->coalesce_window_ns;
+		if (elapsed + COALESCE_TICK_NS < cfg->coalesce_window_ns)
+			slot->checked_jiffies = jiffies;
 	}
+	if (open_window) {
+		if (slot->suppressed == 0) {
+			/* First fold in this window: keep what a later record needs, the path too. */
+			struct scratch *s = get_scratch();
+			struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &index);
+			if (!s || !kept)
+				return false;
+			bool truncated = false;
+			/* (No record is in progress: the start of the scratch buffer is free.) */
+			__u32 len = write_dentry_path(s->buf, 0, (struct path *)&f->f_path, &truncated);
+			if (truncated || len == 0 || len > COALESCE_PATH_MAX)
+				return false; /* too long to keep: reported one by one */
+			bpf_probe_read_kernel(kept->path, COALESCE_PATH_MAX, s->buf);
+			kept->path_len = len;
+			struct task_struct *task = bpf_get_current_task_btf();
+			kept->ppid = task->real_parent->tgid;
+			kept->uid = task->cred->uid.val;
+			kept->gid = task->cred->gid.val;
+			kept->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+			kept->result = ret;
+			kept->mode = mode;
+			kept->syscall = sys;
+			__u8 one = 1;
+			bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
+		}
+		slot->suppressed += 1;
+		__u32 zero = 0;
+		__u64 *total = bpf_map_lookup_elem(&coalesced_total, &zero);
+		if (total)
+			*total += 1;
+		return true;
+	}
+	if (same)
+		*count += slot->suppressed;
+	else if (slot->suppressed > 0)
+		/* The slot goes to another open: report what it had folded first. */
+		emit_folded(cfg, slot, index);
+	if (*now == 0)
+		*now = bpf_ktime_get_boot_ns();
 	slot->ino = ino;
 	slot->dev = dev;
 	slot->tgid = tgid;
 	slot->open_flags = flags;
-	slot->window_start_ns = now;
+	slot->window_start_ns = *now;
+	slot->checked_jiffies = 0;
 	slot->suppressed = 0;
 	return false;
 }
@@ -83,6 +100,7 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!should_report(cfg, tgid))
 		return 0;
+
 	struct scratch *s = get_scratch();
 	if (!s) {
 		count_drop(PROBITY_KIND_OPEN);
@@ -92,17 +110,19 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 	struct file *f = ret >= 0 ? fd_to_file(task, (int)ret) : NULL;
 	__u64 ino = 0;
 	__u32 dev = 0;
-	if (f) {
-		struct inode *inode = BPF_CORE_READ(f, f_inode);
-		ino = BPF_CORE_READ(inode, i_ino);
-		dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	}
+	if (f)
+		ino = probity_file_object((__u64)f, &dev);
+
 	bool enforced = cfg->enforce && bpf_map_lookup_elem(&enforce_class, &tgid);
 
 	__u32 count = 1;
+	__u64 now = 0;
 	if (f && !enforced && cfg->coalesce_window_ns &&
-	    coalesce_open(cfg, tgid, f, dev, ino, ret, flags, mode, sys, &count))
+	    coalesce_open(cfg, tgid, f, dev, ino, ret, flags, mode, sys, &now, &count))
 		return 0;
+	if (now == 0)
+		now = bpf_ktime_get_boot_ns();
+
 
 	struct probity_open *e = (struct probity_open *)s->buf;
 	__u32 off = sizeof(*e);
@@ -110,13 +130,14 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 	if (n < 0)
 		n = 0;
 	__u32 plen = n;
-	fill_header(&e->hdr, PROBITY_KIND_OPEN, task);
+	fill_header_at(&e->hdr, PROBITY_KIND_OPEN, task, now);
 	if (count > 1)
 		e->hdr.flags |= PROBITY_F_COALESCED;
 	init_open_record(e, ret, flags, mode, dirfd, count, sys, plen);
 	e->ino = ino;
 	e->dev = dev;
 	off += plen;
+
 
 	if (plen > 1 && s->buf[sizeof(*e)] != '/')
 		e->hdr.flags |= PROBITY_F_RELATIVE;

@@ -278,7 +278,7 @@ int BPF_PROG(probity_fork, struct task_struct *parent, struct task_struct *child
 	fill_header(&e.hdr, PROBITY_KIND_FORK, parent);
 	e.child_pid = ctgid;
 	e.child_start_time_ns = child->start_boottime;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_FORK);
 	return 0;
 }
@@ -294,7 +294,7 @@ static long flush_step(__u64 index, void *ctx)
 	__u32 i = (__u32)index;
 	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &i);
 	if (slot && slot->tgid == f->tgid && slot->suppressed > 0) {
-		emit_folded(get_config(), slot);
+		emit_folded(get_config(), slot, i);
 		slot->ino = 0;
 		slot->dev = 0;
 	}
@@ -319,7 +319,7 @@ int BPF_PROG(probity_exit, struct task_struct *p, bool group_dead)
 	fill_header(&e.hdr, PROBITY_KIND_EXIT, p);
 	e.exit_code = p->exit_code;
 	e.start_time_ns = p->start_boottime;
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg)) != 0)
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_EXIT);
 	if (cfg && cfg->follow_tree)
 		bpf_map_delete_elem(&tracked, &tgid);
