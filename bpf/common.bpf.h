@@ -82,6 +82,16 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_map, &cpu);
 }
 
+/* Slot `index` of this CPU's `slots` in `map`. The kernel's caches are plain arrays of slots ×
+ * possible CPUs (user space sizes them before load), not per-CPU arrays: a per-CPU array reaches
+ * each value through a table of pointers, and on a distinct open that table and the slot were two
+ * cache misses in a row (perf put a quarter of the open program's own time on them). */
+static __always_inline void *cpu_slot(void *map, __u32 slots, __u32 index)
+{
+	__u32 key = bpf_get_smp_processor_id() * slots + index;
+	return bpf_map_lookup_elem(map, &key);
+}
+
 static __always_inline struct probity_config *get_config(void)
 {
 	__u32 zero = 0;
@@ -167,7 +177,7 @@ static __always_inline void emit(struct probity_config *cfg, void *rec, __u64 si
  * at the same index, touched only when it folds. The folded count is reported with them when the
  * slot is reused or the process exits. Failed opens and processes under enforcement are never
  * folded. */
-#define COALESCE_SLOTS 1024
+#define COALESCE_SLOTS PROBITY_COALESCE_SLOTS
 #define COALESCE_PATH_MAX 256
 
 struct coalesce_slot {
@@ -195,15 +205,15 @@ struct coalesce_kept {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, COALESCE_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COALESCE_SLOTS); /* × possible CPUs, at load */
 	__type(key, __u32);
 	__type(value, struct coalesce_slot);
 } coalesce SEC(".maps") __weak;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, COALESCE_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COALESCE_SLOTS); /* × possible CPUs, at load */
 	__type(key, __u32);
 	__type(value, struct coalesce_kept);
 } coalesce_kept SEC(".maps") __weak;
@@ -222,7 +232,7 @@ struct {
 static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot, __u32 index)
 {
 	struct scratch *s = get_scratch();
-	struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &index);
+	struct coalesce_kept *kept = cpu_slot(&coalesce_kept, COALESCE_SLOTS, index);
 	if (!s || !kept) {
 		count_drop(PROBITY_KIND_OPEN);
 		return;

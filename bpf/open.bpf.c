@@ -27,7 +27,7 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 	key = (key ^ tgid) * 0x100000001b3ULL;
 	key = (key ^ (__u32)flags) * 0x100000001b3ULL;
 	__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
-	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
+	struct coalesce_slot *slot = cpu_slot(&coalesce, COALESCE_SLOTS, index);
 	if (!slot)
 		return false;
 	bool same = slot->ino == ino && slot->dev == dev && slot->tgid == tgid && slot->open_flags == flags;
@@ -44,7 +44,7 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 		if (slot->suppressed == 0) {
 			/* First fold in this window: keep what a later record needs, the path too. */
 			struct scratch *s = get_scratch();
-			struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &index);
+			struct coalesce_kept *kept = cpu_slot(&coalesce_kept, COALESCE_SLOTS, index);
 			if (!s || !kept)
 				return false;
 			bool truncated = false;

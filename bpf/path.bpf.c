@@ -21,6 +21,10 @@ extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
  * record holds an ordinary absolute path ("/a/b\0") that the kernel programs can match. */
 struct dpath_stack {
 	__u64 dentry[PROBITY_DPATH_DEPTH];
+	/* What the directory cache compares, per dentry: its name's hash and length, and its
+	 * d_seq, which the kernel advances whenever the dentry is moved (rename) or unlinked. */
+	__u64 hash_len[PROBITY_DPATH_DEPTH];
+	__u32 seq[PROBITY_DPATH_DEPTH];
 	__u64 kept; /* see kept() */
 };
 
@@ -77,7 +81,10 @@ static long dpath_collect(__u64 index, void *ctx)
 		w->truncated = true;
 		return 1;
 	}
-	w->stack->dentry[w->depth & (PROBITY_DPATH_DEPTH_MASK)] = w->dentry;
+	__u32 at = w->depth & (PROBITY_DPATH_DEPTH_MASK);
+	w->stack->dentry[at] = w->dentry;
+	w->stack->hash_len[at] = dentry->d_name.hash_len;
+	w->stack->seq[at] = dentry->d_seq.seqcount.sequence;
 	w->depth += 1;
 	w->dentry = parent;
 	return 0;
@@ -89,6 +96,7 @@ struct dpath_emit {
 	__u32 depth;
 	__u32 start;
 	__u32 off;        /* where the terminating NUL of what is written so far stands */
+	__u32 dir_end;    /* where the leaf's directory ends: the '/' before the leaf's name */
 	bool truncated;
 };
 
@@ -102,6 +110,8 @@ static long dpath_write(__u64 index, void *ctx)
 		w->truncated = true;
 		return 1;
 	}
+	if (index == w->depth - 1)
+		w->dir_end = w->off;
 	__u32 slot = (w->depth - 1 - (__u32)index) & (PROBITY_DPATH_DEPTH_MASK);
 	struct dentry *dentry = KERNEL_OBJECT(struct dentry, w->stack->dentry[slot]);
 	const unsigned char *name = dentry->d_name.name;
@@ -113,6 +123,123 @@ static long dpath_write(__u64 index, void *ctx)
 	}
 	w->off += n;
 	return 0;
+}
+
+/* The directory cache: the paths of recently walked directories, per CPU, so that an open in a
+ * directory seen before reads one name (its own) instead of one per component. An entry is the
+ * chain of dentries the walk collected above the leaf, with each one's name hash and length and
+ * its d_seq, and the path those names spelled. It is used only when the walk of the open just made
+ * collected the very same chain: the same dentries, none renamed or unlinked since (their d_seq
+ * unchanged), none freed and reused under another name (the name hash and length), crossing the
+ * same mount points (the mount roots are not in the chain, but their mount points are). So the
+ * names the cache returns are the names the full walk would have read: rename, mount, unmount,
+ * chroot and namespaces are all seen through the chain itself, with no invalidation to miss.
+ * A slot is written under an odd version and read only when the version is even and unchanged
+ * across the read, so that a program preempted while filling a slot is never read half way. */
+#define DIR_CACHE_SLOTS PROBITY_DIR_CACHE_SLOTS
+#define DIR_CACHE_DEPTH 16
+#define DIR_CACHE_PATH_MAX 512
+
+struct dir_cache_slot {
+	__u32 version;  /* odd while being written */
+	__u32 depth;    /* dentries in the chain (0: empty) */
+	__u32 len;      /* bytes of the directory's path, without a NUL */
+	__u32 _pad;
+	__u64 dentry[DIR_CACHE_DEPTH];
+	__u64 hash_len[DIR_CACHE_DEPTH];
+	__u32 seq[DIR_CACHE_DEPTH];
+	char path[DIR_CACHE_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DIR_CACHE_SLOTS); /* × possible CPUs, at load */
+	__type(key, __u32);
+	__type(value, struct dir_cache_slot);
+} dir_cache SEC(".maps");
+
+/* Dentry walks answered from the directory cache, and walked in full, per CPU (0, 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} dir_cache_stats SEC(".maps");
+
+#define compiler_barrier() asm volatile("" ::: "memory")
+
+static __always_inline void count_dir_cache(__u32 hit)
+{
+	__u64 *n = bpf_map_lookup_elem(&dir_cache_stats, &hit);
+	if (n)
+		*n += 1;
+}
+
+/* The slot of the directory whose dentry is `dir`. */
+static __always_inline struct dir_cache_slot *dir_cache_slot(__u64 dir)
+{
+	__u32 index = (__u32)(((dir >> 6) * 0x9E3779B97F4A7C15ULL) >> 32) % DIR_CACHE_SLOTS;
+	return cpu_slot(&dir_cache, DIR_CACHE_SLOTS, index);
+}
+
+/* Whether `slot` holds the chain stack->*[1 .. depth-1] (the leaf's directory and up). */
+static __always_inline bool dir_cache_matches(struct dir_cache_slot *slot, struct dpath_stack *stack, __u32 depth)
+{
+	if (slot->depth != depth - 1)
+		return false;
+	for (__u32 i = 0; i < DIR_CACHE_DEPTH; i++) {
+		if (i + 1 >= depth)
+			break;
+		if (slot->dentry[i] != stack->dentry[i + 1] || slot->hash_len[i] != stack->hash_len[i + 1] ||
+		    slot->seq[i] != stack->seq[i + 1])
+			return false;
+	}
+	return true;
+}
+
+/* Keeps the directory path just written at `off` (`len` bytes) for the chain in `stack`. */
+static __always_inline void dir_cache_fill(struct dir_cache_slot *slot, struct dpath_stack *stack, __u32 depth,
+					   struct scratch *s, __u32 off, __u32 len)
+{
+	slot->version += 1;
+	compiler_barrier();
+	slot->depth = 0;
+	for (__u32 i = 0; i < DIR_CACHE_DEPTH; i++) {
+		if (i + 1 >= depth)
+			break;
+		slot->dentry[i] = stack->dentry[i + 1];
+		slot->hash_len[i] = stack->hash_len[i + 1];
+		slot->seq[i] = stack->seq[i + 1];
+	}
+	bpf_probe_read_kernel(slot->path, DIR_CACHE_PATH_MAX, &s->buf[bounded(off, SCRATCH_MASK)]);
+	slot->len = len;
+	slot->depth = depth - 1;
+	compiler_barrier();
+	slot->version += 1;
+}
+
+/* The path of the leaf at stack->dentry[0] written at `off` from the directory cache: the bytes
+ * written, NUL included, or 0 when the cache does not hold the leaf's directory. */
+static __always_inline __u32 dir_cache_write(struct dir_cache_slot *slot, struct dpath_stack *stack, __u32 depth,
+					     struct scratch *s, __u32 off)
+{
+	__u32 version = slot->version;
+	if (version & 1 || !dir_cache_matches(slot, stack, depth))
+		return 0;
+	__u32 len = slot->len;
+	if (len == 0 || len >= DIR_CACHE_PATH_MAX)
+		return 0;
+	bpf_probe_read_kernel(&s->buf[bounded(off, SCRATCH_MASK)], DIR_CACHE_PATH_MAX, slot->path);
+	compiler_barrier();
+	if (slot->version != version)
+		return 0;
+	__u32 at = off + len;
+	s->buf[bounded(at, SCRATCH_MASK)] = '/';
+	const unsigned char *name = KERNEL_OBJECT(struct dentry, stack->dentry[0])->d_name.name;
+	long n = bpf_probe_read_kernel_str(&s->buf[bounded(at + 1, SCRATCH_MASK)], 256, name);
+	if (n <= 0)
+		return 0;
+	return len + 1 + (__u32)n;
 }
 
 /*
@@ -147,11 +274,26 @@ __noinline __u32 probity_dentry_path(__u32 off, __u64 path_address)
 		s->buf[bounded(off + 1, SCRATCH_MASK)] = 0;
 		return 2 | truncated;
 	}
+	struct dir_cache_slot *slot = NULL;
+	if (w.depth >= 2 && w.depth - 1 <= DIR_CACHE_DEPTH && !w.truncated && !w.pseudo) {
+		slot = dir_cache_slot(stack->dentry[1]);
+		if (slot) {
+			__u32 n = dir_cache_write(slot, stack, w.depth, s, off);
+			if (n > 0 && n <= PROBITY_DPATH_MAX) {
+				count_dir_cache(1);
+				return n;
+			}
+		}
+	}
 	struct dpath_emit e = { .stack = stack, .s = s, .depth = w.depth, .start = off, .off = off };
 	bpf_loop(PROBITY_DPATH_DEPTH, dpath_write, &e, 0);
 	s->buf[bounded(e.off, SCRATCH_MASK)] = 0;
 	if (e.truncated)
 		truncated = DPATH_TRUNCATED_BIT;
+	else if (slot && e.dir_end > off && e.dir_end - off < DIR_CACHE_PATH_MAX) {
+		dir_cache_fill(slot, stack, w.depth, s, off, e.dir_end - off);
+		count_dir_cache(0);
+	}
 	return ((e.off - off + 1) & (PROBITY_DPATH_MAX * 2 - 1)) | truncated;
 }
 

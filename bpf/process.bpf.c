@@ -292,7 +292,7 @@ static long flush_step(__u64 index, void *ctx)
 {
 	struct flush_folded *f = ctx;
 	__u32 i = (__u32)index;
-	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &i);
+	struct coalesce_slot *slot = cpu_slot(&coalesce, COALESCE_SLOTS, i);
 	if (slot && slot->tgid == f->tgid && slot->suppressed > 0) {
 		emit_folded(get_config(), slot, i);
 		slot->ino = 0;

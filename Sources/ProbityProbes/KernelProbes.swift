@@ -282,15 +282,22 @@ public final class KernelProbes: @unchecked Sendable {
         if rc != 0 { throw ProbeError(operation: "set the ring buffer size to \(size)", errno: -rc) }
     }
 
-    /// The scratch map has one slot per possible CPU.
+    /// The scratch map has one slot per possible CPU; the kernel's caches (coalescing, the
+    /// directory cache) have their slots once per possible CPU, indexed by CPU in the programs.
     private static func setScratchSlots(_ obj: OpaquePointer) throws(ProbeError) {
-        guard let map = bpf_object__find_map_by_name(obj, "scratch_map") else {
-            throw ProbeError(operation: "find map scratch_map", errno: ENOENT)
-        }
         let cpus = libbpf_num_possible_cpus()
         if cpus <= 0 { throw ProbeError(operation: "count the possible CPUs", errno: -cpus) }
-        let rc = bpf_map__set_max_entries(map, UInt32(cpus))
-        if rc != 0 { throw ProbeError(operation: "size the scratch map for \(cpus) CPUs", errno: -rc) }
+        let perCPU: [(map: String, slots: Int32)] = [
+            ("scratch_map", 1), ("coalesce", PROBITY_COALESCE_SLOTS), ("coalesce_kept", PROBITY_COALESCE_SLOTS),
+            ("dir_cache", PROBITY_DIR_CACHE_SLOTS),
+        ]
+        for (name, slots) in perCPU {
+            guard let map = bpf_object__find_map_by_name(obj, name) else {
+                throw ProbeError(operation: "find map \(name)", errno: ENOENT)
+            }
+            let rc = bpf_map__set_max_entries(map, UInt32(slots) * UInt32(cpus))
+            if rc != 0 { throw ProbeError(operation: "size the map \(name) for \(cpus) CPUs", errno: -rc) }
+        }
     }
 
     static func mapFD(_ obj: OpaquePointer, _ name: String) throws(ProbeError) -> Int32 {

@@ -213,4 +213,52 @@ final class PathEvasionTests: XCTestCase {
             }
         }
     }
+
+    /// The kernel keeps the paths of recently walked directories (bpf/path.bpf.c) and reuses one
+    /// only when the new walk collects the same chain of dentries, none renamed or unlinked since.
+    /// Tried as an attacker would: warm the cache with an innocent directory, then move it (in
+    /// place, to another parent, by renaming an ancestor, by swapping it with RENAME_EXCHANGE),
+    /// bind-mount it elsewhere and unmount, and remove it and make another directory in its place,
+    /// opening the same file after each step from one process on one CPU (the cache is per CPU).
+    /// Every open must carry the path the file has at that moment, never a remembered one.
+    func testDirectoryCacheNeverReturnsAStalePath() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer {
+            _ = umount2(dir + "/m", Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let script = """
+            import ctypes, os, subprocess, sys
+            d = sys.argv[1]
+            libc = ctypes.CDLL(None, use_errno=True)
+            def touch(p):
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                open(p, 'w').close()
+            def probe(p):
+                for _ in range(3): os.close(os.open(p, os.O_RDONLY))
+            touch(d + '/a/f'); probe(d + '/a/f')
+            os.rename(d + '/a', d + '/b'); probe(d + '/b/f')
+            os.mkdir(d + '/c'); os.rename(d + '/b', d + '/c/b'); probe(d + '/c/b/f')
+            os.rename(d + '/c', d + '/e'); probe(d + '/e/b/f')
+            touch(d + '/x/f'); probe(d + '/x/f'); probe(d + '/e/b/f')
+            assert libc.renameat2(-100, (d + '/x').encode(), -100, (d + '/e/b').encode(), 2) == 0
+            probe(d + '/e/b/f'); probe(d + '/x/f')
+            os.mkdir(d + '/m')
+            subprocess.run(['mount', '--bind', d + '/e', d + '/m'], check=True)
+            probe(d + '/m/b/f'); probe(d + '/e/b/f')
+            subprocess.run(['umount', d + '/m'], check=True)
+            probe(d + '/e/b/f')
+            os.remove(d + '/e/b/f'); os.rmdir(d + '/e/b')
+            touch(d + '/e/g/f'); probe(d + '/e/g/f')
+            """
+        let run = try Kernel.trace(["taskset", "-c", "0", "python3", "-c", script, dir])
+        let opens = run.opens.filter { $0.result >= 0 && $0.requestedPath.hasPrefix(dir) && $0.requestedPath.hasSuffix("/f") && !$0.flags.writes }
+        XCTAssertGreaterThanOrEqual(opens.count, 12 * 3, run.dump)
+        for open in opens {
+            XCTAssertEqual(open.path, open.requestedPath, "the object's path must be where the file is now")
+        }
+        for expected in ["/b/f", "/c/b/f", "/e/b/f", "/x/f", "/m/b/f", "/e/g/f"] {
+            XCTAssertTrue(opens.contains { $0.path == dir + expected }, "no open reported as \(dir + expected)")
+        }
+    }
 }
