@@ -46,18 +46,22 @@ public struct PathIndex: Sendable {
     /// Everything the index holds, behind one reference: a copy of the index (which reading it
     /// from a global or a class property makes for each call) retains one object instead of ten
     /// arrays. Mutations go through ``unique()`` (copy on write).
+    ///
+    /// Its properties are not checked for exclusive access at run time (each check is a runtime
+    /// call on every lookup): a `Storage` is only mutated through a `PathIndex` that holds the
+    /// only reference to it, inside a mutating method, which the compiler checks statically.
     private final class Storage: @unchecked Sendable {  // mutated only while uniquely referenced
-        var packages: [InstalledPackage] = []
+        @exclusivity(unchecked) var packages: [InstalledPackage] = []
         /// File path → package id, or ``sharedFlag`` | an index into ``shared``.
-        var files = PathTable()
+        @exclusivity(unchecked) var files = PathTable()
         /// Owner lists for paths that more than one package lists (directories, mostly).
-        var shared: [[UInt32]] = []
+        @exclusivity(unchecked) var shared: [[UInt32]] = []
         /// Root prefix hash → index into ``rootEntries`` (several for different roots with one hash).
-        var roots = HashTable(capacity: 64)
-        var rootEntries: [(path: String, package: UInt32)] = []
-        var aliases: [(alias: String, target: String)] = []
-        var aliasBytes: [(alias: [UInt8], target: [UInt8])] = []
-        var keyMask: UInt64 = .max
+        @exclusivity(unchecked) var roots = HashTable(capacity: 64)
+        @exclusivity(unchecked) var rootEntries: [(path: String, package: UInt32)] = []
+        @exclusivity(unchecked) var aliases: [(alias: String, target: String)] = []
+        @exclusivity(unchecked) var aliasBytes: [(alias: [UInt8], target: [UInt8])] = []
+        @exclusivity(unchecked) var keyMask: UInt64 = .max
 
         init() {}
 
