@@ -403,9 +403,9 @@ private struct DirectoryTable {
     /// Adds the directory `path[0..<end]`, not stored yet, as `number`; `key(number)` gives the key
     /// of a stored directory when the table grows.
     mutating func insert(_ path: UnsafeRawBufferPointer, _ end: Int, number: UInt32, key: UInt64, rekey: (UInt32) -> UInt64) {
-        if (count + 1) * 10 > slots.count * 7 {
+        if (count + 1) * 5 > slots.count * 4 {
             let old = slots
-            slots = [Slot](repeating: Slot(), count: old.count * 2)
+            slots = [Slot](repeating: Slot(), count: old.count + old.count / 2)
             for slot in old where slot.head != 0 {
                 place(slot, key: rekey(UInt32(truncatingIfNeeded: slot.head) &- 1))
             }
