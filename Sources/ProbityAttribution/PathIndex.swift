@@ -25,24 +25,63 @@ public struct PathIndex: Sendable {
         public var match: Match
     }
 
-    public private(set) var packages: [InstalledPackage] = []
-    /// File path → package id, or ``sharedFlag`` | an index into ``shared``.
-    private var files = PathTable()
-    /// Owner lists for paths that more than one package lists (directories, mostly).
-    private var shared: [[UInt32]] = []
-    /// Root prefix hash → index into ``rootEntries`` (several for different roots with one hash).
-    private var roots = HashTable(capacity: 64)
-    private var rootEntries: [(path: String, package: UInt32)] = []
+    /// The packages, by id.
+    public var packages: [InstalledPackage] { storage.packages }
     /// Directory aliases, e.g. `/bin` → `/usr/bin` on a merged-/usr system.
-    public private(set) var aliases: [(alias: String, target: String)] = []
-    private var aliasBytes: [(alias: [UInt8], target: [UInt8])] = []
+    public var aliases: [(alias: String, target: String)] { storage.aliases }
     /// The number of distinct file paths indexed.
-    public var fileCount: Int { files.count }
+    public var fileCount: Int { storage.files.count }
 
     /// Test hook: keys are `hash & keyMask`, so 0 makes every path and every root collide. Set it
     /// before adding anything.
-    var keyMask: UInt64 = .max {
-        didSet { files.keyMask = keyMask }
+    var keyMask: UInt64 {
+        get { storage.keyMask }
+        set {
+            unique()
+            storage.keyMask = newValue
+            storage.files.keyMask = newValue
+        }
+    }
+
+    /// Everything the index holds, behind one reference: a copy of the index (which reading it
+    /// from a global or a class property makes for each call) retains one object instead of ten
+    /// arrays. Mutations go through ``unique()`` (copy on write).
+    ///
+    /// Its properties are not checked for exclusive access at run time (each check is a runtime
+    /// call on every lookup): a `Storage` is only mutated through a `PathIndex` that holds the
+    /// only reference to it, inside a mutating method, which the compiler checks statically.
+    private final class Storage: @unchecked Sendable {  // mutated only while uniquely referenced
+        @exclusivity(unchecked) var packages: [InstalledPackage] = []
+        /// File path → package id, or ``sharedFlag`` | an index into ``shared``.
+        @exclusivity(unchecked) var files = PathTable()
+        /// Owner lists for paths that more than one package lists (directories, mostly).
+        @exclusivity(unchecked) var shared: [[UInt32]] = []
+        /// Root prefix hash → index into ``rootEntries`` (several for different roots with one hash).
+        @exclusivity(unchecked) var roots = HashTable(capacity: 64)
+        @exclusivity(unchecked) var rootEntries: [(path: String, package: UInt32)] = []
+        @exclusivity(unchecked) var aliases: [(alias: String, target: String)] = []
+        @exclusivity(unchecked) var aliasBytes: [(alias: [UInt8], target: [UInt8])] = []
+        @exclusivity(unchecked) var keyMask: UInt64 = .max
+
+        init() {}
+
+        init(copying other: Storage) {
+            packages = other.packages
+            files = other.files
+            shared = other.shared
+            roots = other.roots
+            rootEntries = other.rootEntries
+            aliases = other.aliases
+            aliasBytes = other.aliasBytes
+            keyMask = other.keyMask
+        }
+    }
+
+    private var storage = Storage()
+
+    /// Makes ``storage`` this index's own before a mutation.
+    private mutating func unique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
     }
 
     private static let sharedFlag: UInt32 = 1 << 31
@@ -54,21 +93,24 @@ public struct PathIndex: Sendable {
     /// Adds a package; returns its id for ``addFile(_:package:)`` and ``addRoot(_:package:)``.
     @discardableResult
     public mutating func add(_ package: InstalledPackage) -> UInt32 {
-        packages.append(package)
-        return UInt32(packages.count - 1)
+        unique()
+        storage.packages.append(package)
+        return UInt32(storage.packages.count - 1)
     }
 
     /// Records that `path` (absolute) belongs to `package`.
     public mutating func addFile(_ path: String, package: UInt32) {
-        let (slot, inserted) = PathTable.withBytes(path) { files.slot(for: $0, inserting: package) }
+        unique()
+        let storage = self.storage
+        let (slot, inserted) = PathTable.withBytes(path) { storage.files.slot(for: $0, inserting: package) }
         guard !inserted else { return }
-        let current = files.value(at: slot)
+        let current = storage.files.value(at: slot)
         if current & Self.sharedFlag != 0 {
             let s = Int(current & ~Self.sharedFlag)
-            if !shared[s].contains(package) { shared[s].append(package) }
+            if !storage.shared[s].contains(package) { storage.shared[s].append(package) }
         } else if current != package {
-            shared.append([current, package])
-            files.setValue(UInt32(shared.count - 1) | Self.sharedFlag, at: slot)
+            storage.shared.append([current, package])
+            storage.files.setValue(UInt32(storage.shared.count - 1) | Self.sharedFlag, at: slot)
         }
     }
 
@@ -76,25 +118,28 @@ public struct PathIndex: Sendable {
     /// root or an exact file entry says otherwise. Adding the same root again gives it to the
     /// later package.
     public mutating func addRoot(_ path: String, package: UInt32) {
+        unique()
+        let storage = self.storage
         var p = path
         while p.utf8.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        let key = Self.prefixHash(p) & keyMask
+        let key = Self.prefixHash(p) & storage.keyMask
         let existing = PathTable.withBytes(p) { bytes in
-            roots.find(key) { entry, _ in Self.rootPath(rootEntries[Int(entry)].path, equals: bytes) }
+            storage.roots.find(key) { entry, _ in Self.rootPath(storage.rootEntries[Int(entry)].path, equals: bytes) }
         }
         if let existing {
-            rootEntries[Int(roots.value(at: existing))] = (p, package)
+            storage.rootEntries[Int(storage.roots.value(at: existing))] = (p, package)
         } else {
-            roots.insert(key, value: UInt32(rootEntries.count), aux: 0)
-            rootEntries.append((p, package))
+            storage.roots.insert(key, value: UInt32(storage.rootEntries.count), aux: 0)
+            storage.rootEntries.append((p, package))
         }
     }
 
     /// Declares that paths under `alias` are the same files as under `target` (a symlinked
     /// directory such as `/bin` → `/usr/bin`).
     public mutating func addAlias(_ alias: String, target: String) {
-        aliases.append((alias, target))
-        aliasBytes.append((Array(alias.utf8), Array(target.utf8)))
+        unique()
+        storage.aliases.append((alias, target))
+        storage.aliasBytes.append((Array(alias.utf8), Array(target.utf8)))
     }
 
     /// The packages owning `path`: every package that lists it as a file (as `dpkg -S` does),
@@ -102,8 +147,8 @@ public struct PathIndex: Sendable {
     public func owners(of path: String) -> [Owner] {
         switch lookup(path) {
         case .file(let value)?:
-            let ids = value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)] : [value]
-            return ids.map { Owner(package: packages[Int($0)], match: .file) }
+            let ids = value & Self.sharedFlag != 0 ? storage.shared[Int(value & ~Self.sharedFlag)] : [value]
+            return ids.map { Owner(package: storage.packages[Int($0)], match: .file) }
         case .root(let entry)?:
             return [rootOwner(entry)]
         case nil:
@@ -116,7 +161,7 @@ public struct PathIndex: Sendable {
     public func ownerID(of path: String) -> UInt32? {
         switch lookup(path) {
         case .file(let value)?: return firstID(value)
-        case .root(let entry)?: return rootEntries[Int(entry)].package
+        case .root(let entry)?: return storage.rootEntries[Int(entry)].package
         case nil: return nil
         }
     }
@@ -124,7 +169,7 @@ public struct PathIndex: Sendable {
     /// The most specific owner (the first listed for a shared path), or nil.
     public func owner(of path: String) -> Owner? {
         switch lookup(path) {
-        case .file(let value)?: return Owner(package: packages[Int(firstID(value))], match: .file)
+        case .file(let value)?: return Owner(package: storage.packages[Int(firstID(value))], match: .file)
         case .root(let entry)?: return rootOwner(entry)
         case nil: return nil
         }
@@ -133,7 +178,7 @@ public struct PathIndex: Sendable {
     private enum Hit {
         /// A file entry's value (a package id or a shared list).
         case file(UInt32)
-        /// An index into ``rootEntries``.
+        /// An index into the root entries.
         case root(UInt32)
     }
 
@@ -142,28 +187,28 @@ public struct PathIndex: Sendable {
     @inline(__always)
     private func lookup(_ path: String) -> Hit? {
         PathTable.withBytes(path) { bytes in
-            if let value = files.value(bytes) { return .file(value) }
-            if !aliasBytes.isEmpty, let value = firstAliased(bytes, { files.value($0) }) { return .file(value) }
+            if let value = storage.files.value(bytes) { return .file(value) }
+            if !storage.aliasBytes.isEmpty, let value = firstAliased(bytes, { storage.files.value($0) }) { return .file(value) }
             if let entry = rootEntry(bytes) { return .root(entry) }
-            if !aliasBytes.isEmpty, let entry = firstAliased(bytes, { rootEntry($0) }) { return .root(entry) }
+            if !storage.aliasBytes.isEmpty, let entry = firstAliased(bytes, { rootEntry($0) }) { return .root(entry) }
             return nil
         }
     }
 
     @inline(__always)
     private func firstID(_ value: UInt32) -> UInt32 {
-        value & Self.sharedFlag != 0 ? shared[Int(value & ~Self.sharedFlag)][0] : value
+        value & Self.sharedFlag != 0 ? storage.shared[Int(value & ~Self.sharedFlag)][0] : value
     }
 
     private func rootOwner(_ entry: UInt32) -> Owner {
-        let (rootPath, package) = rootEntries[Int(entry)]
-        return Owner(package: packages[Int(package)], match: .root(rootPath))
+        let (rootPath, package) = storage.rootEntries[Int(entry)]
+        return Owner(package: storage.packages[Int(package)], match: .root(rootPath))
     }
 
     /// The longest root whose stored path equals a whole-component prefix of `path` (the part
     /// before one of its `/`, or all of it).
     private func rootEntry(_ path: UnsafeRawBufferPointer) -> UInt32? {
-        guard !roots.isEmpty else { return nil }
+        guard !storage.roots.isEmpty else { return nil }
         var best: UInt32?
         var h = Self.offsetBasis
         for i in 0..<path.count {
@@ -178,7 +223,7 @@ public struct PathIndex: Sendable {
     /// The root stored for exactly `prefix` (whose prefix hash is `h`).
     @inline(__always)
     private func root(_ h: UInt64, _ prefix: UnsafeRawBufferPointer) -> UInt32? {
-        roots.value(h & keyMask) { entry, _ in Self.rootPath(rootEntries[Int(entry)].path, equals: prefix) }
+        storage.roots.value(h & storage.keyMask) { entry, _ in Self.rootPath(storage.rootEntries[Int(entry)].path, equals: prefix) }
     }
 
     @inline(__always)
@@ -189,7 +234,7 @@ public struct PathIndex: Sendable {
     /// `body`'s first non-nil answer for the forms of `path` under the other name of an alias
     /// (`/usr/bin/x` → `/bin/x`, `/bin/x` → `/usr/bin/x`), built on the stack.
     private func firstAliased<T>(_ path: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> T?) -> T? {
-        for (alias, target) in aliasBytes {
+        for (alias, target) in storage.aliasBytes {
             if let found = Self.rewritten(path, from: target, to: alias, body) { return found }
             if let found = Self.rewritten(path, from: alias, to: target, body) { return found }
         }

@@ -138,4 +138,59 @@ final class PathIndexCollisionTests: XCTestCase {
             XCTAssertNil(digests.expected(for: "/usr/share/d\(i / 40)/g\(i)"))
         }
     }
+
+    /// The table compares a path in two parts: its directory (the bytes up to the last `/`, stored
+    /// once, the first 56 inline in the directory table) and its name (up to 15 bytes inline in
+    /// the slot, with the length; longer names as 8 bytes, the length and the stored rest). Paths
+    /// that differ only where one of those parts is stored out of line, or only in length or in
+    /// zero bytes, must still be told apart, with every key colliding and without.
+    func testNamesAndDirectoriesAreComparedInFull() {
+        let longDirectory = "/opt/" + String(repeating: "d", count: 60) + "/"
+        let names = ["", "a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmno", "abcdefghijklmnop",
+                     "abcdefghijklmnopq", String(repeating: "n", count: 40), "ls", "ls\0", "ls\0\0", "\0"]
+        var stored: [String] = []
+        for directory in ["/", "/usr/bin/", "/usr/bin/x/", longDirectory, "rel/"] {
+            for name in names { stored.append(directory + name) }
+        }
+        stored.append("no-slash")
+        let twin = "/opt/" + String(repeating: "d", count: 59) + "e/"  // as long as longDirectory, differs at byte 64
+        stored.append(twin + "abcdefghijklmnop")
+        for mask: UInt64 in [0, 0xff, .max] {
+            var index = PathIndex()
+            index.keyMask = mask
+            var ids: [UInt32] = []
+            for (i, path) in stored.enumerated() {
+                ids.append(index.add(package("p\(i)")))
+                index.addFile(path, package: ids[i])
+            }
+            XCTAssertEqual(index.fileCount, stored.count)
+            for (i, path) in stored.enumerated() {
+                XCTAssertEqual(index.ownerID(of: path), ids[i], "\(path.debugDescription) mask \(mask)")
+            }
+            let strangers = ["/usr/bin/abcdefghijklmnoq", "/usr/bin/abcdefghijklmnoP", "/usr/bin/" + String(repeating: "n", count: 39) + "m",
+                             "/usr/bin/" + String(repeating: "n", count: 41), "/usr/bin/abcdefgi", "/usr/bin/ls\0\0\0", "/usr/bin/\0\0",
+                             "/usr/bin/abcdefghijklmn", twin + "a", twin + "ls", "/opt/" + String(repeating: "d", count: 59) + "f/abcdefghijklmnop",
+                             String(longDirectory.dropLast(2)) + "/a",
+                             "/usr/bin/x", "/usr/bin", "/usr/bin//ls", "/usr/sbin/ls", "//ls", "no-slasH", "no-slash/", "rel", "/rel/ls"]
+            for stranger in strangers {
+                XCTAssertNil(index.ownerID(of: stranger), "\(stranger.debugDescription) mask \(mask)")
+            }
+        }
+    }
+
+    /// Many names of every length over the table's growth, with full keys and with 4-bit keys.
+    func testNamesOfEveryLengthOverGrowth() {
+        for mask: UInt64 in [0xf, .max] {
+            var digests = DigestIndex()
+            digests.keyMask = mask
+            func path(_ i: Int) -> String { "/srv/d\(i % 97)/" + String(repeating: "x", count: i % 37) + "\(i)" }
+            for i in 0..<3_000 { digests.add(path(i), .init(algorithm: .md5, bytes: [UInt8(i & 0xff), UInt8(i >> 8)]), source: .dpkg) }
+            XCTAssertEqual(digests.count, 3_000)
+            for i in 0..<3_000 {
+                XCTAssertEqual(digests.expected(for: path(i))?.digest.bytes, [UInt8(i & 0xff), UInt8(i >> 8)], path(i))
+                XCTAssertNil(digests.expected(for: path(i) + "0"))
+                XCTAssertNil(digests.expected(for: "/srv/d\(i % 97)x/" + String(repeating: "x", count: i % 37) + "\(i)"))
+            }
+        }
+    }
 }
