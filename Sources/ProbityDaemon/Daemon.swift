@@ -169,7 +169,8 @@ public final class Daemon: @unchecked Sendable {
         self.server = server
 
         var evaluator = Evaluator(contracts: contracts.snapshot.contracts)
-        if let dns { evaluator.hostnames = { dns.names(for: $0.address) } }
+        // As `probity run` does: a connect with no name yet waits once for the DNS thread.
+        if let dns { evaluator.hostnames = { dns.namesCatchingUp(for: $0.address) } }
         let pipeline = PipelineState(daemon: self, evaluator: evaluator)
         monitor.start { event, context in pipeline.handle(event, context: context, monitor: monitor) }
         server.start()

@@ -130,12 +130,7 @@ public enum Run {
         if let dns {
             // A connect can reach the pipeline before the DNS thread has read the answer that named
             // its address: when no name is known yet, let the DNS thread catch up once, then judge.
-            evaluator.hostnames = { destination in
-                let names = dns.names(for: destination.address)
-                if !names.isEmpty { return names }
-                dns.waitUntilCaughtUp()
-                return dns.names(for: destination.address)
-            }
+            evaluator.hostnames = { dns.namesCatchingUp(for: $0.address) }
         }
         let state = RunState(
             evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose, enforcement: enforcement)

@@ -190,6 +190,16 @@ public final class DNSObserver: @unchecked Sendable {
         }
     }
 
+    /// The names of `address` for a verdict: when none is known yet, the reader thread is let
+    /// catch up once (``waitUntilCaughtUp(timeout:)``) and the table read again, since a connect
+    /// can reach the pipeline before the answer that named its address was read.
+    public func namesCatchingUp(for address: String) -> [String] {
+        let names = names(for: address)
+        if !names.isEmpty { return names }
+        waitUntilCaughtUp()
+        return self.names(for: address)
+    }
+
     /// Stores the facts of one DNS response, as the reader thread does for each it believes.
     public func record(_ answers: DNSAnswerSet, at now: ContinuousClock.Instant = .now) {
         state.withLock { state in
