@@ -244,7 +244,7 @@ struct PathTable: Sendable {
         let old = slots
         slots = [Slot](repeating: .empty, count: old.count + old.count / 2)
         for slot in old where slot.head != 0 {
-            place(slot, key: storedKey(slot) & keyMask)
+            _ = place(slot, key: storedKey(slot) & keyMask)
         }
     }
 

@@ -35,6 +35,7 @@ public enum PathText {
 
     /// Removes `.` and empty components and resolves `..` lexically. Keeps a leading `/`.
     public static func normalize(_ path: String) -> String {
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             switch part {
@@ -45,6 +46,37 @@ public enum PathText {
         }
         let joined = parts.joined(separator: "/")
         return path.hasPrefix("/") ? "/" + joined : joined
+    }
+
+    /// Whether `path` is already what ``normalize(_:)`` returns: no empty, `.` or `..`
+    /// component and no trailing `/` (except the root itself). One pass over the bytes, so
+    /// that the common case (a path already clean) costs no splitting and joining.
+    static func isNormal(_ path: String) -> Bool {
+        if let answer = path.utf8.withContiguousStorageIfAvailable({ isNormal(bytes: $0) }) { return answer }
+        return Array(path.utf8).withUnsafeBufferPointer { isNormal(bytes: $0) }
+    }
+
+    private static func isNormal(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        if bytes.isEmpty { return true }
+        if bytes.count == 1 { return bytes[0] != dot }
+        if bytes[bytes.count - 1] == slash { return false }
+        var componentStart = 0
+        var index = 0
+        while index <= bytes.count {
+            if index == bytes.count || bytes[index] == slash {
+                let length = index - componentStart
+                if index < bytes.count || length > 0 {
+                    // An empty component is only allowed as the leading one of an absolute path.
+                    if length == 0 && componentStart != 0 { return false }
+                    if length == 1 && bytes[componentStart] == dot { return false }
+                    if length == 2 && bytes[componentStart] == dot && bytes[componentStart + 1] == dot { return false }
+                }
+                componentStart = index + 1
+            }
+            index += 1
+        }
+        return true
     }
 
     /// A `sun_path`: up to the first NUL, or, for the abstract namespace (the kernel side marks
