@@ -158,22 +158,7 @@ struct {
 	__type(value, struct dir_cache_slot);
 } dir_cache SEC(".maps");
 
-/* Dentry walks answered from the directory cache, and walked in full, per CPU (0, 1). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} dir_cache_stats SEC(".maps");
-
 #define compiler_barrier() asm volatile("" ::: "memory")
-
-static __always_inline void count_dir_cache(__u32 hit)
-{
-	__u64 *n = bpf_map_lookup_elem(&dir_cache_stats, &hit);
-	if (n)
-		*n += 1;
-}
 
 /* The slot of the directory whose dentry is `dir`. */
 static __always_inline struct dir_cache_slot *dir_cache_slot(__u64 dir)
@@ -280,7 +265,6 @@ __noinline __u32 probity_dentry_path(__u32 off, __u64 path_address)
 		if (slot) {
 			__u32 n = dir_cache_write(slot, stack, w.depth, s, off);
 			if (n > 0 && n <= PROBITY_DPATH_MAX) {
-				count_dir_cache(1);
 				return n;
 			}
 		}
@@ -292,7 +276,6 @@ __noinline __u32 probity_dentry_path(__u32 off, __u64 path_address)
 		truncated = DPATH_TRUNCATED_BIT;
 	else if (slot && e.dir_end > off && e.dir_end - off < DIR_CACHE_PATH_MAX) {
 		dir_cache_fill(slot, stack, w.depth, s, off, e.dir_end - off);
-		count_dir_cache(0);
 	}
 	return ((e.off - off + 1) & (PROBITY_DPATH_MAX * 2 - 1)) | truncated;
 }

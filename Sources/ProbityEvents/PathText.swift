@@ -35,7 +35,11 @@ public enum PathText {
 
     /// Removes `.` and empty components and resolves `..` lexically. Keeps a leading `/`.
     public static func normalize(_ path: String) -> String {
-        if isNormal(path) { return path }
+        isNormal(path) ? path : normalizeBySplitting(path)
+    }
+
+    /// ``normalize(_:)`` for a path that needs it: split on `/`, resolve, join.
+    static func normalizeBySplitting(_ path: String) -> String {
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             switch part {

@@ -159,7 +159,7 @@ public final class KernelProbes: @unchecked Sendable {
 
         do throws(ProbeError) {
             try Self.setRingSize(obj, bytes: options.ringBufferBytes)
-            try Self.setScratchSlots(obj)
+            try Self.sizePerCPUSlots(obj)
             var status: [String: HookStatus] = [:]
             let vmlinux = btf__load_vmlinux_btf()
             defer { if let vmlinux { btf__free(vmlinux) } }
@@ -284,7 +284,7 @@ public final class KernelProbes: @unchecked Sendable {
 
     /// The scratch map has one slot per possible CPU; the kernel's caches (coalescing, the
     /// directory cache) have their slots once per possible CPU, indexed by CPU in the programs.
-    private static func setScratchSlots(_ obj: OpaquePointer) throws(ProbeError) {
+    private static func sizePerCPUSlots(_ obj: OpaquePointer) throws(ProbeError) {
         let cpus = libbpf_num_possible_cpus()
         if cpus <= 0 { throw ProbeError(operation: "count the possible CPUs", errno: -cpus) }
         let perCPU: [(map: String, slots: Int32)] = [
