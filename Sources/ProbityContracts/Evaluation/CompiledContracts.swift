@@ -58,10 +58,29 @@ public struct ContractVariables: Sendable, Hashable {
 /// Path patterns compiled for matching: absolute globs, and globs relative to the package's
 /// own directory (`{package}/...`).
 struct CompiledPatterns: Sendable {
-    var absolute: [PathGlob] = []
-    var packageRelative: [PathGlob] = []
-    /// The pattern as written, per compiled glob, for evidence.
-    var isEmpty: Bool { absolute.isEmpty && packageRelative.isEmpty }
+    /// What matching reads, in one object: rules are classes that hold several pattern lists, and
+    /// reading a list out of one costs a reference count per stored array (measured: the
+    /// evaluator's largest cost once the prefixes were in a trie). Never mutated once shared:
+    /// adding a pattern builds a new one (only while a contract is compiled).
+    private final class Storage: Sendable {
+        let absolute: [PathGlob]
+        /// The absolute patterns by literal prefix: which of them can match a path at all.
+        let absoluteByPrefix: LiteralPrefixTrie
+        let packageRelative: [PathGlob]
+
+        init(absolute: [PathGlob] = [], absoluteByPrefix: LiteralPrefixTrie = LiteralPrefixTrie(), packageRelative: [PathGlob] = []) {
+            self.absolute = absolute
+            self.absoluteByPrefix = absoluteByPrefix
+            self.packageRelative = packageRelative
+        }
+    }
+
+    private var storage = Storage()
+    /// Absolute globs, in the order written.
+    var absolute: [PathGlob] { storage.absolute }
+    /// Globs relative to the package's directory, in the order written.
+    var packageRelative: [PathGlob] { storage.packageRelative }
+    var isEmpty: Bool { storage.absolute.isEmpty && storage.packageRelative.isEmpty }
 
     init() {}
 
@@ -76,15 +95,30 @@ struct CompiledPatterns: Sendable {
     mutating func add(_ text: String, variables: ContractVariables) {
         if text.hasPrefix("{package}") {
             let rest = text.dropFirst("{package}".count)
-            for expanded in variables.expand(String(rest)) { packageRelative.append(PathGlob(expanded, relative: true)) }
+            let relative = variables.expand(String(rest)).map { PathGlob($0, relative: true) }
+            storage = Storage(absolute: storage.absolute, absoluteByPrefix: storage.absoluteByPrefix,
+                              packageRelative: storage.packageRelative + relative)
         } else {
-            for expanded in variables.expand(text) { absolute.append(PathGlob(expanded)) }
+            for expanded in variables.expand(text) { append(PathGlob(expanded)) }
         }
+    }
+
+    /// Adds an absolute pattern.
+    mutating func append(_ glob: PathGlob) {
+        var trie = storage.absoluteByPrefix
+        trie.append(prefix: glob.literalPrefix)
+        storage = Storage(absolute: storage.absolute + [glob], absoluteByPrefix: trie, packageRelative: storage.packageRelative)
     }
 
     /// The first pattern `path` matches, if any.
     func firstMatch(_ path: PathSegments, packageRoot: String?) -> PathGlob? {
-        for glob in absolute where glob.matches(path) { return glob }
+        let storage = self.storage
+        let absolute = storage.absolute
+        if !absolute.isEmpty,
+           let index = storage.absoluteByPrefix.firstMatch(path.bytes, where: { absolute[$0].matchesAfterPrefix(path) }) {
+            return absolute[index]
+        }
+        let packageRelative = storage.packageRelative
         guard !packageRelative.isEmpty, var root = packageRoot, !root.isEmpty else { return nil }
         return root.withUTF8 { rootBytes -> PathGlob? in
             let rootSegments = PathSegments(rootBytes)

@@ -11,7 +11,7 @@ public final class PathGlob: Sendable, Hashable, CustomStringConvertible {
     public let isRelative: Bool
     private let segments: [Segment]
     /// Bytes every match starts with (the pattern up to its first wildcard).
-    private let literalPrefix: [UInt8]
+    let literalPrefix: [UInt8]
 
     enum Segment: Sendable, Hashable {
         /// `**`: any number of segments.
@@ -76,7 +76,12 @@ public final class PathGlob: Sendable, Hashable, CustomStringConvertible {
         let bytes = path.bytes
         if bytes.count < literalPrefix.count { return false }
         for i in 0..<literalPrefix.count where bytes[i] != literalPrefix[i] { return false }
-        return match(segmentIndex: 0, pathIndex: path.ranges.startIndex, path: path.ranges, bytes: bytes)
+        return matchesAfterPrefix(path)
+    }
+
+    /// Whether `path`, whose bytes are known to begin with ``literalPrefix``, matches.
+    func matchesAfterPrefix(_ path: PathSegments) -> Bool {
+        match(segmentIndex: 0, pathIndex: path.ranges.startIndex, path: path.ranges, bytes: path.bytes)
     }
 
     private func match(segmentIndex: Int, pathIndex: Int, path: ArraySlice<Range<Int>>, bytes: UnsafeBufferPointer<UInt8>) -> Bool {
