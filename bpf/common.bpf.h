@@ -275,6 +275,7 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
  * `off` (see there), and the device and inode of the `struct file` at `file`. */
 extern __u32 probity_dentry_path(__u32 off, __u64 path_address);
 extern __u64 probity_file_object(__u64 file, __u32 *dev);
+extern __u64 probity_fd_file(int fd);
 
 /* probity_dentry_path for a caller: the bytes written (at most PROBITY_DPATH_MAX + 1, as the
  * verifier sees it), and *truncated set when the path was cut. `buf` is the scratch buffer. */
@@ -289,17 +290,11 @@ static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path
 	return r;
 }
 
-/* The struct file behind a descriptor of the current task (`task` is the BTF pointer of
- * bpf_get_current_task_btf: the table is reached with plain loads), or NULL. */
-static __always_inline struct file *fd_to_file(struct task_struct *task, int fd)
+/* The struct file behind a descriptor of the current task, or NULL. An address for
+ * BPF_CORE_READ and for field addresses (&f->f_path): it is not dereferenced directly. */
+static __always_inline struct file *fd_to_file(int fd)
 {
-	struct fdtable *fdt = task->files->fdt;
-	unsigned int max = fdt->max_fds;
-	struct file *f = NULL;
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f;
+	return (struct file *)probity_fd_file(fd);
 }
 
 /* The directory a relative path of `task` is resolved in: dirfd's, or the cwd for AT_FDCWD. */
@@ -307,7 +302,7 @@ static __always_inline struct path *dir_of(struct task_struct *task, int dirfd)
 {
 	if (dirfd == AT_FDCWD_)
 		return &BPF_CORE_READ(task, fs)->pwd;
-	struct file *f = fd_to_file(task, dirfd);
+	struct file *f = fd_to_file(dirfd);
 	return f ? (struct path *)&f->f_path : NULL;
 }
 

@@ -99,7 +99,7 @@ static __always_inline void report_uring_connect(struct probity_config *cfg, str
 	}
 	struct file *f = BPF_CORE_READ(req, file);
 	if (!f)  /* assigned when the request is issued: the submitter's descriptor table has it */
-		f = fd_to_file(bpf_get_current_task_btf(), e.fd);
+		f = fd_to_file(e.fd);
 	if (f) {
 		struct socket *sock = BPF_CORE_READ(f, private_data);
 		e.sock_type = BPF_CORE_READ(sock, type);

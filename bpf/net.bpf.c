@@ -38,7 +38,7 @@ __noinline int probity_report_connect(long ret, int fd, __u64 address, int addrl
 	e->syscall = sys;
 	e->fd = fd;
 
-	struct file *f = fd_to_file(task, fd);
+	struct file *f = fd_to_file(fd);
 	if (f) {
 		struct socket *sock = BPF_CORE_READ(f, private_data);
 		e->sock_type = BPF_CORE_READ(sock, type);

@@ -107,7 +107,7 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 		return 0;
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct file *f = ret >= 0 ? fd_to_file(task, (int)ret) : NULL;
+	struct file *f = ret >= 0 ? fd_to_file((int)ret) : NULL;
 	__u64 ino = 0;
 	__u32 dev = 0;
 	if (f)

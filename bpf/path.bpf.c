@@ -214,7 +214,8 @@ static __always_inline __u32 dir_cache_write(struct dir_cache_slot *slot, struct
 	__u32 len = slot->len;
 	if (len == 0 || len >= DIR_CACHE_PATH_MAX)
 		return 0;
-	bpf_probe_read_kernel(&s->buf[bounded(off, SCRATCH_MASK)], DIR_CACHE_PATH_MAX, slot->path);
+	/* Only the path's own bytes: most are a few dozen of the slot's 512. */
+	bpf_probe_read_kernel(&s->buf[bounded(off, SCRATCH_MASK)], len & (DIR_CACHE_PATH_MAX - 1), slot->path);
 	compiler_barrier();
 	if (slot->version != version)
 		return 0;
@@ -278,6 +279,22 @@ __noinline __u32 probity_dentry_path(__u32 off, __u64 path_address)
 		dir_cache_fill(slot, stack, w.depth, s, off, e.dir_end - off);
 	}
 	return ((e.off - off + 1) & (PROBITY_DPATH_MAX * 2 - 1)) | truncated;
+}
+
+/* The struct file behind descriptor `fd` of the current task, as an address (0: none): the
+ * descriptor table read with plain loads, the slot too (a helper call cost about 30 ns an open). */
+__noinline __u64 probity_fd_file(int fd)
+{
+	__u32 zero = 0;
+	struct dpath_stack *stack = bpf_map_lookup_elem(&dpath_stacks, &zero);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (!stack || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return 0;
+	/* fdt->fd is a pointer to pointers, a number to the verifier: the slot is read through a
+	 * one-pointer kernel type, and the pointer read is handed back as a number (kept()). */
+	__u64 slot = (__u64)fdt->fd + (__u64)(unsigned int)fd * sizeof(__u64);
+	return kept(stack, KERNEL_OBJECT(struct llist_node, slot)->next);
 }
 
 /* The inode number of the open file at `file`, and its device (the kernel's dev_t) in *dev. */

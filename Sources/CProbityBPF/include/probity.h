@@ -40,7 +40,7 @@ enum probity_kind {
 #define PROBITY_DPATH_DEPTH 64       /* components walked up a dentry chain */
 #define PROBITY_DPATH_DEPTH_MASK 63
 /* Slots per CPU of the kernel's caches (plain arrays of slots × possible CPUs, sized at load). */
-#define PROBITY_COALESCE_SLOTS 1024  /* recent opens, for coalescing */
+#define PROBITY_COALESCE_SLOTS 256   /* recent opens, for coalescing */
 #define PROBITY_DIR_CACHE_SLOTS 256  /* recently walked directories */
 #define PROBITY_ARGV_MAX 4096        /* argv bytes, NUL-separated */
 #define PROBITY_ARGS_MAX 32          /* argv entries */
