@@ -1,15 +1,13 @@
 /* abi.bpf.c: system calls the per-syscall tracepoints never see. On x86-64 a process of the
  * 64-bit machine can still enter the kernel through the 32-bit ABI (`int 0x80`, or a 32-bit
  * binary): those calls skip every syscalls/sys_{enter,exit}_* tracepoint, so an open or connect
- * made that way would go unreported. The raw sys_enter tracepoint does see them: this program
- * reports the first such call of each process (a violation of its own, "unmonitored syscall
- * ABI"), and in enforce mode kills the process at it when its class says so.
- *
- * Optional: it runs at every system call of the host, so its cost is measured in `make bench`.
+ * made that way would go unreported. The raw sys_exit tracepoint does see them: the syscall exit
+ * hook (syscall_exit.bpf.c) hands each one to probity_report_compat, which reports the first such
+ * call of each process (a violation of its own, "unmonitored syscall ABI"), and in enforce mode
+ * kills the process at it when its class says so: before the call returns to the process, so
+ * nothing it got from the call is ever used.
  */
 #include "enforce.bpf.h"
-
-#define TS_COMPAT_ 0x0002
 
 /* Processes already reported (tgid -> 1). */
 struct {
@@ -19,13 +17,10 @@ struct {
 	__type(value, __u8);
 } abi_reported SEC(".maps");
 
-SEC("raw_tracepoint/sys_enter")
-int probity_compat_syscall(struct bpf_raw_tracepoint_args *ctx)
+/* A system call `nr` made through the 32-bit ABI by the current process. */
+__noinline int probity_report_compat(__u32 nr)
 {
-#if defined(bpf_target_x86)
 	struct task_struct *task = bpf_get_current_task_btf();
-	if (!(task->thread_info.status & TS_COMPAT_))
-		return 0;
 	struct probity_config *cfg = get_config();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!should_report(cfg, tgid))
@@ -48,10 +43,9 @@ int probity_compat_syscall(struct bpf_raw_tracepoint_args *ctx)
 	fill_header(&e.hdr, PROBITY_KIND_ABI, task);
 	if (kill)
 		e.hdr.flags |= PROBITY_F_KILLED;
-	e.syscall_nr = (__u32)ctx->args[1];
+	e.syscall_nr = nr;
 	e.abi = 1;
 	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake_flags(cfg, sizeof(e))) != 0)
 		count_drop(PROBITY_KIND_ABI);
-#endif
 	return 0;
 }

@@ -14,6 +14,9 @@
 #include "probity.h"
 
 #define AT_FDCWD_ (-100)
+#define O_CREAT_ 0100
+#define O_WRONLY_ 01
+#define O_TRUNC_ 01000
 
 /* `v & mask`, done where the verifier sees it (the compiler may otherwise drop a mask it can
  * prove redundant, and the verifier then loses the bound). */
@@ -277,6 +280,11 @@ extern __u32 probity_dentry_path(__u32 off, __u64 path_address);
 extern __u64 probity_file_object(__u64 file, __u32 *dev);
 extern __u64 probity_fd_file(int fd);
 
+/* The reporters the syscall exit hook (syscall_exit.bpf.c) hands each watched call to, defined in
+ * their concern's object: the open family (open.bpf.c) and calls through the 32-bit ABI (abi.bpf.c). */
+extern int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, __u32 sys);
+extern int probity_report_compat(__u32 nr);
+
 /* probity_dentry_path for a caller: the bytes written (at most PROBITY_DPATH_MAX + 1, as the
  * verifier sees it), and *truncated set when the path was cut. `buf` is the scratch buffer. */
 static __always_inline __u32 write_dentry_path(char *buf, __u32 off, struct path *path, bool *truncated)
@@ -351,6 +359,26 @@ static __always_inline struct pt_regs *syscall_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
+
+/* The number of the system call the registers were saved for, and the numbers the syscall exit
+ * hook dispatches on (the architecture's own table; -1: no such call there). */
+#if defined(bpf_target_x86)
+#define SYSCALL_NR(regs) ((long)(regs)->orig_ax)
+#define NR_open 2
+#define NR_creat 85
+#define NR_openat 257
+#define NR_open_by_handle_at 304
+#define NR_openat2 437
+#elif defined(bpf_target_arm64)
+#define SYSCALL_NR(regs) ((long)(regs)->syscallno)
+#define NR_open -1
+#define NR_creat -1
+#define NR_openat 56
+#define NR_open_by_handle_at 265
+#define NR_openat2 437
+#else
+#error "syscall numbers are not defined for this architecture"
+#endif
 
 #define SYSCALL_ARG1(regs) PT_REGS_PARM1_SYSCALL(regs)
 #define SYSCALL_ARG2(regs) PT_REGS_PARM2_SYSCALL(regs)

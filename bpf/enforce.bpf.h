@@ -73,10 +73,6 @@ static __always_inline void count_enforced(__u32 which)
 		*n += 1;
 }
 
-#define O_CREAT_ 0100
-#define O_WRONLY_ 01
-#define O_TRUNC_ 01000
-
 /* The accesses (enum probity_access) an open with these O_* flags makes. */
 static __always_inline __u8 open_access(__s32 flags)
 {

@@ -1,8 +1,9 @@
-/* open.bpf.c: open, openat, openat2 and creat, reported at the syscall's exit with the result.
+/* open.bpf.c: open, openat, openat2, creat and open_by_handle_at, reported at the syscall's exit
+ * with the result.
  *
- * The arguments come from the registers saved at syscall entry (bpf_task_pt_regs), so no
- * per-thread state is kept between entry and exit. A successful open is reported with the
- * object it opened: the kernel's own path of the file (walked from the new descriptor's dentry
+ * The syscall exit hook (syscall_exit.bpf.c) reads their arguments from the registers saved at
+ * syscall entry and calls probity_report_open, so no per-thread state is kept between entry and
+ * exit. A successful open is reported with the object it opened: the kernel's own path of the file (walked from the new descriptor's dentry
  * and mount, so `//`, `/./`, `..`, symlinks and relative paths are already resolved), its device
  * and inode, beside the string the caller passed. Enforcement judges that object, at the exit,
  * before the process can use the descriptor. A failed relative open is sent with the dentry path
@@ -165,53 +166,4 @@ __noinline int probity_report_open(long ret, int dirfd, __u64 name, __u64 how, _
 	}
 	emit(cfg, e, off, PROBITY_KIND_OPEN);
 	return 0;
-}
-
-
-static __always_inline __u64 open_how_bits(__u64 flags, __u64 mode)
-{
-	return ((__u64)(__u32)flags << 32) | (__u32)mode;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int probity_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *regs = syscall_regs();
-	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), SYSCALL_ARG2(regs),
-				   open_how_bits(SYSCALL_ARG3(regs), SYSCALL_ARG4(regs)), PROBITY_SYS_OPENAT);
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int probity_open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *regs = syscall_regs();
-	return probity_report_open(ctx->ret, AT_FDCWD_, SYSCALL_ARG1(regs), open_how_bits(SYSCALL_ARG2(regs), SYSCALL_ARG3(regs)),
-				   PROBITY_SYS_OPEN);
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int probity_creat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *regs = syscall_regs();
-	return probity_report_open(ctx->ret, AT_FDCWD_, SYSCALL_ARG1(regs), open_how_bits(O_CREAT_ | O_WRONLY_ | O_TRUNC_, SYSCALL_ARG2(regs)),
-				   PROBITY_SYS_CREAT);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int probity_openat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *regs = syscall_regs();
-	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)SYSCALL_ARG3(regs));
-	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), open_how_bits(how.flags, how.mode),
-				   PROBITY_SYS_OPENAT2);
-}
-
-/* open_by_handle_at(2) opens a file by its handle, with no path at all: the object is all there is. */
-SEC("tracepoint/syscalls/sys_exit_open_by_handle_at")
-int probity_open_by_handle_at_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *regs = syscall_regs();
-	return probity_report_open(ctx->ret, (int)SYSCALL_ARG1(regs), 0, open_how_bits(SYSCALL_ARG3(regs), 0),
-				   PROBITY_SYS_OPEN_BY_HANDLE_AT);
 }

@@ -61,10 +61,8 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_exit", attachPoint: "tp_btf/sched_process_exit", optional: false),
         Hook(program: "probity_execve_exit", attachPoint: "tracepoint/syscalls/sys_exit_execve", optional: false),
         Hook(program: "probity_execveat_exit", attachPoint: "tracepoint/syscalls/sys_exit_execveat", optional: true),
-        Hook(program: "probity_openat_exit", attachPoint: "tracepoint/syscalls/sys_exit_openat", optional: false),
-        Hook(program: "probity_open_exit", attachPoint: "tracepoint/syscalls/sys_exit_open", optional: true),
-        Hook(program: "probity_creat_exit", attachPoint: "tracepoint/syscalls/sys_exit_creat", optional: true),
-        Hook(program: "probity_openat2_exit", attachPoint: "tracepoint/syscalls/sys_exit_openat2", optional: true),
+        // Every system call's exit: the open family and the 32-bit ABI (bpf/syscall_exit.bpf.c).
+        Hook(program: "probity_syscall_exit", attachPoint: "tp_btf/sys_exit", optional: false),
         Hook(program: "probity_connect_exit", attachPoint: "tracepoint/syscalls/sys_exit_connect", optional: false),
         Hook(program: "probity_sendto_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendto", optional: true),
         Hook(program: "probity_sendmsg_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendmsg", optional: true),
@@ -73,7 +71,6 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_rmdir_exit", attachPoint: "tracepoint/syscalls/sys_exit_rmdir", optional: true),
         Hook(program: "probity_io_uring_create", attachPoint: "tp_btf/io_uring_create", optional: true),
         Hook(program: "probity_io_uring_submit", attachPoint: "tp_btf/io_uring_submit_req", optional: true),
-        Hook(program: "probity_open_by_handle_at_exit", attachPoint: "tracepoint/syscalls/sys_exit_open_by_handle_at", optional: true),
         Hook(program: "probity_sendmmsg_exit", attachPoint: "tracepoint/syscalls/sys_exit_sendmmsg", optional: true),
         Hook(program: "probity_rename_exit", attachPoint: "tracepoint/syscalls/sys_exit_rename", optional: true),
         Hook(program: "probity_renameat_exit", attachPoint: "tracepoint/syscalls/sys_exit_renameat", optional: true),
@@ -85,8 +82,6 @@ public final class KernelProbes: @unchecked Sendable {
         Hook(program: "probity_process_vm_readv_exit", attachPoint: "tracepoint/syscalls/sys_exit_process_vm_readv", optional: true),
         Hook(program: "probity_process_vm_writev_exit", attachPoint: "tracepoint/syscalls/sys_exit_process_vm_writev", optional: true),
         Hook(program: "probity_ptrace_exit", attachPoint: "tracepoint/syscalls/sys_exit_ptrace", optional: true),
-        // Every system call of the host passes it: it only looks for the 32-bit ABI (bpf/abi.bpf.c).
-        Hook(program: "probity_compat_syscall", attachPoint: "raw_tracepoint/sys_enter", optional: true),
     ]
 
     /// Programs of enforce mode (bpf/enforce.bpf.c): loaded and attached only then.
