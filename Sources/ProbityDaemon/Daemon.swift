@@ -212,7 +212,7 @@ public final class Daemon: @unchecked Sendable {
                 lastCgroupRefresh = now
             }
             if now.timeIntervalSince(lastPrune) >= 60 {
-                let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - Int64(configuration.retentionDays) * 86_400 * 1_000_000_000
+                let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - configuration.retentionNanoseconds
                 _ = try? store.prune(olderThanUnixNanoseconds: cutoff, maximumRows: configuration.retentionRows)
                 lastPrune = now
             }
