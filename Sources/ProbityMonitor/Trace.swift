@@ -30,6 +30,13 @@ public struct TraceOptions: Sendable {
     public var sbomRoot = "/"
 
     public init() {}
+
+    /// `--coalesce-ms`: up to an hour (in nanoseconds, far inside `UInt64`).
+    public static let coalesceMillisecondsRange: ClosedRange<UInt64> = 0...3_600_000
+    /// `--ring-buffer-mb` of `probity trace` and `probity run`.
+    public static let ringBufferMiBRange = 1...1024
+    /// `--pid`: a process, never 0 or a negative number (which `kill` reads as a process group).
+    public static let pidRange: ClosedRange<Int32> = 1...Int32.max
 }
 
 /// Errors of `probity trace` that are not the probes' own.

@@ -3,6 +3,7 @@ import ArgumentParser
 import ProbityAttribution
 import ProbityContracts
 import ProbityDaemon
+import ProbityEvents
 import ProbityMonitor
 
 /// The `probity` command: parses arguments, then calls into ProbityMonitor.
@@ -54,7 +55,9 @@ struct TraceCommand: ParsableCommand {
 
     func validate() throws {
         if pid != nil && !command.isEmpty { throw ValidationError("--pid and a command cannot be combined") }
-        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+        try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
+        try checkRange(coalesceMilliseconds, TraceOptions.coalesceMillisecondsRange, "--coalesce-ms")
+        if let pid { try checkRange(pid, TraceOptions.pidRange, "--pid") }
     }
 
     func run() throws {
@@ -183,7 +186,7 @@ struct RunCommand: ParsableCommand {
         if command.isEmpty { throw ValidationError("give the command after --: probity run [options] -- CMD ARGS") }
         if !["audit", "enforce"].contains(mode) { throw ValidationError("--mode is audit or enforce") }
         if Severity(rawValue: failOn) == nil { throw ValidationError("--fail-on is low, medium, high or critical") }
-        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+        try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
     }
 
     func run() throws {
@@ -196,6 +199,16 @@ struct RunCommand: ParsableCommand {
         options.verbose = !quiet
         options.command = command
         try runOrFail(options)
+    }
+}
+
+/// Stops with a usage error naming `option` and its range when `value` lies outside it
+/// (before anything is computed from it).
+func checkRange<Number: BinaryInteger>(_ value: Number, _ range: ClosedRange<Number>, _ option: String) throws {
+    do {
+        try NumberRange.check(value, in: range, name: option)
+    } catch {
+        throw ValidationError(error.description)
     }
 }
 
@@ -352,7 +365,9 @@ struct ViolationsCommand: ParsableCommand {
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule (id or contract/id).") var rule: String?
     @Option(help: "At least this severity.") var severity: String?
-    @Option(help: "At most this many (the newest).") var limit = 100
+    @Option(help: "At most this many (the newest), 1...10000.") var limit = 100
+
+    func validate() throws { try checkRange(limit, 1...10_000, "--limit") }
 
     func run() throws {
         var request: [String: Any] = ["request": "violations", "limit": limit]
