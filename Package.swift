@@ -81,7 +81,8 @@ let package = Package(
         .executableTarget(
             name: "probity",
             dependencies: [
-                "ProbityMonitor", "ProbityAttribution", "ProbityDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ProbityMonitor", "ProbityAttribution", "ProbityDaemon", "ProbityEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 

@@ -30,8 +30,10 @@ public final class ControlClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Makes reads give up after `seconds` (they then throw EAGAIN).
+    /// Makes reads give up after `seconds` (they then throw EAGAIN), taken within 1 ms...1 day
+    /// (NaN: 1 day), so that no value traps in the conversion.
     public func setReadTimeout(seconds: Double) {
+        let seconds = seconds.isNaN ? 86_400 : min(max(seconds, 0.001), 86_400)
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }

@@ -135,8 +135,11 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// A log line: to journald with structured fields when systemd started us with the journal
-    /// as standard error ($JOURNAL_STREAM), else to standard error.
+    /// as standard error ($JOURNAL_STREAM), else to standard error. Paths and names it quotes
+    /// come from the code under watch: every control character is rendered visibly, so that one
+    /// entry stays one line and drives no terminal reading the log.
     func log(_ text: String, priority: Int = 6) {
+        let text = TerminalText.safe(text)
         if journalLogging, let journal, journal.send([
             ("MESSAGE", text), ("PRIORITY", "\(priority)"), ("SYSLOG_IDENTIFIER", "probityd"), ("PROBITY_COMPONENT", "daemon"),
         ]) { return }
@@ -209,7 +212,7 @@ public final class Daemon: @unchecked Sendable {
                 lastCgroupRefresh = now
             }
             if now.timeIntervalSince(lastPrune) >= 60 {
-                let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - Int64(configuration.retentionDays) * 86_400 * 1_000_000_000
+                let cutoff = Int64(now.timeIntervalSince1970 * 1e9) - configuration.retentionNanoseconds
                 _ = try? store.prune(olderThanUnixNanoseconds: cutoff, maximumRows: configuration.retentionRows)
                 lastPrune = now
             }

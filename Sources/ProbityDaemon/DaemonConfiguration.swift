@@ -1,4 +1,5 @@
 import Foundation
+import ProbityEvents
 import Yams
 
 /// `/etc/probity/config.yaml` (docs/daemon.md). Every setting has a default, so the daemon starts
@@ -58,6 +59,40 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
 
     public init() {}
 
+    /// The range each number setting accepts: wide enough for any real use, narrow enough that
+    /// nothing computed from it overflows (`retention-days` in nanoseconds) or runs away
+    /// (`export-keep` files renamed at each rotation).
+    public static let ranges: [(key: String, range: ClosedRange<Int>)] = [
+        ("retention-days", 1...36_500),
+        ("retention-rows", 1...1_000_000_000),
+        ("recent-events", 0...1_000_000),
+        ("ring-buffer-mb", 1...1024),
+        ("export-max-bytes", 4096...(1 << 40)),
+        ("export-keep", 1...1000),
+    ]
+
+    /// The value of each number setting, by its key in the file.
+    var numbers: [String: Int] {
+        [
+            "retention-days": retentionDays, "retention-rows": retentionRows, "recent-events": recentEvents,
+            "ring-buffer-mb": ringBufferMiB, "export-max-bytes": exportMaxBytes, "export-keep": exportKeep,
+        ]
+    }
+
+    /// Checks every number setting against ``ranges``; the error names the first one outside.
+    public func checkRanges() throws(NumberOutOfRange) {
+        for (key, range) in Self.ranges {
+            try NumberRange.check(numbers[key] ?? range.lowerBound, in: range, name: key)
+        }
+    }
+
+    /// How long violations are kept, in nanoseconds (`retention-days`; saturated rather than
+    /// overflowing for a configuration that was not checked).
+    public var retentionNanoseconds: Int64 {
+        let (nanoseconds, overflow) = Int64(clamping: retentionDays).multipliedReportingOverflow(by: 86_400 * 1_000_000_000)
+        return overflow ? .max : max(nanoseconds, 0)
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = DaemonConfiguration()
@@ -92,20 +127,25 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         }
         let text = String(decoding: data, as: UTF8.self)
         // Unknown keys are errors, with their place.
+        // `:line:column` of each setting, for the errors.
+        var places: [String: String] = [:]
         do {
             if case .mapping(let mapping)? = try Yams.compose(yaml: text) {
                 let known = Set(CodingKeys.allCases.map(\.rawValue))
                 for (key, _) in mapping {
+                    let place = key.mark.map { ":\($0.line):\($0.column)" } ?? ""
+                    if let name = key.string { places[name] = place }
                     if let name = key.string, !known.contains(name) {
-                        let place = key.mark.map { ":\($0.line):\($0.column)" } ?? ""
                         throw ConfigurationError(file: file + place, message: "unknown setting `\(name)` (expected one of \(known.sorted().joined(separator: ", ")))")
                     }
                 }
             }
             let configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: text)
-            guard configuration.retentionDays > 0, configuration.retentionRows > 0, configuration.recentEvents >= 0,
-                  (1...1024).contains(configuration.ringBufferMiB) else {
-                throw ConfigurationError(file: file, message: "retention-days and retention-rows must be positive, ring-buffer-mb 1...1024")
+            do {
+                try configuration.checkRanges()
+            } catch {
+                throw ConfigurationError(
+                    file: file + (places[error.name] ?? ""), message: "`\(error.name)` must be \(error.range) (got \(error.value))")
             }
             return configuration
         } catch let error as ConfigurationError {
@@ -120,7 +160,11 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     static func describe(_ error: DecodingError) -> String {
         switch error {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            return "`\(context.codingPath.map(\.stringValue).joined(separator: "."))` must be \(type)"
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            if let range = ranges.first(where: { $0.key == key })?.range {
+                return "`\(key)` must be a whole number in \(range.lowerBound)...\(range.upperBound)"
+            }
+            return "`\(key)` must be \(type)"
         case .dataCorrupted(let context):
             return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
         case .keyNotFound(let key, _):

@@ -1,4 +1,5 @@
 import ProbityContracts
+import ProbitySinks
 
 /// `probity policy check`: validates policy files one by one, then together (names, `extends`).
 public enum PolicyCheck {
@@ -10,7 +11,7 @@ public enum PolicyCheck {
             do {
                 let document = file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file)
                 let rules = document.contracts.reduce(0) { $0 + $1.rules.count }
-                print("\(document.file): ok (\(document.contracts.count) contracts, \(rules) rules)")
+                print("\(TerminalText.safe(document.file)): ok (\(document.contracts.count) contracts, \(rules) rules)")
                 documents.append(document)
             } catch {
                 printError("\(error)\n")

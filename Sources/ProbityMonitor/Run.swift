@@ -356,7 +356,8 @@ final class RunState: @unchecked Sendable {
 
     private func record(_ violation: Violation) {
         if log.add(violation) && verbose {
-            printError("probity: VIOLATION \(violation.severity.rawValue) \(violation.package?.displayName ?? "unattributed") \(violation.contract)/\(violation.rule): \(violation.message)\n")
+            let safe: (String) -> String = TerminalText.safe
+            printError("probity: VIOLATION \(violation.severity.rawValue) \(safe(violation.package?.displayName ?? "unattributed")) \(safe(violation.contract))/\(safe(violation.rule)): \(safe(violation.message))\n")
         }
     }
 

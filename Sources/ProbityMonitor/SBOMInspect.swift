@@ -30,7 +30,7 @@ public enum SBOMInspect {
                     writer.field("problems", summary.problems.map(\.description))
                     writer.endLine()
                 } else {
-                    var text = summary.description + "\n"
+                    var text = TerminalText.lines(summary.description) + "\n"
                     text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
                 }
             } catch {
@@ -55,6 +55,7 @@ public enum SBOMDiffCommand {
             return 2
         }
         func label(_ e: SBOMDiff.Entry) -> String { e.name + (e.version.map { "@\($0)" } ?? "") }
+        let safe: (String) -> String = TerminalText.safe
         if json {
             let w = JSONLineWriter(fd: 1)
             w.beginObject()
@@ -67,10 +68,10 @@ public enum SBOMDiffCommand {
             w.flush()
         } else {
             var lines: [String] = []
-            lines += diff.added.map { "+ \(label($0))\($0.isDirect == false ? " (transitive)" : "")" }
-            lines += diff.removed.map { "- \(label($0))" }
-            lines += diff.changed.map { "~ \($0.old.name) \($0.old.version ?? "?") -> \($0.new.version ?? "?")" }
-            lines += diff.changedFileHashes.map { "! \($0): hash changed" }
+            lines += diff.added.map { "+ \(safe(label($0)))\($0.isDirect == false ? " (transitive)" : "")" }
+            lines += diff.removed.map { "- \(safe(label($0)))" }
+            lines += diff.changed.map { "~ \(safe($0.old.name)) \(safe($0.old.version ?? "?")) -> \(safe($0.new.version ?? "?"))" }
+            lines += diff.changedFileHashes.map { "! \(safe($0)): hash changed" }
             lines.append("\(diff.added.count) added (\(diff.newTransitive.count) transitive), \(diff.removed.count) removed, "
                 + "\(diff.changed.count) changed, \(diff.changedFileHashes.count) file hashes changed")
             var text = lines.joined(separator: "\n") + "\n"

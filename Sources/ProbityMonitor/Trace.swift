@@ -30,6 +30,13 @@ public struct TraceOptions: Sendable {
     public var sbomRoot = "/"
 
     public init() {}
+
+    /// `--coalesce-ms`: up to an hour (in nanoseconds, far inside `UInt64`).
+    public static let coalesceMillisecondsRange: ClosedRange<UInt64> = 0...3_600_000
+    /// `--ring-buffer-mb` of `probity trace` and `probity run`.
+    public static let ringBufferMiBRange = 1...1024
+    /// `--pid`: a process, never 0 or a negative number (which `kill` reads as a process group).
+    public static let pidRange: ClosedRange<Int32> = 1...Int32.max
 }
 
 /// Errors of `probity trace` that are not the probes' own.
@@ -120,12 +127,12 @@ public enum AttributionSetup {
     /// The index of the dpkg, pip and npm packages found on this machine, plus `sboms` (relative paths under `root`).
     public static func index(sboms: [String], root: String, verbose: Bool) throws -> PathIndex {
         var found = PackageDiscovery.discover()
-        for problem in found.problems { printError("probity: \(problem)\n") }
+        for problem in found.problems { printError("probity: \(TerminalText.safe(problem))\n") }
         for sbom in sboms {
             let document = try SBOMReader.read(contentsOf: sbom)
             let paths = SBOMIndexing.add(document, to: &found.index, root: root)
             found.counts[.sbom, default: 0] += document.components.count
-            if verbose { printError("probity: \(sbom): \(document.components.count) components, \(paths) paths\n") }
+            if verbose { printError("probity: \(TerminalText.safe(sbom)): \(document.components.count) components, \(paths) paths\n") }
         }
         if verbose {
             let counts = InstalledPackage.Source.allCases.compactMap { s in found.counts[s].map { "\(s.rawValue) \($0)" } }
@@ -163,9 +170,12 @@ final class OutputSink: @unchecked Sendable {
     var writeErrors: Int { encoder.writeErrors + textErrors }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error. Every control character but the line feeds is rendered
+/// visibly (``TerminalText/lines(_:)``): what Probity prints cannot drive the terminal, whatever
+/// a path or a name it quotes holds. Values that must stay on their line go through
+/// ``TerminalText/safe(_:)`` first.
 func printError(_ text: String) {
-    var text = text
+    var text = TerminalText.lines(text)
     text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 

@@ -11,14 +11,14 @@ public enum Whose {
         var options = DiscoveryOptions()
         if !workspaces.isEmpty { options.workspaces = workspaces }
         let found = PackageDiscovery.discover(options)
-        for problem in found.problems { printError("probity: \(problem)\n") }
+        for problem in found.problems { printError("probity: \(TerminalText.safe(problem))\n") }
         var missing = false
         let writer = JSONLineWriter(fd: 1)
         for path in paths {
             let owners = found.index.owners(of: path)
             if owners.isEmpty {
                 missing = true
-                printError("probity: no package owns \(path)\n")
+                printError("probity: no package owns \(TerminalText.safe(path))\n")
                 continue
             }
             if json {
@@ -37,8 +37,8 @@ public enum Whose {
                     writer.endLine()
                 }
             } else {
-                let names = owners.map(\.package.qualifiedName).joined(separator: ", ")
-                let line = "\(names): \(path)\n"
+                let names = owners.map { TerminalText.safe($0.package.qualifiedName) }.joined(separator: ", ")
+                let line = "\(names): \(TerminalText.safe(path))\n"
                 var text = line
                 text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
             }

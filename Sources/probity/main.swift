@@ -3,6 +3,7 @@ import ArgumentParser
 import ProbityAttribution
 import ProbityContracts
 import ProbityDaemon
+import ProbityEvents
 import ProbityMonitor
 
 /// The `probity` command: parses arguments, then calls into ProbityMonitor.
@@ -54,7 +55,9 @@ struct TraceCommand: ParsableCommand {
 
     func validate() throws {
         if pid != nil && !command.isEmpty { throw ValidationError("--pid and a command cannot be combined") }
-        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+        try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
+        try checkRange(coalesceMilliseconds, TraceOptions.coalesceMillisecondsRange, "--coalesce-ms")
+        if let pid { try checkRange(pid, TraceOptions.pidRange, "--pid") }
     }
 
     func run() throws {
@@ -183,7 +186,7 @@ struct RunCommand: ParsableCommand {
         if command.isEmpty { throw ValidationError("give the command after --: probity run [options] -- CMD ARGS") }
         if !["audit", "enforce"].contains(mode) { throw ValidationError("--mode is audit or enforce") }
         if Severity(rawValue: failOn) == nil { throw ValidationError("--fail-on is low, medium, high or critical") }
-        if ringBufferMiB < 1 || ringBufferMiB > 1024 { throw ValidationError("--ring-buffer-mb must be 1...1024") }
+        try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
     }
 
     func run() throws {
@@ -196,6 +199,16 @@ struct RunCommand: ParsableCommand {
         options.verbose = !quiet
         options.command = command
         try runOrFail(options)
+    }
+}
+
+/// Stops with a usage error naming `option` and its range when `value` lies outside it
+/// (before anything is computed from it).
+func checkRange<Number: BinaryInteger>(_ value: Number, _ range: ClosedRange<Number>, _ option: String) throws {
+    do {
+        try NumberRange.check(value, in: range, name: option)
+    } catch {
+        throw ValidationError(error.description)
     }
 }
 
@@ -319,7 +332,7 @@ func printJSON(_ object: Any) {
 /// Stops with the daemon's error, if it answered with one.
 func checkAnswer(_ answer: [String: Any]) throws {
     if answer["ok"] as? Bool != true {
-        FileHandle.standardError.write(Data("probity: probityd: \(answer["error"] as? String ?? "error")\n".utf8))
+        FileHandle.standardError.write(Data("probity: probityd: \(ClientText.value(answer["error"], or: "error"))\n".utf8))
         throw ExitCode(1)
     }
 }
@@ -334,14 +347,14 @@ struct StatusCommand: ParsableCommand {
         try checkAnswer(answer)
         let contracts = answer["contracts"] as? [String: Any] ?? [:]
         let hooks = answer["hooks"] as? [[String: Any]] ?? []
-        let events = (answer["events"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let events = (answer["events"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\(ClientText.value($0.key)) \(ClientText.value($0.value, or: "0"))" }
         let lost = (answer["lost"] as? [String: Any] ?? [:]).values.compactMap { $0 as? Int }.reduce(0, +)
-        print("probityd pid \(answer["pid"] ?? "?"), up \(answer["uptime_seconds"] ?? 0) s")
+        print("probityd pid \(ClientText.value(answer["pid"], or: "?")), up \(ClientText.value(answer["uptime_seconds"], or: "0")) s")
         print("hooks:      \(hooks.filter { $0["state"] as? String == "attached" }.count)/\(hooks.count) attached")
         print("events:     \(events.joined(separator: ", "))")
         print("lost:       \(lost)")
-        print("contracts:  \(contracts["contracts"] ?? 0) (\(contracts["rules"] ?? 0) rules, generation \(contracts["generation"] ?? 0)) from \((contracts["files"] as? [String] ?? []).joined(separator: ", "))")
-        print("violations: \(answer["violations"] ?? 0) since start; store \((answer["store"] as? [String: Any])?["rows"] ?? 0) rows")
+        print("contracts:  \(ClientText.value(contracts["contracts"], or: "0")) (\(ClientText.value(contracts["rules"], or: "0")) rules, generation \(ClientText.value(contracts["generation"], or: "0"))) from \((contracts["files"] as? [String] ?? []).map { ClientText.value($0) }.joined(separator: ", "))")
+        print("violations: \(ClientText.value(answer["violations"], or: "0")) since start; store \(ClientText.value((answer["store"] as? [String: Any])?["rows"], or: "0")) rows")
     }
 }
 
@@ -352,7 +365,9 @@ struct ViolationsCommand: ParsableCommand {
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule (id or contract/id).") var rule: String?
     @Option(help: "At least this severity.") var severity: String?
-    @Option(help: "At most this many (the newest).") var limit = 100
+    @Option(help: "At most this many (the newest), 1...10000.") var limit = 100
+
+    func validate() throws { try checkRange(limit, 1...10_000, "--limit") }
 
     func run() throws {
         var request: [String: Any] = ["request": "violations", "limit": limit]
@@ -365,13 +380,7 @@ struct ViolationsCommand: ParsableCommand {
         try checkAnswer(answer)
         let list = answer["violations"] as? [[String: Any]] ?? []
         if list.isEmpty { print("no violations"); return }
-        for v in list { print(ViolationsCommand.row(v)) }
-    }
-
-    static func row(_ v: [String: Any]) -> String {
-        let package = (v["package"] as? [String: Any]).map { "\($0["name"] ?? "?")@\($0["version"] ?? "?")" } ?? "unattributed"
-        let time = (v["time"] as? String ?? "").prefix(19)
-        return "\(time)  \(v["severity"] ?? "")  \(package)  \(v["contract"] ?? "")/\(v["rule"] ?? "")  \(v["message"] ?? "")"
+        for v in list { print(ClientText.violation(v)) }
     }
 }
 
@@ -392,9 +401,9 @@ struct FollowCommand: ParsableCommand {
         try checkAnswer(try connection.request(request))
         while let line = try connection.readObject() {
             if client.json { printJSON(line) } else if let v = line["violation"] as? [String: Any] {
-                print(ViolationsCommand.row(v))
+                print(ClientText.violation(v))
             } else if let e = line["event"] as? [String: Any] {
-                print("\(e["time"] ?? "")  \(e["kind"] ?? "")  pid \(e["pid"] ?? "")  \(e["path"] ?? e["exe"] ?? e["address"] ?? "")")
+                print(ClientText.event(e))
             }
             fflush(nil)
         }
@@ -407,7 +416,7 @@ struct ReloadCommand: ParsableCommand {
 
     func run() throws {
         let answer = try client.connect().request(["request": "reload"])
-        if client.json { printJSON(answer) } else if answer["ok"] as? Bool == true { print("reloaded: generation \(answer["generation"] ?? "?")") }
+        if client.json { printJSON(answer) } else if answer["ok"] as? Bool == true { print("reloaded: generation \(ClientText.value(answer["generation"], or: "?"))") }
         try checkAnswer(answer)
     }
 }

@@ -33,11 +33,54 @@ final class DaemonConfigurationTests: XCTestCase {
         }
         let zero = try file("retention-rows: 0\n")
         XCTAssertThrowsError(try DaemonConfiguration.load(path: zero)) { error in
-            XCTAssertTrue("\(error)".contains("must be positive"), "\(error)")
+            XCTAssertEqual("\(error)", "\(zero):1:1: `retention-rows` must be 1...1000000000 (got 0)")
         }
         XCTAssertThrowsError(try DaemonConfiguration.load(path: "/nonexistent/config.yaml")) { error in
             XCTAssertTrue("\(error)".hasPrefix("/nonexistent/config.yaml: cannot be read"), "\(error)")
         }
+    }
+
+    /// Every number setting, given a hostile value: an error naming the file, the place, the
+    /// setting and its range; never a trap, never a value that overflows later.
+    func testNumberSettingsAreRangeChecked() throws {
+        XCTAssertEqual(DaemonConfiguration.ranges.map(\.key), [
+            "retention-days", "retention-rows", "recent-events", "ring-buffer-mb", "export-max-bytes", "export-keep",
+        ])
+        for (key, range) in DaemonConfiguration.ranges {
+            // Whole numbers outside the range: the value is named.
+            for value in ["\(Int.max)", "\(Int.min)", "-1", "\(range.lowerBound - 1)", "\(range.upperBound + 1)"] {
+                let path = try file("socket: /tmp/x.sock\n\(key): \(value)\n")
+                XCTAssertThrowsError(try DaemonConfiguration.load(path: path), "\(key): \(value)") { error in
+                    XCTAssertEqual("\(error)", "\(path):2:1: `\(key)` must be \(range.lowerBound)...\(range.upperBound) (got \(value))")
+                }
+            }
+            // Not a whole number, or past Int: the range is named.
+            for value in ["1e300", ".nan", ".inf", "-.inf", "9223372036854775808", "-99999999999999999999", "1.5"] {
+                let path = try file("\(key): \(value)\n")
+                XCTAssertThrowsError(try DaemonConfiguration.load(path: path), "\(key): \(value)") { error in
+                    XCTAssertEqual("\(error)", "\(path): `\(key)` must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+                }
+            }
+            // Both ends are accepted.
+            for value in [range.lowerBound, range.upperBound] {
+                XCTAssertNoThrow(try DaemonConfiguration.load(path: try file("\(key): \(value)\n")), "\(key): \(value)")
+            }
+        }
+    }
+
+    func testRetentionInNanosecondsCannotOverflow() throws {
+        var c = DaemonConfiguration()
+        XCTAssertEqual(c.retentionNanoseconds, 30 * 86_400 * 1_000_000_000)
+        c.retentionDays = 36_500
+        XCTAssertEqual(c.retentionNanoseconds, 36_500 * 86_400 * 1_000_000_000)
+        // Set in code, past the checks: saturated, not a trap.
+        c.retentionDays = Int.max
+        XCTAssertEqual(c.retentionNanoseconds, Int64.max)
+        XCTAssertThrowsError(try c.checkRanges()) { error in
+            XCTAssertEqual("\(error)", "retention-days must be 1...36500 (got \(Int.max))")
+        }
+        c.retentionDays = -5
+        XCTAssertEqual(c.retentionNanoseconds, 0)
     }
 }
 

@@ -2,7 +2,9 @@ import Foundation
 import ProbityContracts
 
 /// SARIF 2.1.0 (the OASIS static analysis results format that code-scanning services read):
-/// one rule per contract rule that was broken, one result per folded violation.
+/// one rule per contract rule that was broken, one result per folded violation. Message texts,
+/// which viewers show to people, go through ``SARIFText/plain(_:)``; the evidence in `properties`
+/// is data and keeps every character (the JSON encoder escapes them).
 public enum SARIFReport {
     public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -159,8 +161,8 @@ public enum SARIFReport {
                 index = rules.count
                 ruleIndex[id] = index
                 rules.append(ReportingDescriptor(
-                    id: id, name: v.rule, shortDescription: Text(text: "\(v.category) rule \(v.rule) of contract \(v.contract)"),
-                    fullDescription: Text(text: "Rule \(v.rule) (\(v.category)) of contract \(v.contract), written at \(v.ruleLocation)."),
+                    id: id, name: v.rule, shortDescription: Text(text: SARIFText.plain("\(v.category) rule \(v.rule) of contract \(v.contract)")),
+                    fullDescription: Text(text: SARIFText.plain("Rule \(v.rule) (\(v.category)) of contract \(v.contract), written at \(v.ruleLocation).")),
                     defaultConfiguration: Configuration(level: level(v.severity)),
                     properties: Properties(tags: ["security", "supply-chain", v.category], securitySeverity: score(v.severity))))
             }
@@ -182,7 +184,7 @@ public enum SARIFReport {
             let related = location(ofRule: v.ruleLocation, id: 1).map { [$0] }
             results.append(Result(
                 ruleId: id, ruleIndex: index, level: level(v.severity),
-                message: Text(text: "\(v.package.map { "\($0.displayName): " } ?? "unattributed code: ")\(v.message)"),
+                message: Text(text: SARIFText.plain("\(v.package.map { "\($0.displayName): " } ?? "unattributed code: ")\(v.message)")),
                 locations: locations, relatedLocations: related,
                 partialFingerprints: ["probityViolation/v1": fingerprint(v.key)],
                 properties: ResultProperties(

@@ -6,18 +6,23 @@ import ProbityContracts
 public enum JUnitReport {
     public static func text(_ report: RunReport) -> String {
         var cases: [String] = []
+        // Values from the code under watch go through TerminalText.safe (one line each, nothing a
+        // CI log would act on), then everything through XMLText.escape.
+        let safe: (String) -> String = TerminalText.safe
         for v in report.violations {
             let classname = v.package.map { "\($0.ecosystem).\($0.name)" } ?? "unattributed"
+            let evidence = v.attribution.evidence.isEmpty ? "" : ": \(safe(v.attribution.evidence))"
             let details = """
-                \(v.message)
-                package: \(v.package?.displayName ?? "unattributed") (\(v.attribution.reason)\(v.attribution.evidence.isEmpty ? "" : ": \(v.attribution.evidence)"))
-                rule: \(v.contract)/\(v.rule) at \(v.ruleLocation), severity \(v.severity.rawValue), action \(v.action.rawValue)\(v.enforced ? " (enforced)" : "")
-                process: \(ReportWriter.chain(v))
-                seen: \(v.count) time\(v.count == 1 ? "" : "s"), first at \(v.time)
+                \(safe(v.message))
+                package: \(safe(v.package?.displayName ?? "unattributed")) (\(safe(v.attribution.reason))\(evidence))
+                rule: \(safe(v.contract))/\(safe(v.rule)) at \(safe(v.ruleLocation)), severity \(v.severity.rawValue), action \(v.action.rawValue)\(v.enforced ? " (enforced)" : "")
+                process: \(safe(ReportWriter.chain(v)))
+                seen: \(v.count) time\(v.count == 1 ? "" : "s"), first at \(safe(v.time))
                 """
+            let name = "\(safe(v.contract))/\(safe(v.rule)): \(safe(v.evidence.target))"
             cases.append("""
-                    <testcase classname="\(escape(classname))" name="\(escape("\(v.contract)/\(v.rule): \(v.evidence.target)"))" time="0">
-                      <failure type="\(escape(v.severity.rawValue))" message="\(escape(v.message))">\(escape(details))</failure>
+                    <testcase classname="\(escape(safe(classname)))" name="\(escape(name))" time="0">
+                      <failure type="\(escape(v.severity.rawValue))" message="\(escape(safe(v.message)))">\(escape(details))</failure>
                     </testcase>
                 """)
         }
@@ -37,7 +42,7 @@ public enum JUnitReport {
         return """
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites name="probity" tests="\(cases.count)" failures="\(failures)" errors="0" time="\(String(format: "%.3f", report.durationSeconds))">
-              <testsuite name="probity run \(escape(report.commandLine))" tests="\(cases.count)" failures="\(failures)" errors="0" skipped="0" timestamp="\(escape(report.startTime))" time="\(String(format: "%.3f", report.durationSeconds))">
+              <testsuite name="probity run \(escape(TerminalText.safe(report.commandLine)))" tests="\(cases.count)" failures="\(failures)" errors="0" skipped="0" timestamp="\(escape(report.startTime))" time="\(String(format: "%.3f", report.durationSeconds))">
             \(cases.joined(separator: "\n"))
               </testsuite>
             </testsuites>
@@ -45,25 +50,8 @@ public enum JUnitReport {
             """
     }
 
-    /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n", "\t", "\r": out.unicodeScalars.append(scalar)
-            default:
-                let v = scalar.value
-                if v < 0x20 || (0xFFFE...0xFFFF).contains(v) { out += "\u{FFFD}" } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    /// Text for XML attributes and content (``XMLText/escape(_:)``).
+    static func escape(_ text: String) -> String { XMLText.escape(text) }
 }
 
 /// `summary.md`: what a person reads first, also appended to `$GITHUB_STEP_SUMMARY`.
@@ -73,12 +61,12 @@ public enum MarkdownSummary {
         let verdict = report.passed ? "✅ passed" : "❌ failed"
         lines.append("## Probity: \(verdict)")
         lines.append("")
-        lines.append("`\(cell(report.commandLine))` exited with status \(report.commandStatus) after \(String(format: "%.1f", report.durationSeconds)) s (\(report.mode) mode).")
+        lines.append("The command \(text(report.commandLine)) exited with status \(report.commandStatus) after \(String(format: "%.1f", report.durationSeconds)) s (\(report.mode) mode).")
         lines.append("")
-        for failure in report.failures { lines.append("- **\(cell(failure))**") }
+        for failure in report.failures { lines.append("- **\(text(failure))**") }
         if !report.failures.isEmpty { lines.append("") }
         let kinds = report.eventCounts.sorted { $0.key < $1.key }.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }
-        lines.append("Events: \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")); lost: \(report.lostEvents). Contracts: \(report.policyFiles.map { "`\($0)`" }.joined(separator: ", ")).")
+        lines.append("Events: \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")); lost: \(report.lostEvents). Contracts: \(report.policyFiles.map { MarkdownText.code($0) }.joined(separator: ", ")).")
         lines.append("")
         if report.violations.isEmpty {
             lines.append("No contract violations.")
@@ -93,15 +81,15 @@ public enum MarkdownSummary {
         let ordered = report.violations.sorted { ($0.severity, $1.bootTimeNanoseconds) > ($1.severity, $0.bootTimeNanoseconds) }
         for v in ordered {
             let what = what(v) + (v.count > 1 ? " (×\(v.count))" : "") + (v.enforced ? " — \(v.action == .kill ? "killed" : "denied")" : "")
-            lines.append("| \(v.severity.rawValue) | \(cell(v.package?.displayName ?? "unattributed")) | `\(cell(v.contract))/\(cell(v.rule))` | \(cell(what)) | \(cell(ReportWriter.chain(v, limit: 3))) |")
+            lines.append("| \(v.severity.rawValue) | \(text(v.package?.displayName ?? "unattributed")) | \(MarkdownText.code("\(v.contract)/\(v.rule)", inTable: true)) | \(text(what)) | \(text(ReportWriter.chain(v, limit: 3))) |")
         }
         lines.append("")
         lines.append("<details><summary>Evidence</summary>")
         lines.append("")
         for v in ordered {
-            lines.append("- **\(cell(v.package?.displayName ?? "unattributed"))** broke `\(cell(v.contract))/\(cell(v.rule))` (\(v.ruleLocation)): \(cell(v.message))")
-            lines.append("  - attributed by \(v.attribution.reason)\(v.attribution.evidence.isEmpty ? "" : " (\(cell(v.attribution.evidence)))"); first at \(v.time)")
-            lines.append("  - process chain: \(cell(ReportWriter.chain(v)))")
+            lines.append("- **\(text(v.package?.displayName ?? "unattributed"))** broke \(MarkdownText.code("\(v.contract)/\(v.rule)")) (\(text(v.ruleLocation))): \(text(v.message))")
+            lines.append("  - attributed by \(text(v.attribution.reason))\(v.attribution.evidence.isEmpty ? "" : " (\(text(v.attribution.evidence)))"); first at \(text(v.time))")
+            lines.append("  - process chain: \(text(ReportWriter.chain(v)))")
         }
         lines.append("")
         lines.append("</details>")
@@ -120,9 +108,7 @@ public enum MarkdownSummary {
         }
     }
 
-    /// Text safe inside a table cell.
-    static func cell(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
-            .replacingOccurrences(of: "`", with: "'")
-    }
+    /// Text from elsewhere (paths, argv, names, messages quoting them) as inline Markdown that
+    /// stays inside its table cell or list item (``MarkdownText/inline(_:)``).
+    static func text(_ value: String) -> String { MarkdownText.inline(value) }
 }
