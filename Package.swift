@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // libbpf itself, found with pkg-config.
@@ -72,6 +73,8 @@ let package = Package(
                 "ProbityMonitor", "ProbityContracts", "ProbitySinks", "ProbityProbes", "ProbityEvents", "ProbityAttribution",
                 "CProbityBPF", "Yams", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -95,7 +98,10 @@ let package = Package(
             name: "ProbityContractsTests", dependencies: ["ProbityContracts", "ProbityEvents", "ProbityProcess", "ProbityAttribution"]
         ),
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess", "ProbityContracts"]),
-        .testTarget(name: "ProbityDaemonTests", dependencies: ["ProbityDaemon"]),
+        .testTarget(
+            name: "ProbityDaemonTests",
+            dependencies: ["ProbityDaemon", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",

@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CProbityBPF
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Who is on the other end of a control connection (SO_PEERCRED).
@@ -12,200 +13,265 @@ public struct PeerCredentials: Sendable, Hashable {
     public var gid: UInt32
 }
 
-/// Answers control requests; called on the server's thread, one request at a time.
+/// Answers control requests (all but `follow`, which the server handles itself). Called on the
+/// server's worker threads, never on its event loop: queries one at a time, and requests that
+/// change state (``ControlRequest/changesState``) one at a time on another thread.
 public protocol ControlService: AnyObject, Sendable {
-    /// The response to one request (a JSON object). `follow` is handled by the server itself.
-    func respond(to request: [String: Any]) -> [String: Any]
+    func respond(to request: ControlRequest) -> any ControlAnswer
 }
 
-/// The control socket: JSON lines over a Unix stream socket (docs/control-socket.md).
+/// The control socket: JSON lines over a Unix stream socket (docs/control-socket.md), on
+/// swift-nio.
 ///
-/// One thread polls the listening socket, every client and a wake-up eventfd. A request is one
-/// line (at most 1 MiB); its answer is one line. Followers get a line per new violation (or
-/// event) that passes their filter. A client that does not read is cut off once 8 MiB wait for
-/// it; nothing it does holds up the others or the pipeline.
-public final class ControlServer: @unchecked Sendable {
-    // Safety: `clients` and `listenFD` belong to the server thread; others reach it through
-    // `pending` (behind a mutex) and the eventfd.
-    public static let maximumLine = 1 << 20
-    public static let maximumBacklog = 8 << 20
+/// One event loop serves every connection; answers are computed on worker threads, so a slow
+/// request (a reload, a large SBOM) holds up no other client. Limits: a line of at most
+/// ``Limits/maximumLine`` bytes, ``Limits/maximumConnections`` clients at once (others get one
+/// error line), ``Limits/maximumBacklog`` bytes of output waiting per client, and the idle
+/// timeout for clients that neither ask nor follow. When descriptors run out, accepting backs off
+/// instead of spinning.
+public final class ControlServer: Sendable {
+    /// The limits of the control socket.
+    public struct Limits: Sendable {
+        /// The longest request line, in bytes.
+        public var maximumLine = 1 << 20
+        /// A client with more output than this waiting is cut off.
+        public var maximumBacklog = 8 << 20
+        /// A client with more output than this waiting is not read from until it catches up.
+        public var readPauseBytes = 1 << 20
+        /// Clients at once; the next one gets an error line and is closed.
+        public var maximumConnections = 256
+        /// A client that neither asks, follows, nor takes its output for this long is closed.
+        public var idleTimeout: TimeAmount = .seconds(60)
+        /// How long a connection that got its last line may go on sending before it is closed.
+        public var drainTimeout: TimeAmount = .seconds(5)
+        /// How long to wait before accepting again when accept fails for want of descriptors.
+        public var acceptBackoff: TimeAmount = .milliseconds(200)
+
+        public init() {}
+    }
+
+    /// What the server has done, for status and tests.
+    public struct Statistics: Sendable, Equatable {
+        public var connections: Int
+        public var followers: Int
+        /// Bytes of output waiting, all clients together.
+        public var bufferedBytes: Int
+        public var refusedAtLimit: Int
+        public var cutOff: Int
+        public var idleClosed: Int
+        public var rejectedRequests: Int
+        public var tooLong: Int
+        /// Times accepting paused because descriptors (or memory) ran out.
+        public var acceptPauses: Int
+    }
+
+    public static let maximumLine = Limits().maximumLine
+    public static let maximumBacklog = Limits().maximumBacklog
 
     public let path: String
-    private let service: ControlService
-    private let allowedGroup: gid_t?
-    private let listenFD: Int32
-    private let wakeFD: Int32
-    private let wakeWriteFD: Int32
-    private let running = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(true)
-    private let pending = Mutex<[Broadcast]>([])
-    private var clients: [Int32: Client] = [:]
+    private let core: ControlServerCore
+    private let group: MultiThreadedEventLoopGroup
+    private let channel = Mutex<Channel?>(nil)
+    private let state = Mutex<RunState>(.idle)
+    private let pending = Mutex<(items: [Broadcast], scheduled: Bool)>(([], false))
+    /// Lines waiting for the event loop beyond this are dropped (and counted).
+    static let maximumPendingBroadcasts = 65_536
 
-    struct Broadcast {
+    private enum RunState { case idle, running, stopped }
+
+    struct Broadcast: Sendable {
         var kind: String  // "violation" or "event"
         var line: [UInt8]
         var accepts: @Sendable ([String: String]) -> Bool
     }
 
-    /// A class, so that appending to a follower's backlog never copies the backlog.
-    final class Client {
-        let peer: PeerCredentials
-        var input: [UInt8] = []
-        /// What waits to be sent: `output[sent...]`.
-        var output: [UInt8] = []
-        var sent = 0
-        var follow: Set<String> = []
-        var filter: [String: String] = [:]
-        var closeAfterWrite = false
-        var inputClosed = false
-        /// Answered and shut for writing: what it still sends is read and dropped until it closes,
-        /// so that closing never resets the connection before it has read our last line.
-        var draining = false
-
-        init(peer: PeerCredentials) { self.peer = peer }
-
-        var pending: Int { output.count - sent }
-
-        /// Drops what was sent, once that is most of the buffer (no shifting on every send).
-        func compact() {
-            if sent == output.count {
-                output.removeAll(keepingCapacity: true)
-                sent = 0
-            } else if sent > 65536 && sent > output.count / 2 {
-                output.removeSubrange(0..<sent)
-                sent = 0
-            }
-        }
-    }
-
-    /// Creates the socket at `path` (mode 0660, group `group` when it exists).
-    public init(path: String, group: String = "probity", service: ControlService) throws(DaemonError) {
+    /// Prepares the server for `path` (mode 0660, group `group` when it exists); ``start()`` binds.
+    public init(path: String, group: String = "probity", service: ControlService, limits: Limits = Limits()) {
         self.path = path
-        self.service = service
-        allowedGroup = getgrnam(group).map { $0.pointee.gr_gid }
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw DaemonError(operation: "create the control socket", errno: errno) }
-        guard var address = UnixSocketAddress(path) else {
-            close(fd)
-            throw DaemonError(operation: "bind the control socket \(path) (path too long)", errno: ENAMETOOLONG)
-        }
-        let bound = address.withSockaddr { bind(fd, $0, $1) }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            let err = errno
-            close(fd)
-            throw DaemonError(operation: "bind the control socket \(path)", errno: err)
-        }
-        chmod(path, 0o660)
-        if let gid = allowedGroup { _ = chown(path, 0, gid) }
-        listenFD = fd
-        var pair: [Int32] = [-1, -1]
-        guard pipe(&pair) == 0 else {
-            let err = errno
-            close(fd)
-            throw DaemonError(operation: "create the control server's wake-up pipe", errno: err)
-        }
-        for end in pair {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-        }
-        wakeFD = pair[0]
-        wakeWriteFD = pair[1]
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        core = ControlServerCore(
+            service: service, limits: limits, allowedGroup: getgrnam(group).map { $0.pointee.gr_gid }, loop: self.group.next())
     }
 
     deinit {
         stop()
-        close(listenFD)
-        close(wakeFD)
-        close(wakeWriteFD)
+        try? group.syncShutdownGracefully()
     }
 
-    public func start() {
-        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.store(false, ordering: .releasing)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "probity-control"
-        thread.start()
+    /// Binds the socket and starts serving.
+    public func start() throws(DaemonError) {
+        guard state.withLock({ s -> Bool in
+            guard case .idle = s else { return false }
+            s = .running
+            return true
+        }) else { return }
+        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw DaemonError(operation: "bind the control socket \(path) (path too long)", errno: ENAMETOOLONG)
+        }
+        core.startPools()
+        let core = self.core
+        let limits = core.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                // Accepting fails with EMFILE/ENFILE while descriptors are short: wait, do not spin.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptPause(backoff: limits.acceptBackoff, counters: core.counters))
+                }
+            }
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 << 10, high: 256 << 10))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let role: ControlConnection.Role
+                    if core.registry.reserve() {
+                        role = .serve
+                    } else {
+                        core.counters.refusedAtLimit.add(1, ordering: .relaxed)
+                        role = .refuse(ControlFailure(
+                            "too many connections (limit \(limits.maximumConnections)): try again later"))
+                    }
+                    let connection = ControlConnection(core: core, role: role)
+                    if case .serve = role {
+                        channel.closeFuture.whenComplete { _ in core.registry.release() }
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlLineDecoder(maximumLine: limits.maximumLine)))
+                    try channel.pipeline.syncOperations.addHandler(connection)
+                }
+            }
+        let bound: Channel
+        do {
+            bound = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+        } catch {
+            state.withLock { $0 = .stopped }
+            core.stopPools()
+            throw DaemonError(operation: "bind the control socket \(path)", errno: (error as? IOError)?.errnoCode ?? EADDRNOTAVAIL)
+        }
+        chmod(path, 0o660)
+        if let gid = core.allowedGroup { _ = chown(path, 0, gid) }
+        channel.withLock { $0 = bound }
+        core.startSweeping()
     }
 
-    /// Stops serving: clients are disconnected and the socket file removed.
+    /// Stops serving: no new connections; each client gets what was waiting for it (for up to
+    /// two seconds), then is disconnected; the socket file is removed.
     public func stop() {
-        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        wake()
-        while !finished.load(ordering: .acquiring) { usleep(1000) }
+        let wasRunning = state.withLock { s -> Bool in
+            defer { s = .stopped }
+            if case .running = s { return true }
+            return false
+        }
+        guard wasRunning else { return }
+        if let listener = channel.withLock({ $0 }) { try? listener.close().wait() }
+        let core = self.core
+        let closing = try? core.loop.submit { core.registry.shutdownAll() }.wait()
+        if let closing {
+            let deadline = core.loop.scheduleTask(in: .seconds(2)) { core.registry.closeAll() }
+            try? EventLoopFuture.andAllComplete(closing, on: core.loop).wait()
+            deadline.cancel()
+        }
+        core.stopSweeping()
+        core.stopPools()
         unlink(path)
     }
 
     /// Sends `line` (one JSON object, without newline) to every follower of `kind` whose filter
     /// `accepts` it. Callable from any thread; returns at once.
     public func publish(kind: String, line: [UInt8], accepts: @escaping @Sendable ([String: String]) -> Bool) {
-        pending.withLock { $0.append(Broadcast(kind: kind, line: line, accepts: accepts)) }
-        wake()
+        let schedule = pending.withLock { p -> Bool in
+            guard p.items.count < Self.maximumPendingBroadcasts else {
+                core.counters.broadcastsDropped.add(1, ordering: .relaxed)
+                return false
+            }
+            p.items.append(Broadcast(kind: kind, line: line, accepts: accepts))
+            if p.scheduled { return false }
+            p.scheduled = true
+            return true
+        }
+        guard schedule else { return }
+        core.loop.execute { [self] in
+            let batch = pending.withLock { p -> [Broadcast] in
+                defer {
+                    p.items.removeAll(keepingCapacity: true)
+                    p.scheduled = false
+                }
+                return p.items
+            }
+            core.registry.deliver(batch)
+        }
     }
-
-    private let eventFollowerCount = Atomic<Int>(0)
 
     /// Clients following events (publishing events costs nothing when there are none).
-    public var eventFollowers: Int { eventFollowerCount.load(ordering: .relaxed) }
+    public var eventFollowers: Int { core.counters.eventFollowers.load(ordering: .relaxed) }
 
-    private func countFollowers() {
-        eventFollowerCount.store(clients.values.filter { $0.follow.contains("event") }.count, ordering: .relaxed)
+    public var statistics: Statistics {
+        let c = core.counters
+        return Statistics(
+            connections: c.connections.load(ordering: .relaxed), followers: c.followers.load(ordering: .relaxed),
+            bufferedBytes: c.bufferedBytes.load(ordering: .relaxed), refusedAtLimit: c.refusedAtLimit.load(ordering: .relaxed),
+            cutOff: c.cutOff.load(ordering: .relaxed), idleClosed: c.idleClosed.load(ordering: .relaxed),
+            rejectedRequests: c.rejected.load(ordering: .relaxed), tooLong: c.tooLong.load(ordering: .relaxed),
+            acceptPauses: c.acceptPauses.load(ordering: .relaxed))
+    }
+}
+
+/// What the server's parts share: the service, the limits, the worker threads, the connections.
+final class ControlServerCore: Sendable {
+    let service: ControlService
+    let limits: ControlServer.Limits
+    let allowedGroup: gid_t?
+    let loop: EventLoop
+    let registry: ConnectionRegistry
+    let counters = Counters()
+    /// Queries (status, violations, ...), one at a time.
+    let queries = NIOThreadPool(numberOfThreads: 1)
+    /// Requests that change state (reload, load-sbom), one at a time.
+    let changes = NIOThreadPool(numberOfThreads: 1)
+    /// Group membership look-ups for new connections.
+    let credentialChecks = NIOThreadPool(numberOfThreads: 1)
+    private let sweeper = Mutex<RepeatedTask?>(nil)
+
+    final class Counters: Sendable {
+        let connections = Atomic<Int>(0)
+        let followers = Atomic<Int>(0)
+        let eventFollowers = Atomic<Int>(0)
+        let bufferedBytes = Atomic<Int>(0)
+        let refusedAtLimit = Atomic<Int>(0)
+        let cutOff = Atomic<Int>(0)
+        let idleClosed = Atomic<Int>(0)
+        let rejected = Atomic<Int>(0)
+        let tooLong = Atomic<Int>(0)
+        let broadcastsDropped = Atomic<Int>(0)
+        let acceptPauses = Atomic<Int>(0)
     }
 
-    private func wake() {
-        var one: UInt8 = 1
-        _ = write(wakeWriteFD, &one, 1)
+    init(service: ControlService, limits: ControlServer.Limits, allowedGroup: gid_t?, loop: EventLoop) {
+        self.service = service
+        self.limits = limits
+        self.allowedGroup = allowedGroup
+        self.loop = loop
+        registry = ConnectionRegistry(loop: loop, limit: limits.maximumConnections, counters: counters)
     }
 
-    private func run() {
-        defer {
-            for fd in clients.keys { close(fd) }
-            clients.removeAll()
-            finished.store(true, ordering: .releasing)
-        }
-        while running.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
-            let order = Array(clients.keys)
-            for fd in order {
-                let wantsWrite = (clients[fd]?.pending ?? 0) > 0
-                let wantsRead = !(clients[fd]?.inputClosed ?? true)
-                fds.append(pollfd(fd: fd, events: (wantsRead ? Int16(POLLIN) : 0) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0))
-            }
-            let n = poll(&fds, nfds_t(fds.count), 500)
-            if n < 0 && errno != EINTR { break }
-            if fds[1].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 256)
-                while drain.withUnsafeMutableBytes({ read(wakeFD, $0.baseAddress, $0.count) }) > 0 {}
-                deliverPending()
-            }
-            if fds[0].revents & Int16(POLLIN) != 0 { accept() }
-            for (i, fd) in order.enumerated() {
-                let revents = fds[i + 2].revents
-                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readFrom(fd) }
-                if clients[fd] != nil && revents & Int16(POLLOUT) != 0 { flush(fd) }
-            }
-        }
+    func startPools() {
+        for pool in [queries, changes, credentialChecks] { pool.start() }
     }
 
-    private func accept() {
-        while true {
-            let fd = Glibc.accept(listenFD, nil, nil)
-            if fd < 0 { return }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            var pid: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
-            guard probity_peer_credentials(fd, &pid, &uid, &gid) == 0 else {
-                close(fd)
-                continue
-            }
-            let client = Client(peer: PeerCredentials(pid: pid, uid: uid, gid: gid))
-            if !isAllowed(client.peer) {
-                client.output = Self.line(["ok": false, "error": "permission denied: uid \(uid) is neither root nor in group probity"])
-                client.closeAfterWrite = true
-            }
-            clients[fd] = client
-            flush(fd)
-        }
+    func stopPools() {
+        for pool in [queries, changes, credentialChecks] { try? pool.syncShutdownGracefully() }
+    }
+
+    /// Checks every connection for idleness a few times per idle timeout (at most once a second).
+    func startSweeping() {
+        let period = TimeAmount.nanoseconds(max(50_000_000, min(1_000_000_000, limits.idleTimeout.nanoseconds / 4)))
+        let registry = self.registry
+        let task = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in registry.sweep() }
+        sweeper.withLock { $0 = task }
+    }
+
+    func stopSweeping() {
+        sweeper.withLock { $0?.cancel(); $0 = nil }
     }
 
     /// Root, or a member (primary or supplementary) of the control group.
@@ -219,134 +285,124 @@ public final class ControlServer: @unchecked Sendable {
         guard getgrouplist(user.pointee.pw_name, user.pointee.pw_gid, &groups, &count) >= 0 else { return false }
         return groups.prefix(Int(count)).contains(group)
     }
+}
 
-    private func readFrom(_ fd: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
+/// Stops accepting for a while when accept fails for want of descriptors or memory.
+///
+/// NIO's `AcceptBackoffHandler` only delays the next read request; the failed read stays
+/// pending, the listening socket stays registered as readable, and the loop wakes up at once,
+/// again and again. Turning auto-read off unregisters it; it is turned on again after `backoff`.
+final class AcceptPause: ChannelInboundHandler {
+    typealias InboundIn = Channel
+    typealias InboundOut = Channel
+
+    private let backoff: TimeAmount
+    private let counters: ControlServerCore.Counters
+    private var paused = false
+
+    init(backoff: TimeAmount, counters: ControlServerCore.Counters) {
+        self.backoff = backoff
+        self.counters = counters
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let error = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else {
+            return context.fireErrorCaught(error)
+        }
+        guard !paused, let options = context.channel.syncOptions else { return }
+        paused = true
+        counters.acceptPauses.add(1, ordering: .relaxed)
+        try? options.setOption(.autoRead, value: false)
+        context.eventLoop.assumeIsolated().scheduleTask(in: backoff) {
+            self.paused = false
+            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+    }
+}
+
+/// The open connections, on the event loop only.
+final class ConnectionRegistry: @unchecked Sendable {
+    // Safety: every method but `reserve`/`release` runs on `loop` (checked); those two use an atomic.
+    private let loop: EventLoop
+    private let limit: Int
+    private let counters: ControlServerCore.Counters
+    private var connections: [ObjectIdentifier: ControlConnection] = [:]
+    private let admitted = Atomic<Int>(0)
+
+    init(loop: EventLoop, limit: Int, counters: ControlServerCore.Counters) {
+        self.loop = loop
+        self.limit = limit
+        self.counters = counters
+    }
+
+    /// Takes a place for a served connection; false at the limit.
+    func reserve() -> Bool {
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n == 0 {
-                // The client finished sending: answer what it asked, then close.
-                if let client = clients[fd] {
-                    if !client.input.isEmpty {
-                        let line = client.input
-                        client.input.removeAll()
-                        handle(line, client: client)
-                    }
-                    if client.follow.isEmpty { client.closeAfterWrite = true }
-                    client.inputClosed = true
-                    if client.draining {
-                        drop(fd)
-                        return
-                    }
-                }
-                break
-            }
-            if n < 0 && errno != EAGAIN && errno != EINTR {
-                drop(fd)
-                return
-            }
-            if n < 0 { break }
-            guard let client = clients[fd] else { return }
-            if client.closeAfterWrite { continue }  // refused or cut off: read and drop what it sends
-            client.input.append(contentsOf: buffer[0..<n])
-            while let newline = client.input.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(client.input[..<newline])
-                client.input.removeSubrange(...newline)
-                handle(line, client: client)
-            }
-            if client.input.count > Self.maximumLine {
-                client.output += Self.line(["ok": false, "error": "request too long (limit \(Self.maximumLine) bytes per line)"])
-                client.input.removeAll()
-                client.closeAfterWrite = true
-            }
+            let now = admitted.load(ordering: .relaxed)
+            guard now < limit else { return false }
+            if admitted.compareExchange(expected: now, desired: now + 1, ordering: .relaxed).exchanged { return true }
         }
-        countFollowers()
-        flush(fd)
     }
 
-    private func handle(_ line: [UInt8], client: Client) {
-        if line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) { return }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)), let request = object as? [String: Any] else {
-            client.output += Self.line(["ok": false, "error": "not a JSON object: send one object per line, like {\"request\":\"status\"}"])
-            return
-        }
-        guard let name = request["request"] as? String else {
-            client.output += Self.line(["ok": false, "error": "missing \"request\": the name of the request, like {\"request\":\"status\"}"])
-            return
-        }
-        if name == "follow" {
-            var what = Set((request["what"] as? [String]) ?? ["violations"])
-            if let single = request["what"] as? String { what = [single] }
-            what = what.intersection(["violations", "events"])
-            client.follow = Set(what.map { $0 == "violations" ? "violation" : "event" })
-            client.filter = [:]
-            for key in ["package", "rule", "severity", "kind"] {
-                if let value = request[key] as? String { client.filter[key] = value }
-            }
-            client.output += Self.line(["ok": true, "following": what.sorted()])
-            return
-        }
-        client.output += Self.line(service.respond(to: request))
+    func release() { admitted.subtract(1, ordering: .relaxed) }
+
+    func add(_ connection: ControlConnection) {
+        loop.preconditionInEventLoop()
+        connections[ObjectIdentifier(connection)] = connection
+        counters.connections.store(connections.count, ordering: .relaxed)
     }
 
-    private func deliverPending() {
-        let batch = pending.withLock { items -> [Broadcast] in
-            defer { items.removeAll(keepingCapacity: true) }
-            return items
-        }
+    func remove(_ connection: ControlConnection) {
+        loop.preconditionInEventLoop()
+        guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+        counters.connections.store(connections.count, ordering: .relaxed)
+        counters.bufferedBytes.subtract(connection.pendingBytes, ordering: .relaxed)
+        if connection.subscription != nil { followersChanged() }
+    }
+
+    func buffered(_ delta: Int) { counters.bufferedBytes.add(delta, ordering: .relaxed) }
+
+    func followersChanged() {
+        loop.preconditionInEventLoop()
+        let followers = connections.values.filter { $0.subscription != nil }
+        counters.followers.store(followers.count, ordering: .relaxed)
+        counters.eventFollowers.store(followers.filter { $0.subscription?.kinds.contains("event") == true }.count, ordering: .relaxed)
+    }
+
+    func deliver(_ batch: [ControlServer.Broadcast]) {
+        loop.preconditionInEventLoop()
         guard !batch.isEmpty else { return }
-        for client in clients.values where !client.follow.isEmpty && !client.closeAfterWrite {
-            for item in batch where client.follow.contains(item.kind) && item.accepts(client.filter) {
-                client.output += item.line
-                client.output.append(UInt8(ascii: "\n"))
+        for connection in connections.values {
+            guard let subscription = connection.subscription else { continue }
+            var out = ByteBuffer()
+            for item in batch where subscription.kinds.contains(item.kind) && item.accepts(subscription.filter) {
+                out.writeBytes(item.line)
+                out.writeInteger(UInt8(ascii: "\n"))
             }
-            if client.pending > Self.maximumBacklog {
-                // Keep the line already partly sent (up to its newline) so the stream stays framed.
-                let keep = client.output[client.sent...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? client.sent
-                client.output.removeSubrange(keep...)
-                client.output += Self.line(["ok": false, "error": "cut off: more than \(Self.maximumBacklog) bytes were waiting for this client"])
-                client.closeAfterWrite = true
-            }
-        }
-        for fd in Array(clients.keys) { flush(fd) }
-    }
-
-    private func flush(_ fd: Int32) {
-        guard let client = clients[fd] else { return }
-        while client.pending > 0 {
-            let n = client.output.withUnsafeBytes { send(fd, $0.baseAddress! + client.sent, client.pending, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EAGAIN || errno == EINTR { break }
-                drop(fd)
-                return
-            }
-            client.sent += n
-        }
-        client.compact()
-        if client.pending == 0 && client.closeAfterWrite {
-            if client.inputClosed {
-                drop(fd)
-                return
-            }
-            if !client.draining {
-                shutdown(fd, Int32(SHUT_WR))
-                client.draining = true
-            }
+            if out.readableBytes > 0 { connection.deliver(out) }
         }
     }
 
-    private func drop(_ fd: Int32) {
-        clients[fd] = nil
-        close(fd)
-        countFollowers()
+    func sweep() {
+        loop.preconditionInEventLoop()
+        let now = NIODeadline.now()
+        for connection in Array(connections.values) { connection.sweep(now: now) }
     }
 
-    /// One JSON object as a line.
-    static func line(_ object: [String: Any]) -> [UInt8] {
-        var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{\"ok\":false,\"error\":\"response could not be encoded\"}".utf8)
-        data.append(UInt8(ascii: "\n"))
-        return Array(data)
+    /// Asks every connection to finish; returns when each is closed.
+    func shutdownAll() -> [EventLoopFuture<Void>] {
+        loop.preconditionInEventLoop()
+        var futures: [EventLoopFuture<Void>] = []
+        for connection in Array(connections.values) {
+            if let future = connection.closeFuture { futures.append(future) }
+            connection.shutdown()
+        }
+        return futures
+    }
+
+    func closeAll() {
+        loop.preconditionInEventLoop()
+        for connection in Array(connections.values) { connection.close() }
     }
 }
 

@@ -86,121 +86,88 @@ final class RecentEvents: Sendable {
 }
 
 extension Daemon: ControlService {
-    public func respond(to request: [String: Any]) -> [String: Any] {
-        let name = request["request"] as? String ?? ""
-        switch name {
-        case "status": return status()
-        case "violations": return violations(request)
-        case "events":
+    /// The answer to one request (the server's worker threads; `follow` never comes here).
+    public func respond(to request: ControlRequest) -> any ControlAnswer {
+        switch request {
+        case .status: return status()
+        case .violations(let query): return violations(query)
+        case .events(let query):
             var clock = WallClock()
-            let limit = (request["limit"] as? Int) ?? 100
-            return ["ok": true, "events": recent.latest(min(limit, 10_000)).map { RecentEvents.summary($0.0, attribution: $0.1, clock: &clock) }]
-        case "whose":
-            guard let paths = request["paths"] as? [String] else { return Self.error("`whose` needs \"paths\": [\"/abs/path\", ...]") }
-            return ["ok": true, "owners": paths.map { path -> [String: Any] in
-                guard let owner = indexSnapshot.owner(of: path) else { return ["path": path] }
-                return ["path": path, "package": owner.package.name, "version": owner.package.version ?? "",
-                        "source": owner.package.source.rawValue, "purl": owner.package.purl ?? ""]
-            }]
-        case "packages":
+            return EventsAnswer(events: recent.latest(query.limit).map {
+                JSONValue(any: RecentEvents.summary($0.0, attribution: $0.1, clock: &clock))
+            })
+        case .whose(let query):
+            let index = indexSnapshot
+            return WhoseAnswer(owners: query.paths.map { path in
+                guard let owner = index.owner(of: path) else { return WhoseAnswer.Owner(path: path) }
+                return WhoseAnswer.Owner(path: path, package: owner.package.name, version: owner.package.version ?? "",
+                                         source: owner.package.source.rawValue, purl: owner.package.purl ?? "")
+            })
+        case .packages:
             var bySource: [String: Int] = [:]
-            for p in indexSnapshot.packages { bySource[p.source.rawValue, default: 0] += 1 }
-            return ["ok": true, "packages": bySource, "files": indexSnapshot.fileCount]
-        case "reload":
-            if let failure = reloadContracts() { return ["ok": false, "error": failure, "generation": Int(contracts.snapshot.generation)] }
-            return ["ok": true, "generation": Int(contracts.snapshot.generation)]
-        case "metrics":
-            return ["ok": true, "metrics": metrics.text(probes: probesSnapshot, storeRows: (try? store.count()) ?? 0)]
-        case "load-sbom":
-            guard let path = request["path"] as? String, path.hasPrefix("/") else {
-                return Self.error("`load-sbom` needs \"path\": the absolute path of an SBOM file the daemon can read")
-            }
-            return loadSBOM(path)
-        case "":
-            return Self.error("missing \"request\"")
-        default:
-            return Self.error("unknown request `\(name)` (status, violations, follow, events, whose, packages, metrics, reload, load-sbom)")
+            let index = indexSnapshot
+            for p in index.packages { bySource[p.source.rawValue, default: 0] += 1 }
+            return PackagesAnswer(packages: bySource, files: index.fileCount)
+        case .reload:
+            let outcome = reloadContracts()
+            let generation = contracts.snapshot.generation
+            if let failure = outcome.failure { return ControlFailure(failure, generation: generation) }
+            return ReloadAnswer(generation: generation, warnings: outcome.warnings.isEmpty ? nil : outcome.warnings)
+        case .metrics:
+            return MetricsAnswer(metrics: metrics.text(probes: probesSnapshot, storeRows: (try? store.count()) ?? 0))
+        case .loadSBOM(let load):
+            return loadSBOM(load.path)
+        case .follow:
+            return ControlFailure("`follow` is handled by the server")
         }
     }
-
-    static func error(_ message: String) -> [String: Any] { ["ok": false, "error": message] }
 
     var indexSnapshot: PathIndex { indexValue }
 
-    func status() -> [String: Any] {
+    func status() -> StatusAnswer {
         let snapshot = contracts.snapshot
-        var result: [String: Any] = [
-            "ok": true,
-            "pid": Int(getpid()),
-            "uptime_seconds": Int(Date().timeIntervalSince(started)),
-            "events": counters.byKind,
-            "violations": Int(counters.violations.load(ordering: .relaxed)),
-            "store": ["path": store.path, "rows": (try? store.count()) ?? -1, "failures": Int(counters.storeFailures.load(ordering: .relaxed))],
-            "contracts": ["files": snapshot.contracts.files, "generation": Int(snapshot.generation),
-                          "contracts": snapshot.contracts.contractCount, "rules": snapshot.contracts.ruleCount],
-            "packages": indexSnapshot.packages.count,
-            "sboms": sbomsLoaded,
-            "events_per_second": counters.rates,
-            "watching": watched.map { ["cgroups": $0.paths, "units": $0.units, "cgroup_ids": $0.count] as [String: Any] } ?? "host",
-        ]
+        var answer = StatusAnswer(
+            pid: getpid(),
+            uptimeSeconds: Int(Date().timeIntervalSince(started)),
+            events: counters.byKind,
+            violations: counters.violations.load(ordering: .relaxed),
+            store: .init(path: store.path, rows: (try? store.count()) ?? -1, failures: counters.storeFailures.load(ordering: .relaxed)),
+            contracts: .init(files: snapshot.contracts.files, generation: snapshot.generation,
+                             contracts: snapshot.contracts.contractCount, rules: snapshot.contracts.ruleCount),
+            packages: indexSnapshot.packages.count,
+            sboms: sbomsLoaded,
+            eventsPerSecond: counters.rates,
+            watching: watched.map { .cgroups(paths: $0.paths, units: $0.units, ids: $0.count) } ?? .host)
         if let r = revalidator {
-            result["revalidation"] = [
-                "digests": r.digests.count, "hashed": Int(r.hashed.load(ordering: .relaxed)),
-                "unchanged": Int(r.skippedUnchanged.load(ordering: .relaxed)), "dropped": Int(r.dropped.load(ordering: .relaxed)),
-            ]
+            answer.revalidation = .init(
+                digests: r.digests.count, hashed: r.hashed.load(ordering: .relaxed),
+                unchanged: r.skippedUnchanged.load(ordering: .relaxed), dropped: r.dropped.load(ordering: .relaxed))
         }
         if let probes = probesSnapshot {
-            result["hooks"] = probes.hookStatus.map { ["program": $0.hook.program, "attach": $0.hook.attachPoint, "state": $0.state.rawValue] }
+            answer.hooks = probes.hookStatus.map { .init(program: $0.hook.program, attach: $0.hook.attachPoint, state: $0.state.rawValue) }
             var lost: [String: UInt64] = [:]
             for (kind, n) in probes.kernelDrops() { lost[kind.description] = n }
-            result["lost"] = lost
+            answer.lost = lost
         }
-        return result
+        return answer
     }
 
-    func violations(_ request: [String: Any]) -> [String: Any] {
+    func violations(_ query: ViolationsQuery) -> any ControlAnswer {
         var filter = ViolationStore.Filter()
-        if let since = request["since"] {
-            guard let seconds = Self.seconds(since) else {
-                return Self.error("`since` is a duration (30s, 15m, 1h, 7d), an RFC 3339 time or unix seconds")
-            }
-            filter.sinceUnixNanoseconds = Int64(seconds * 1e9)
-        }
-        filter.package = request["package"] as? String
-        filter.rule = request["rule"] as? String
-        if let severity = request["severity"] as? String {
-            guard let s = Severity(rawValue: severity) else { return Self.error("`severity` is low, medium, high or critical") }
-            filter.minimumSeverity = s
-        }
-        filter.limit = min(max((request["limit"] as? Int) ?? 100, 0), 10_000)
+        filter.sinceUnixNanoseconds = query.sinceUnixNanoseconds
+        filter.package = query.package
+        filter.rule = query.rule
+        filter.minimumSeverity = query.minimumSeverity
+        filter.limit = query.limit
         do {
             let rows = try store.query(filter)
-            let list: [Any] = rows.map { row in
-                var object = ViolationJSON.object(row.violation)
-                object["id"] = Int(row.id)
-                object["unix_ns"] = row.unixNanoseconds
-                return object
-            }
-            return ["ok": true, "violations": list]
+            let encoder = ViolationJSON.encoder()
+            return ViolationsAnswer(violations: rows.map { row in
+                let object = (try? encoder.encode(row.violation)).map(Array.init) ?? Array("{}".utf8)
+                return ViolationsAnswer.stored(object, id: Int64(row.id), unixNanoseconds: Int64(row.unixNanoseconds))
+            })
         } catch {
-            return Self.error("\(error)")
+            return ControlFailure("\(error)")
         }
-    }
-
-    /// Unix seconds from `1h`-style durations (ago), RFC 3339 times, or numbers.
-    static func seconds(_ value: Any) -> Double? {
-        if let n = value as? Double { return n }
-        if let n = value as? Int { return Double(n) }
-        guard let text = value as? String else { return nil }
-        if let n = Double(text) { return n }
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = text.last, let factor = units[unit], let amount = Double(text.dropLast()) {
-            return Date().timeIntervalSince1970 - amount * factor
-        }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)?.timeIntervalSince1970
     }
 }

@@ -39,6 +39,8 @@ public final class Daemon: @unchecked Sendable {
     var indexValue: PathIndex { indexState.withLock { $0 } }
     /// SBOMs added with `load-sbom` since start.
     private let loadedSBOMs = Mutex<[String]>([])
+    /// Held while the index is rebuilt (`load-sbom`, reload), so that one does not undo the other.
+    private let sbomUpdate = Mutex<Void>(())
     var probesSnapshot: KernelProbes? { monitor?.probes }
     let started = Date()
     let counters = DaemonCounters()
@@ -96,23 +98,32 @@ public final class Daemon: @unchecked Sendable {
         revalidator = Revalidator(digests: digests) { [weak self] finding in self?.recordIntegrity(finding) }
     }
 
-    /// Adds an SBOM's file paths to attribution while running (`load-sbom`): the new index is built
+    /// Where `load-sbom` may read from, and how much.
+    var sbomGate: SBOMFileGate { SBOMFileGate(directories: configuration.sbomDirectories, maximumBytes: configuration.sbomMaxBytes) }
+
+    /// Adds an SBOM's file paths to attribution while running (`load-sbom`, on the control
+    /// server's worker thread): the file is read through ``SBOMFileGate``, the new index is built
     /// beside the old one and swapped in whole. Returns the answer.
-    func loadSBOM(_ path: String) -> [String: Any] {
+    func loadSBOM(_ path: String) -> any ControlAnswer {
         let document: SBOMDocument
         do {
-            document = try SBOMReader.read(contentsOf: path)
+            let data = try sbomGate.read(path)
+            document = try SBOMReader.read(data: data, source: path)
         } catch {
-            return ["ok": false, "error": "\(error)"]
+            log("load-sbom refused: \(error)", priority: 4)
+            return ControlFailure("\(error)")
         }
-        var index = indexValue
-        let paths = SBOMIndexing.add(document, to: &index, root: configuration.sbomRoot)
-        indexState.withLock { $0 = index }
-        monitor?.replaceAttributionIndex(index)
-        loadedSBOMs.withLock { $0.append(path) }
+        let paths = sbomUpdate.withLock { _ -> Int in
+            var index = indexValue
+            let paths = SBOMIndexing.add(document, to: &index, root: configuration.sbomRoot)
+            indexState.withLock { $0 = index }
+            monitor?.replaceAttributionIndex(index)
+            loadedSBOMs.withLock { if !$0.contains(path) { $0.append(path) } }
+            return paths
+        }
         log("loaded SBOM \(path): \(document.components.count) components, \(paths) paths")
-        return ["ok": true, "format": document.format.rawValue, "components": document.components.count, "paths": paths,
-                "problems": document.problems.map(\.description)]
+        return SBOMLoadedAnswer(format: document.format.rawValue, components: document.components.count, paths: paths,
+                                problems: document.problems.map(\.description))
     }
 
     var sbomsLoaded: [String] { configuration.sboms + loadedSBOMs.withLock { $0 } }
@@ -168,7 +179,10 @@ public final class Daemon: @unchecked Sendable {
             if cache != .absent { log("\(cache)") }
         }
         self.dns = dns
-        let server = try ControlServer(path: configuration.socket, group: configuration.socketGroup, service: self)
+        var limits = ControlServer.Limits()
+        limits.idleTimeout = .milliseconds(Int64(configuration.controlIdleSeconds * 1000))
+        limits.maximumConnections = configuration.controlConnections
+        let server = ControlServer(path: configuration.socket, group: configuration.socketGroup, service: self, limits: limits)
         self.server = server
 
         var evaluator = Evaluator(contracts: contracts.snapshot.contracts)
@@ -176,7 +190,7 @@ public final class Daemon: @unchecked Sendable {
         if let dns { evaluator.hostnames = { dns.namesCatchingUp(for: $0.address) } }
         let pipeline = PipelineState(daemon: self, evaluator: evaluator)
         monitor.start { event, context in pipeline.handle(event, context: context, monitor: monitor) }
-        server.start()
+        try server.start()
         revalidator?.start()
         if !configuration.metricsAddress.isEmpty {
             let http = try MetricsHTTPServer(address: configuration.metricsAddress) { [self] in
@@ -197,7 +211,7 @@ public final class Daemon: @unchecked Sendable {
         while !DaemonSignals.stopRequested {
             usleep(50_000)
             let now = Date()
-            if DaemonSignals.takeReload() { reloadContracts() }
+            if DaemonSignals.takeReload() { _ = reloadContracts() }
             if let interval = watchdogInterval, now.timeIntervalSince(lastWatchdog) >= interval, pipeline.isHealthy {
                 notifier.notify("WATCHDOG=1")
                 lastWatchdog = now
@@ -232,23 +246,46 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// Reloads the contracts and the SBOMs (and rediscovers the package databases), all or nothing:
-    /// a broken file leaves the old set in force. Returns the error text.
-    @discardableResult
-    func reloadContracts() -> String? {
+    /// a broken file leaves the old set in force (`failure`). An SBOM file that is gone is skipped
+    /// with a warning; SBOMs added with `load-sbom` are read through ``SBOMFileGate`` again.
+    func reloadContracts() -> (failure: String?, warnings: [String]) {
         notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(WallClock.bootTimeNow() / 1000)")
         defer { notifier.notify("READY=1") }
-        do {
-            // SBOMs and package databases first, into a new index beside the old one; then the
-            // contracts; the index is swapped only when both succeeded.
-            let index = try AttributionSetup.index(sboms: sbomsLoaded, root: configuration.sbomRoot, verbose: false)
-            let generation = try contracts.reload()
-            indexState.withLock { $0 = index }
-            monitor?.replaceAttributionIndex(index)
-            log("contracts and SBOMs reloaded (generation \(generation); \(index.packages.count) packages, \(index.fileCount) files)")
-            return nil
-        } catch {
-            log("reload refused, the old contracts and SBOMs stay in force: \(error)", priority: 4)
-            return "\(error)"
+        return sbomUpdate.withLock { _ in
+            var warnings: [String] = []
+            do {
+                // SBOMs and package databases first, into a new index beside the old one; then the
+                // contracts; the index is swapped only when both succeeded.
+                var index = try AttributionSetup.index(sboms: [], root: configuration.sbomRoot, verbose: false)
+                let loaded = loadedSBOMs.withLock { $0 }
+                for sbom in configuration.sboms + loaded {
+                    let document: SBOMDocument
+                    if loaded.contains(sbom) && !configuration.sboms.contains(sbom) {
+                        do {
+                            document = try SBOMReader.read(data: try sbomGate.read(sbom), source: sbom)
+                        } catch let error as SBOMFileError where error.errno == ENOENT {
+                            warnings.append("\(error); skipped, the SBOM's paths are no longer attributed")
+                            continue
+                        }
+                    } else {
+                        guard access(sbom, F_OK) == 0 || errno != ENOENT else {
+                            warnings.append("\(sbom): does not exist; skipped, the SBOM's paths are no longer attributed")
+                            continue
+                        }
+                        document = try SBOMReader.read(contentsOf: sbom)
+                    }
+                    _ = SBOMIndexing.add(document, to: &index, root: configuration.sbomRoot)
+                }
+                let generation = try contracts.reload()
+                indexState.withLock { $0 = index }
+                monitor?.replaceAttributionIndex(index)
+                for warning in warnings { log("reload: \(warning)", priority: 4) }
+                log("contracts and SBOMs reloaded (generation \(generation); \(index.packages.count) packages, \(index.fileCount) files)")
+                return (nil, warnings)
+            } catch {
+                log("reload refused, the old contracts and SBOMs stay in force: \(error)", priority: 4)
+                return ("\(error)", warnings)
+            }
         }
     }
 

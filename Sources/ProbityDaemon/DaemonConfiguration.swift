@@ -16,6 +16,15 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     /// SBOMs whose file paths also attribute events.
     public var sboms: [String] = []
     public var sbomRoot = "/"
+    /// `load-sbom` reads SBOM files only from these directories (not through symbolic links below
+    /// them); empty: `load-sbom` is off.
+    public var sbomDirectories = ["/etc/probity/sbom"]
+    /// The largest SBOM file `load-sbom` reads, in bytes (counted while reading).
+    public var sbomMaxBytes = 256 << 20
+    /// A control client that neither asks, follows, nor reads for this many seconds is closed.
+    public var controlIdleSeconds: Double = 60
+    /// Control clients at once; the next one gets an error line and is closed.
+    public var controlConnections = 256
     /// Violations older than this many days are deleted.
     public var retentionDays = 30
     /// At most this many violations are kept.
@@ -44,6 +53,10 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         case stateDirectory = "state-directory"
         case policies, sboms
         case sbomRoot = "sbom-root"
+        case sbomDirectories = "sbom-directories"
+        case sbomMaxBytes = "sbom-max-bytes"
+        case controlIdleSeconds = "control-idle-seconds"
+        case controlConnections = "control-connections"
         case retentionDays = "retention-days"
         case retentionRows = "retention-rows"
         case recentEvents = "recent-events"
@@ -102,6 +115,10 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         policies = try c.decodeIfPresent([String].self, forKey: .policies) ?? d.policies
         sboms = try c.decodeIfPresent([String].self, forKey: .sboms) ?? d.sboms
         sbomRoot = try c.decodeIfPresent(String.self, forKey: .sbomRoot) ?? d.sbomRoot
+        sbomDirectories = try c.decodeIfPresent([String].self, forKey: .sbomDirectories) ?? d.sbomDirectories
+        sbomMaxBytes = try c.decodeIfPresent(Int.self, forKey: .sbomMaxBytes) ?? d.sbomMaxBytes
+        controlIdleSeconds = try c.decodeIfPresent(Double.self, forKey: .controlIdleSeconds) ?? d.controlIdleSeconds
+        controlConnections = try c.decodeIfPresent(Int.self, forKey: .controlConnections) ?? d.controlConnections
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
         retentionRows = try c.decodeIfPresent(Int.self, forKey: .retentionRows) ?? d.retentionRows
         recentEvents = try c.decodeIfPresent(Int.self, forKey: .recentEvents) ?? d.recentEvents
@@ -146,6 +163,18 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
             } catch {
                 throw ConfigurationError(
                     file: file + (places[error.name] ?? ""), message: "`\(error.name)` must be \(error.range) (got \(error.value))")
+            }
+            guard configuration.controlIdleSeconds.isFinite, (0.1...86_400).contains(configuration.controlIdleSeconds) else {
+                throw ConfigurationError(file: file, message: "control-idle-seconds must be from 0.1 to 86400")
+            }
+            guard (1...65_536).contains(configuration.controlConnections) else {
+                throw ConfigurationError(file: file, message: "control-connections must be from 1 to 65536")
+            }
+            guard (1...(4 << 30)).contains(configuration.sbomMaxBytes) else {
+                throw ConfigurationError(file: file, message: "sbom-max-bytes must be from 1 to 4 GiB")
+            }
+            if let relative = configuration.sbomDirectories.first(where: { !$0.hasPrefix("/") }) {
+                throw ConfigurationError(file: file, message: "sbom-directories must be absolute paths, not `\(relative)`")
             }
             return configuration
         } catch let error as ConfigurationError {

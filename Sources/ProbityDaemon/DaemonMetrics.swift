@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import Prometheus
 import ProbityContracts
 import ProbityEvents
@@ -72,81 +75,3 @@ final class DaemonMetrics: Sendable {
     }
 }
 
-/// `GET /metrics` over HTTP/1.1 on one address (off unless `metrics-address` is set).
-final class MetricsHTTPServer: @unchecked Sendable {
-    // Safety: the listening socket belongs to the server thread after start().
-    private let fd: Int32
-    private let running = Atomic<Bool>(false)
-    private let body: @Sendable () -> String
-
-    /// Listens on `address` (`HOST:PORT`, IPv4).
-    init(address: String, body: @escaping @Sendable () -> String) throws(DaemonError) {
-        self.body = body
-        let parts = address.split(separator: ":")
-        guard parts.count == 2, let port = UInt16(parts[1]) else {
-            throw DaemonError(operation: "listen for metrics on \(address) (expected HOST:PORT)", errno: EINVAL)
-        }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, String(parts[0]), &sin.sin_addr) == 1 else {
-            throw DaemonError(operation: "listen for metrics on \(address) (not an IPv4 address)", errno: EINVAL)
-        }
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else {
-            let err = errno
-            close(fd)
-            throw DaemonError(operation: "listen for metrics on \(address)", errno: err)
-        }
-    }
-
-    func start() {
-        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in
-            while running.load(ordering: .relaxed) {
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, 200) > 0 else { continue }
-                let client = accept(fd, nil, nil)
-                if client < 0 { continue }
-                serve(client)
-                close(client)
-            }
-        }
-        thread.name = "probity-metrics"
-        thread.start()
-    }
-
-    func stop() {
-        running.store(false, ordering: .relaxed)
-        usleep(250_000)
-        close(fd)
-    }
-
-    private func serve(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        _ = setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request = [UInt8](repeating: 0, count: 4096)
-        let n = request.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
-        guard n > 0 else { return }
-        let line = String(decoding: request[0..<n], as: UTF8.self).split(separator: "\r\n").first ?? ""
-        let response: String
-        if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
-            let text = body()
-            response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)"
-        } else {
-            response = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        }
-        var bytes = Array(response.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let w = bytes.withUnsafeMutableBytes { send(client, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if w <= 0 { return }
-            offset += w
-        }
-    }
-}

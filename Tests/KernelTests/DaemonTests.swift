@@ -27,8 +27,9 @@ final class DaemonTests: XCTestCase {
             home = dir + "/home"
             notifyPath = dir + "/notify"
             try FileManager.default.createDirectory(atPath: home + "/.ssh", withIntermediateDirectories: true)
+            // `{dir}` in `extra` is the daemon's directory.
             let config = "socket: \(socket)\nstate-directory: \(dir)/state\npolicies: [\(policies.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
-                + extra
+                + extra.replacingOccurrences(of: "{dir}", with: dir)
             try config.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
             notify = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
             var address = sockaddr_un()
@@ -360,7 +361,7 @@ extension DaemonTests {
 
     /// `load-sbom` while running: a script the SBOM lists is attributed to its component from then on.
     func testLoadSBOMWhileRunning() throws {
-        let daemon = try RunningDaemon()
+        let daemon = try RunningDaemon(extra: "sbom-directories: [\"{dir}\"]\n")
         XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
         let script = daemon.dir + "/tool.sh"
         try "cat \(daemon.home)/.ssh/sbom-key >/dev/null\n".write(toFile: script, atomically: true, encoding: .utf8)
