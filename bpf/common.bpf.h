@@ -221,46 +221,76 @@ struct {
 	__type(value, struct coalesce_kept);
 } coalesce_kept SEC(".maps") __weak;
 
-/* Processes with folded opens not yet reported (tgid -> 1): their exit flushes them. */
+/* Processes with folded opens not yet reported: tgid -> the CPUs whose slots hold them (bit n for
+ * CPU n below 63; bit 63 for every CPU from 63 up). Their exit flushes those CPUs' slots. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } folding SEC(".maps") __weak;
 
-/* Reports the opens slot `index` folded since its last record, as one open record with their
- * count and the object's path, built in the second half of the scratch buffer (the first may
- * hold a record in progress). */
-static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot, __u32 index)
+#define FOLDING_CPU_BITS 63
+
+/* Marks that the current CPU's slots hold folded opens of `tgid`. */
+static __always_inline void mark_folding(__u32 tgid)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 bit = 1ULL << (cpu < FOLDING_CPU_BITS ? cpu : FOLDING_CPU_BITS);
+	__u64 *cpus = bpf_map_lookup_elem(&folding, &tgid);
+	if (cpus) {
+		if (!(*cpus & bit))
+			__sync_fetch_and_or(cpus, bit);
+		return;
+	}
+	if (bpf_map_update_elem(&folding, &tgid, &bit, BPF_NOEXIST) != 0) {
+		/* Another CPU added it first: add this one. */
+		cpus = bpf_map_lookup_elem(&folding, &tgid);
+		if (cpus)
+			__sync_fetch_and_or(cpus, bit);
+	}
+}
+
+/* Reports the opens slot `key` (CPU × COALESCE_SLOTS + index: any CPU's, for an exit flush)
+ * folded since its last record, as one open record with their count and the object's path, built
+ * in the second half of the scratch buffer (the first may hold a record in progress). The count
+ * is taken with an atomic exchange: an exit flush from another CPU and the slot's own CPU
+ * claiming it for another open never both report it. */
+static __always_inline void emit_folded(struct probity_config *cfg, struct coalesce_slot *slot, __u32 key)
 {
 	struct scratch *s = get_scratch();
-	struct coalesce_kept *kept = cpu_slot(&coalesce_kept, COALESCE_SLOTS, index);
+	struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &key);
 	if (!s || !kept) {
 		count_drop(PROBITY_KIND_OPEN);
 		return;
 	}
+	__u32 tgid = slot->tgid, dev = slot->dev;
+	__u64 ino = slot->ino;
+	__s32 open_flags = slot->open_flags;
+	__u32 count = __sync_lock_test_and_set(&slot->suppressed, 0);
+	if (count == 0)
+		return;
 	struct probity_open *r = (struct probity_open *)&s->buf[SCRATCH_SIZE];
 	r->hdr.time_ns = bpf_ktime_get_boot_ns();
 	r->hdr.kind = PROBITY_KIND_OPEN;
 	r->hdr.flags = PROBITY_F_COALESCED | PROBITY_F_OBJECT;
-	r->hdr.pid = slot->tgid;
-	r->hdr.tid = slot->tgid;
+	r->hdr.pid = tgid;
+	r->hdr.tid = tgid;
 	r->hdr.ppid = kept->ppid;
 	r->hdr.uid = kept->uid;
 	r->hdr.gid = kept->gid;
 	r->hdr._pad0 = 0;
 	r->hdr.cgroup_id = kept->cgroup_id;
 	r->result = kept->result;
-	r->open_flags = slot->open_flags;
+	r->open_flags = open_flags;
 	r->mode = kept->mode;
 	r->dirfd = AT_FDCWD_;
-	r->count = slot->suppressed;
+	r->count = count;
 	r->syscall = kept->syscall;
 	r->path_len = 0;
 	r->dir_len = 0;
-	r->ino = slot->ino;
-	r->dev = slot->dev;
+	r->ino = ino;
+	r->dev = dev;
 	r->_pad0 = 0;
 	bpf_probe_read_kernel(&s->buf[SCRATCH_SIZE + sizeof(*r)], COALESCE_PATH_MAX, kept->path);
 	__u32 len = kept->path_len;
@@ -268,7 +298,6 @@ static __always_inline void emit_folded(struct probity_config *cfg, struct coale
 		len = COALESCE_PATH_MAX;
 	r->object_len = len;
 	emit(cfg, r, sizeof(*r) + len, PROBITY_KIND_OPEN);
-	slot->suppressed = 0;
 }
 
 #define DPATH_TRUNCATED_BIT 0x80000000u

@@ -27,8 +27,9 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 	__u64 key = (ino ^ ((__u64)dev << 32)) * 0x100000001b3ULL;
 	key = (key ^ tgid) * 0x100000001b3ULL;
 	key = (key ^ (__u32)flags) * 0x100000001b3ULL;
-	__u32 index = (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
-	struct coalesce_slot *slot = cpu_slot(&coalesce, COALESCE_SLOTS, index);
+	/* This CPU's slot for it: CPU × COALESCE_SLOTS + index (emit_folded takes any CPU's). */
+	__u32 index = bpf_get_smp_processor_id() * COALESCE_SLOTS + (__u32)(key ^ (key >> 32)) % COALESCE_SLOTS;
+	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &index);
 	if (!slot)
 		return false;
 	bool same = slot->ino == ino && slot->dev == dev && slot->tgid == tgid && slot->open_flags == flags;
@@ -45,7 +46,7 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 		if (slot->suppressed == 0) {
 			/* First fold in this window: keep what a later record needs, the path too. */
 			struct scratch *s = get_scratch();
-			struct coalesce_kept *kept = cpu_slot(&coalesce_kept, COALESCE_SLOTS, index);
+			struct coalesce_kept *kept = bpf_map_lookup_elem(&coalesce_kept, &index);
 			if (!s || !kept)
 				return false;
 			bool truncated = false;
@@ -63,8 +64,7 @@ static __always_inline bool coalesce_open(struct probity_config *cfg, __u32 tgid
 			kept->result = ret;
 			kept->mode = mode;
 			kept->syscall = sys;
-			__u8 one = 1;
-			bpf_map_update_elem(&folding, &tgid, &one, BPF_ANY);
+			mark_folding(tgid);
 		}
 		slot->suppressed += 1;
 		__u32 zero = 0;

@@ -283,21 +283,39 @@ int BPF_PROG(probity_fork, struct task_struct *parent, struct task_struct *child
 	return 0;
 }
 
-/* At exit, report the opens this CPU's coalescing slots folded for the process. */
+/* At exit, report the opens the coalescing slots of each CPU marked in `folding` folded for the
+ * process: a process that moved between CPUs left folded opens on each. */
 struct flush_folded {
 	__u32 tgid;
+	__u32 base;   /* the first slot of the CPU being flushed */
+	__u64 cpus;   /* the CPUs to flush (see `folding`) */
 };
 
 static long flush_step(__u64 index, void *ctx)
 {
 	struct flush_folded *f = ctx;
-	__u32 i = (__u32)index;
-	struct coalesce_slot *slot = cpu_slot(&coalesce, COALESCE_SLOTS, i);
-	if (slot && slot->tgid == f->tgid && slot->suppressed > 0) {
-		emit_folded(get_config(), slot, i);
-		slot->ino = 0;
-		slot->dev = 0;
-	}
+	__u32 key = f->base + (__u32)index;
+	struct coalesce_slot *slot = bpf_map_lookup_elem(&coalesce, &key);
+	if (!slot)
+		return 1; /* past the last CPU */
+	if (slot->tgid == f->tgid && slot->suppressed > 0)
+		emit_folded(get_config(), slot, key);
+	return 0;
+}
+
+static long flush_cpu(__u64 index, void *ctx)
+{
+	struct flush_folded *f = ctx;
+	__u32 cpu = (__u32)index;
+	if (cpu < FOLDING_CPU_BITS && !(f->cpus & (1ULL << cpu)))
+		return 0;
+	if (cpu >= FOLDING_CPU_BITS && !(f->cpus & (1ULL << FOLDING_CPU_BITS)))
+		return 1;
+	f->base = cpu * COALESCE_SLOTS;
+	__u32 zero_key = f->base;
+	if (!bpf_map_lookup_elem(&coalesce, &zero_key))
+		return 1; /* no such CPU */
+	bpf_loop(COALESCE_SLOTS, flush_step, f, 0);
 	return 0;
 }
 
@@ -308,10 +326,11 @@ int BPF_PROG(probity_exit, struct task_struct *p, bool group_dead)
 		return 0;
 	struct probity_config *cfg = get_config();
 	__u32 tgid = p->tgid;
-	if (bpf_map_lookup_elem(&folding, &tgid)) {
-		struct flush_folded f = { .tgid = tgid };
-		bpf_loop(COALESCE_SLOTS, flush_step, &f, 0);
+	__u64 *cpus = bpf_map_lookup_elem(&folding, &tgid);
+	if (cpus) {
+		struct flush_folded f = { .tgid = tgid, .cpus = *cpus };
 		bpf_map_delete_elem(&folding, &tgid);
+		bpf_loop(PROBITY_MAX_CPUS, flush_cpu, &f, 0);
 	}
 	if (!should_report(cfg, tgid))
 		return 0;

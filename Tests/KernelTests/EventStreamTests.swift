@@ -224,7 +224,7 @@ final class EventStreamTests: XCTestCase {
 
     func testIdenticalOpensAreCoalescedWithACount() throws {
         let script = "import os\nfor i in range(1000):\n  os.close(os.open('/etc/hostname', os.O_RDONLY))"
-        // Pinned to one CPU: the coalescing cache is per CPU, and the exit flushes the exiting CPU's.
+        // Pinned to one CPU: the coalescing cache is per CPU (so at most one first record per CPU).
         let run = try Kernel.trace(["taskset", "-c", "0", "python3", "-c", script], coalesceWindowNanoseconds: 10_000_000_000)
         let records = run.opens.filter { $0.path == "/etc/hostname" }
         XCTAssertLessThanOrEqual(records.count, 3, "1000 identical opens fold into a first record and a flushed count")
@@ -234,6 +234,26 @@ final class EventStreamTests: XCTestCase {
 
         let uncoalesced = try Kernel.python(script, coalesceWindowNanoseconds: 0)
         XCTAssertGreaterThanOrEqual(uncoalesced.opens.filter { $0.path == "/etc/hostname" }.count, 1000)
+    }
+
+    func testFoldedOpensOfEveryCPUAreReportedAtExit() throws {
+        // The coalescing slots are per CPU: a process that folds opens on one CPU, moves to
+        // another and exits there still has every folded open reported, from both CPUs' slots.
+        // (Flushing only the exiting CPU's slots left the first CPU's 199 unreported.)
+        guard ProcessInfo.processInfo.activeProcessorCount >= 2 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("this test needs two CPUs"); return }
+            throw XCTSkip("one CPU: nothing to move between")
+        }
+        let script = """
+            import os
+            for cpu in (0, 1):
+                os.sched_setaffinity(0, {cpu})
+                for i in range(200): os.close(os.open('/etc/hostname', os.O_RDONLY))
+            """
+        let run = try Kernel.trace(["python3", "-c", script], coalesceWindowNanoseconds: 10_000_000_000)
+        let records = run.opens.filter { $0.path == "/etc/hostname" }
+        XCTAssertEqual(records.map(\.count).reduce(0, +), 400, "every open on both CPUs is counted: \(records.map(\.count))")
+        XCTAssertLessThanOrEqual(records.count, 4, "a first record and a flushed count per CPU: \(records.map(\.count))")
     }
 
     func testFoldedOpensAreReportedAfterTheWindow() throws {

@@ -42,6 +42,7 @@ enum probity_kind {
 /* Slots per CPU of the kernel's caches (plain arrays of slots × possible CPUs, sized at load). */
 #define PROBITY_COALESCE_SLOTS 256   /* recent opens, for coalescing */
 #define PROBITY_DIR_CACHE_SLOTS 256  /* recently walked directories */
+#define PROBITY_MAX_CPUS 8192        /* the most CPUs a loop over every CPU's slots visits */
 #define PROBITY_ARGV_MAX 4096        /* argv bytes, NUL-separated */
 #define PROBITY_ARGS_MAX 32          /* argv entries */
 #define PROBITY_ENV_MAX 16384        /* environment bytes; the last 16 KiB when larger (package
