@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ProbityMonitor
 import XCTest
 
 /// `probity run` gives the command none of its privileges (issue 10): the command runs as the
@@ -117,6 +118,38 @@ final class LeastPrivilegeTests: XCTestCase {
             XCTAssertEqual((document["command_user"] as? [String: Any])?["uid"] as? Int, Int(user.uid))
             XCTAssertEqual((document["command_user"] as? [String: Any])?["source"] as? String, label)
         }
+    }
+
+    /// Who the command runs as: --user wins over sudo's variables, sudo's over the current user;
+    /// an unknown --user stops the run before the command starts.
+    func testTheCommandUserIsResolvedFromSudoOrTheOption() throws {
+        let user = try Self.testUser()
+        let sudo = try CommandUser.resolve(user: nil, environment: ["SUDO_UID": "\(user.uid)", "SUDO_GID": "\(user.gid)", "HOME": "/root"])
+        XCTAssertEqual(sudo.uid, user.uid)
+        XCTAssertEqual(sudo.gid, user.gid)
+        XCTAssertEqual(sudo.source, .sudo)
+        XCTAssertTrue(sudo.groups.contains(user.gid), "\(sudo.groups)")
+        XCTAssertFalse(sudo.groups.contains(0), "not root's groups: \(sudo.groups)")
+        let env = sudo.environment(from: ["HOME": "/root", "USER": "root", "PATH": "/usr/bin"])
+        XCTAssertEqual(env["USER"], user.name)
+        XCTAssertEqual(env["LOGNAME"], user.name)
+        XCTAssertNotEqual(env["HOME"], "/root")
+        XCTAssertEqual(env["PATH"], "/usr/bin")
+        let option = try CommandUser.resolve(user: user.name, environment: ["SUDO_UID": "0"])
+        XCTAssertEqual(option.uid, user.uid)
+        XCTAssertEqual(option.source, .option)
+        XCTAssertEqual(try CommandUser.resolve(user: "\(user.uid)").name, user.name, "a uid names the same user")
+        let current = try CommandUser.resolve(user: nil, environment: ["HOME": "/root"])
+        XCTAssertEqual(current.uid, getuid())
+        XCTAssertEqual(current.source, .current)
+        XCTAssertFalse(current.changesUser)
+
+        let dir = try sharedDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try ProbityCommand.run(["run", "--user", "no-such-user-\(getpid())", "--report", dir + "/r", "--", "/usr/bin/touch", dir + "/ran"])
+        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertTrue(run.stderr.contains("--user no-such-user-\(getpid()): no such user"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the command never ran")
     }
 
     /// Run as root (no sudo, no --user): still no capability and no_new_privs, and the console,
