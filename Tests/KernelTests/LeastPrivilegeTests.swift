@@ -251,6 +251,15 @@ final class LeastPrivilegeTests: XCTestCase {
         XCTAssertTrue(failures.contains { $0.contains("not every process was watched") }, "\(failures)")
         XCTAssertTrue(read(dir + "/r/summary.md").contains("not every process was watched"))
 
+        // Enforce mode: the class map is as small, and the children it could not take are
+        // counted too (nothing would have been enforced on them).
+        let enforce = try ProbityCommand.run(
+            ["run", "--mode", "enforce", "--max-tracked", "16", "--report", dir + "/e", "--",
+             "/bin/sh", "-c", "for i in $(seq 48); do sleep 1 & done; wait"], directory: dir)
+        XCTAssertEqual(enforce.status, 88, enforce.stderr)
+        let enforceFailures = try ProbityCommand.violations(dir + "/e").document["failures"] as? [String] ?? []
+        XCTAssertTrue(enforceFailures.contains { $0.contains("not enforced") && $0.contains("not every process was watched") }, "\(enforceFailures)")
+
         // The same tree with the map at its normal size: watched, passed.
         let normal = try ProbityCommand.run(
             ["run", "--report", dir + "/r2", "--", "/bin/sh", "-c", "for i in $(seq 48); do sleep 1 & done; wait"], directory: dir)
