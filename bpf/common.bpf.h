@@ -55,13 +55,30 @@ struct {
 	__type(value, struct probity_config);
 } settings SEC(".maps") __weak;
 
-/* Process tree being followed (tgid -> 1), inherited on fork when follow_tree is set. */
+/* Process tree being followed (tgid -> 1), inherited on fork when follow_tree is set. User space
+ * may size it before load (ProbeOptions.maxTracked). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
 } tracked SEC(".maps") __weak;
+
+/* Inserts into `tracked` and `enforce_class` that failed (the map was full), per CPU, indexed by
+ * enum probity_map_full. Never silent: a process missing from either map is not watched. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROBITY_FULL_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} map_full SEC(".maps") __weak;
+
+static __always_inline void count_map_full(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&map_full, &which);
+	if (n)
+		*n += 1;
+}
 
 /* Scratch space for building a record before it is copied into the ring. */
 #define SCRATCH_SIZE 32768

@@ -4,9 +4,13 @@
  *   entry goes when the process exits. User space sets a process's class when an exec changes
  *   the package responsible for it.
  * - Connects and UDP sends with a destination are checked by cgroup programs attached to the
- *   cgroup `probity run` puts its command in: returning 0 makes the call fail with EPERM before
- *   a packet leaves. Destinations are looked up per class in an LPM trie (networks, ports,
- *   protocols; addresses of allowed host names are added as DNS answers are seen).
+ *   root of the cgroup v2 hierarchy, so a process meets them in whatever cgroup it is or moves
+ *   to; the decision is keyed by the process's class (tgid), and a process without one (outside
+ *   the run) is allowed. Returning 0 makes the call fail with EPERM before a packet leaves.
+ *   Destinations are looked up per class in an LPM trie (networks, ports, protocols; addresses of
+ *   allowed host names are added as DNS answers are seen).
+ * - A child the full `enforce_class` map cannot take is counted in `map_full`: user space fails
+ *   the run ("not every process was watched").
  * The kills for opens and execs are in open.bpf.c and process.bpf.c (enforce.bpf.h).
  */
 #include "enforce.bpf.h"
@@ -22,8 +26,8 @@ int BPF_PROG(probity_enforce_fork, struct task_struct *parent, struct task_struc
 	if (ptgid == ctgid)
 		return 0; /* a thread */
 	__u32 *cls = bpf_map_lookup_elem(&enforce_class, &ptgid);
-	if (cls)
-		bpf_map_update_elem(&enforce_class, &ctgid, cls, BPF_ANY);
+	if (cls && bpf_map_update_elem(&enforce_class, &ctgid, cls, BPF_ANY) != 0)
+		count_map_full(PROBITY_FULL_ENFORCE_CLASS);
 	return 0;
 }
 

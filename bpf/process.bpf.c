@@ -270,7 +270,8 @@ int BPF_PROG(probity_fork, struct task_struct *parent, struct task_struct *child
 		if (!bpf_map_lookup_elem(&tracked, &ptgid))
 			return 0;
 		__u8 one = 1;
-		bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
+		if (bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY) != 0)
+			count_map_full(PROBITY_FULL_TRACKED);
 	}
 	if (!should_report(cfg, ptgid))
 		return 0;

@@ -75,3 +75,51 @@ int probity_peer_credentials(int fd, uint32_t *pid, uint32_t *uid, uint32_t *gid
 	*gid = cred.gid;
 	return 0;
 }
+
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int probity_child_drop_privileges(const struct probity_child_identity *id, const char **step)
+{
+	/* Raw system calls: glibc's setuid family broadcasts to every thread with signals, and the
+	 * child of a threaded parent has one thread; prctl and capset have no glibc state. */
+	*step = "prctl(PR_SET_NO_NEW_PRIVS)";
+	if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0)
+		return errno;
+	*step = "prctl(PR_CAP_AMBIENT_CLEAR_ALL)";
+	if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0 && errno != EINVAL)
+		return errno;
+	*step = "prctl(PR_CAPBSET_DROP)";
+	int last = id->last_cap > 0 && id->last_cap < 64 ? id->last_cap : 63;
+	for (long cap = 0; cap <= last; cap++)
+		if (syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0L, 0L, 0L) != 0 && errno != EINVAL)
+			return errno;
+	if (id->change_user) {
+		*step = "setgroups";
+		if (syscall(SYS_setgroups, (long)id->group_count, id->groups) != 0)
+			return errno;
+		*step = "setresgid";
+		if (syscall(SYS_setresgid, (long)id->gid, (long)id->gid, (long)id->gid) != 0)
+			return errno;
+		*step = "setresuid";
+		if (syscall(SYS_setresuid, (long)id->uid, (long)id->uid, (long)id->uid) != 0)
+			return errno;
+	}
+	*step = "capset";
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &header, data) != 0)
+		return errno;
+	*step = "";
+	return 0;
+}
+
+int probity_child_exec(const char *file, char *const argv[], char *const envp[])
+{
+	if (envp)
+		return execvpe(file, argv, envp);
+	return execvp(file, argv);
+}

@@ -6,46 +6,12 @@ import Synchronization
 import ProbityContracts
 import ProbityProbes
 
-/// A cgroup (v2) of its own for the command of `probity run --mode enforce`: the connect and
-/// sendmsg checks are attached to it, so they apply to the command's tree and nothing else.
-final class RunCgroup {
-    let path: String
-    private let root: String
-
-    /// Creates `probity-run-PID` under the cgroup v2 hierarchy.
-    init() throws {
-        guard let root = Self.cgroup2Mount() else {
-            throw RunError(description: "--mode enforce needs a cgroup v2 hierarchy (none is mounted)")
-        }
-        self.root = root
-        path = "\(root)/probity-run-\(getpid())"
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw RunError(description: "\(path): cannot create the command's cgroup: \(String(cString: strerror(errno)))")
-        }
-    }
-
-    /// Moves process `pid` into the cgroup.
-    func add(_ pid: Int32) throws {
-        guard Self.write("\(pid)\n", to: path + "/cgroup.procs") else {
-            throw RunError(description: "\(path)/cgroup.procs: cannot move pid \(pid): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    /// Moves what is left back to the root cgroup and removes this one.
-    func remove() {
-        let procs = (try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? ""
-        for pid in procs.split(separator: "\n") { _ = Self.write("\(pid)\n", to: root + "/cgroup.procs") }
-        rmdir(path)
-    }
-
-    static func write(_ text: String, to file: String) -> Bool {
-        let fd = open(file, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return text.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) } == text.utf8.count
-    }
-
-    static func cgroup2Mount() -> String? {
+/// Where enforce mode's connect and sendmsg checks are attached: the root of the cgroup v2
+/// hierarchy. Every process meets them, in whatever cgroup it is or moves to; they decide by the
+/// process's class (`enforce_class`, by tgid), and a process outside the run has none (allowed).
+/// A command that leaves its cgroup therefore changes nothing.
+enum EnforcementCgroup {
+    static func root() -> String? {
         guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return nil }
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CProbityBPF
+import Foundation
 
 /// A child process created stopped at a gate: it exists (so its pid can be put into the
 /// followed tree) but has not executed its command yet. ``release()`` lets it `execvp`.
@@ -22,9 +24,26 @@ public final class GatedChild {
     }
 
     /// Forks a child that waits, then runs `command` (looked up in PATH) with this process's
-    /// environment.
-    public init(command: [String]) throws(LaunchError) {
+    /// environment; with `user` (`probity run`), as that user with its environment, without any
+    /// capability and with `no_new_privs`.
+    public init(command: [String], user: CommandUser? = nil, environment: [String: String]? = nil) throws(LaunchError) {
         guard !command.isEmpty else { throw LaunchError(command: command, errno: EINVAL) }
+        // Everything the child reads between fork and exec is allocated here, before the fork.
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { env in env.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { for p in envp ?? [] { free(p) } }
+        let identity = UnsafeMutablePointer<probity_child_identity>.allocate(capacity: 1)
+        let groups = UnsafeMutablePointer<UInt32>.allocate(capacity: max(user?.groups.count ?? 0, 1))
+        defer { identity.deallocate(); groups.deallocate() }
+        if let user {
+            for (i, g) in user.groups.enumerated() { groups[i] = g }
+            identity.initialize(to: probity_child_identity(
+                change_user: user.changesUser ? 1 : 0, uid: user.uid, gid: user.gid, groups: UnsafePointer(groups),
+                group_count: user.groups.count, last_cap: Self.lastCapability()))
+        }
+        let dropPrivileges = user != nil
+        let failureMessage = strdup("probity: cannot drop the command's privileges: ")!
+        let newline = strdup("\n")!
+        defer { free(failureMessage); free(newline) }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw LaunchError(command: command, errno: errno) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -43,7 +62,23 @@ public final class GatedChild {
             var byte: UInt8 = 0
             while read(readFD, &byte, 1) < 0 && errno == EINTR {}
             if byte != 1 { _exit(125) }  // the monitor went away before releasing us
-            argv.withUnsafeBufferPointer { p in if let base = p.baseAddress { _ = execvp(program, base) } }
+            if dropPrivileges {
+                var step: UnsafePointer<CChar>?
+                if probity_child_drop_privileges(identity, &step) != 0 {
+                    _ = write(2, failureMessage, strlen(failureMessage))
+                    if let step { _ = write(2, step, strlen(step)) }
+                    _ = write(2, newline, 1)
+                    _exit(126)
+                }
+            }
+            argv.withUnsafeBufferPointer { p in
+                guard let base = p.baseAddress else { return }
+                if let envp {
+                    envp.withUnsafeBufferPointer { e in _ = probity_child_exec(program, base, e.baseAddress) }
+                } else {
+                    _ = probity_child_exec(program, base, nil)
+                }
+            }
             let message = "probity: cannot execute the command\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
             _exit(errno == ENOENT ? 127 : 126)
@@ -51,6 +86,13 @@ public final class GatedChild {
         close(readFD)
         pid = child
         gateFD = writeFD
+    }
+
+    /// The highest capability number this kernel knows (63 when it cannot be read).
+    static func lastCapability() -> Int32 {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8),
+              let n = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return 63 }
+        return n
     }
 
     deinit {

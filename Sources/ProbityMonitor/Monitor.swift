@@ -18,6 +18,12 @@ public struct MonitorStatistics: Sendable, CustomStringConvertible {
     public var pipeline: PipelineCounters.Snapshot
     /// Events decoded and delivered, per kind.
     public var delivered: [EventKind: UInt64]
+    /// Processes of a followed tree the kernel could not follow (`tracked` was full): none of
+    /// their events were seen.
+    public var unfollowedProcesses: UInt64 = 0
+    /// Processes that should have inherited an enforcement class and did not (`enforce_class`
+    /// was full): nothing was enforced on them.
+    public var unenforcedProcesses: UInt64 = 0
 
     public var kernelDropTotal: UInt64 { kernelDrops.values.reduce(0, +) }
     /// Everything lost anywhere: kernel drops, user-space drops and undecodable records.
@@ -29,6 +35,8 @@ public struct MonitorStatistics: Sendable, CustomStringConvertible {
         return "events: \(kinds); lost: \(lostTotal) (kernel \(kernelDropTotal)\(drops.isEmpty ? "" : ": " + drops.joined(separator: " ")), "
             + "user-space dropped \(pipeline.dropped), undecodable \(pipeline.undecodable)); "
             + "coalesced opens: \(coalescedOpens); batches: \(pipeline.batches)"
+            + (unfollowedProcesses + unenforcedProcesses > 0
+                ? "; processes not watched (kernel map full): \(unfollowedProcesses) not followed, \(unenforcedProcesses) not enforced" : "")
     }
 }
 
@@ -128,9 +136,10 @@ public final class Monitor: @unchecked Sendable {
     public var statistics: MonitorStatistics {
         var byKind: [EventKind: UInt64] = [:]
         for kind in EventKind.allCases { byKind[kind] = processor.delivered[Int(kind.rawValue)] }
+        let full = probes.mapFullCounts()
         return MonitorStatistics(
             kernelDrops: probes.kernelDrops(), coalescedOpens: probes.coalescedOpens(), pipeline: counters.snapshot,
-            delivered: byKind)
+            delivered: byKind, unfollowedProcesses: full.tracked, unenforcedProcesses: full.enforceClass)
     }
 
     /// The process table (read it after ``stop()``; while running it belongs to the pipeline).

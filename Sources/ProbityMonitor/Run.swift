@@ -37,6 +37,11 @@ public struct RunOptions: Sendable {
     /// Where the DNS resolvers are read from: `{resolvers}` in contracts, and the only servers
     /// whose answers are believed.
     public var resolvConf = "/etc/resolv.conf"
+    /// Run the command as this user (a name or a uid); nil: the user who invoked sudo
+    /// (`SUDO_UID`), else the current user.
+    public var user: String?
+    /// For tests: entries of the kernel's followed-process maps (nil: 65,536).
+    public var maxTracked: UInt32?
     /// `$GITHUB_STEP_SUMMARY`, when set.
     public var stepSummary: String? = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"]
 
@@ -49,6 +54,8 @@ public enum RunStatus {
     public static let violations: Int32 = 86
     /// Events were lost and `--allow-loss` was not given.
     public static let lostEvents: Int32 = 87
+    /// A process of the tree was neither followed nor enforced: a kernel map was full.
+    public static let unwatchedProcesses: Int32 = 88
     /// Probity could not do its job (bad policy, probes refused, report not written).
     public static let failure: Int32 = 2
 }
@@ -62,24 +69,33 @@ public struct RunError: Error, CustomStringConvertible {
 public enum Run {
     public static func run(_ options: RunOptions) throws -> Int32 {
         guard !options.command.isEmpty else { throw RunError(description: "no command: probity run [options] -- CMD ARGS") }
-        // Fork the command before any thread exists; it waits at the gate.
-        let child = try GatedChild(command: options.command)
+        let user: CommandUser
+        do { user = try CommandUser.resolve(user: options.user) } catch { throw RunError(description: error.description) }
+        let environment = user.environment()
+        // Fork the command before any thread exists; it waits at the gate, and drops its
+        // privileges (and becomes `user`) when it is let through.
+        let child = try GatedChild(command: options.command, user: user, environment: user.changesUser ? environment : nil)
         let prepared: Prepared
         let monitor: Monitor
-        var cgroup: RunCgroup?
         var enforcement: EnforcementSession?
+        var socketChecks = "-"
         do {
-            prepared = try prepare(options)
+            prepared = try prepare(options, environment: environment)
             var monitorOptions = MonitorOptions()
             monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
             monitorOptions.probes.followPIDs = [child.pid]
+            monitorOptions.probes.maxTracked = options.maxTracked
             monitorOptions.attributionIndex = prepared.index
             monitorOptions.workspace = WorkspaceRoot(pid: child.pid, command: options.command)
             if options.enforce {
-                let group = try RunCgroup()
-                cgroup = group
-                try group.add(child.pid)
-                monitorOptions.probes.enforcementCgroup = group.path
+                // The connect and sendmsg checks go on the root of the cgroup hierarchy, so every
+                // process of the host meets them wherever it moves; they decide by the process's
+                // class, and processes outside the run have none (allowed).
+                guard let root = EnforcementCgroup.root() else {
+                    throw RunError(description: "--mode enforce needs a cgroup v2 hierarchy (none is mounted)")
+                }
+                socketChecks = root
+                monitorOptions.probes.enforcementCgroup = root
             }
             monitor = try Monitor(options: monitorOptions)
             if options.enforce {
@@ -93,15 +109,17 @@ public enum Run {
                 if options.verbose {
                     let paths = plan.classes.reduce(0) { $0 + $1.paths.count }
                     let nets = plan.classes.reduce(0) { $0 + $1.network.count + $1.hosts.count }
-                    printError("probity: enforce mode: \(paths) path entries, \(nets) network entries in the kernel; cgroup \(group(cgroup))\n")
+                    printError("probity: enforce mode: \(paths) path entries, \(nets) network entries in the kernel; socket checks on cgroup \(socketChecks) (by process class)\n")
                 }
             }
         } catch {
             child.abandon()
-            cgroup?.remove()
             throw error
         }
-        defer { cgroup?.remove() }
+        if options.verbose {
+            printError("probity: the command runs as \(user)\(user.source == .current ? "" : " (\(user.source.rawValue))"), without capabilities, with no_new_privs\n")
+        }
+        if user.isRoot { printError("probity: WARNING: \(Self.rootWarning)\n") }
         if options.verbose {
             Trace.report(hooks: monitor.probes.hookStatus)
             printError("probity: \(prepared.contracts.contractCount) contracts, \(prepared.contracts.ruleCount) rules from \(prepared.contracts.files.joined(separator: ", "))\n")
@@ -166,14 +184,23 @@ public enum Run {
         if let enforcement, enforcement.failureCount > 0 {
             failures.append("\(enforcement.failureCount) enforcement map updates failed: enforcement was incomplete")
         }
+        let unwatched = stats.unfollowedProcesses + (options.enforce ? stats.unenforcedProcesses : 0)
+        if stats.unfollowedProcesses > 0 {
+            failures.append("\(stats.unfollowedProcesses) processes not followed (the kernel's followed-process map was full): not every process was watched")
+        }
+        if options.enforce && stats.unenforcedProcesses > 0 {
+            failures.append("\(stats.unenforcedProcesses) processes not enforced (the kernel's class map was full): not every process was watched")
+        }
         if stats.lostTotal > 0 && !options.allowLoss {
             failures.append("\(stats.lostTotal) events lost: the run was not fully observed (--allow-loss to accept)")
         }
-        let report = RunReport(
+        var report = RunReport(
             command: options.command, commandStatus: status, mode: options.enforce ? "enforce" : "audit",
             startTime: clock.rfc3339(boot: startTime),
             durationSeconds: Double(WallClock.bootTimeNow() - startTime) / 1e9, policyFiles: prepared.contracts.files,
             eventCounts: counts, lostEvents: stats.lostTotal, violations: violations, failures: failures)
+        report.commandUser = RunReport.User(uid: user.uid, gid: user.gid, name: user.name, source: user.source.rawValue)
+        report.unwatchedProcesses = unwatched
         try ReportWriter.write(report, to: options.reportDirectory)
         if let output = options.learnOutput {
             return try learn(violations, options: options, contracts: prepared.contracts, output: output, status: status, lost: stats.lostTotal)
@@ -186,7 +213,9 @@ public enum Run {
         let total = violations.reduce(0) { $0 + $1.count }
         printError("probity: \(total) violation\(total == 1 ? "" : "s") (\(violations.count) distinct); reports in \(options.reportDirectory)/\n")
         for failure in failures { printError("probity: FAILED: \(failure)\n") }
+        if user.isRoot { printError("probity: WARNING: \(Self.rootWarning)\n") }
         if !failing.isEmpty { return RunStatus.violations }
+        if unwatched > 0 { return RunStatus.unwatchedProcesses }
         if stats.lostTotal > 0 && !options.allowLoss { return RunStatus.lostEvents }
         return status
     }
@@ -222,7 +251,8 @@ public enum Run {
         return status
     }
 
-    static func group(_ cgroup: RunCgroup?) -> String { cgroup?.path ?? "-" }
+    /// Said on the console, in violations.json and summary.md when the command ran as uid 0.
+    public static let rootWarning = RunReport.rootWarning
 
     struct Prepared {
         var contracts: ContractSet
@@ -232,9 +262,10 @@ public enum Run {
         var eventsFD: Int32
     }
 
-    static func prepare(_ options: RunOptions) throws -> Prepared {
+    /// `environment` is the command's: `{home}` is its user's home.
+    static func prepare(_ options: RunOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Prepared {
         let resolvers = ResolverConfiguration.load(options.resolvConf)
-        let contracts = try loadContracts(options.policies, variables: .fromEnvironment(resolvers: resolvers))
+        let contracts = try loadContracts(options.policies, variables: .fromEnvironment(environment, resolvers: resolvers))
         var baseline: Baseline?
         if let path = options.baselineSBOM {
             baseline = Baseline(try SBOMReader.read(contentsOf: path))

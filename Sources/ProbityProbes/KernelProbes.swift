@@ -20,6 +20,10 @@ public struct ProbeOptions: Sendable {
     /// Enforce mode: load the enforcement programs and attach the connect / sendmsg checks to
     /// this cgroup (v2) directory; the kill and deny entries go into the enforce maps.
     public var enforcementCgroup: String?
+    /// Entries of the followed-process maps (`tracked`, `enforce_class`); nil: 65,536. A
+    /// process the kernel cannot add when they are full is counted (``KernelProbes/mapFullCounts()``).
+    /// Tests make it small to fill them.
+    public var maxTracked: UInt32?
 
     public init() {}
 }
@@ -102,6 +106,7 @@ public final class KernelProbes: @unchecked Sendable {
     private var droppedMapFD: Int32 = -1
     private var coalescedMapFD: Int32 = -1
     private var trackedMapFD: Int32 = -1
+    private var mapFullFD: Int32 = -1
 
     /// Opens the embedded BPF object, loads it, writes the settings and attaches every hook that
     /// exists on this kernel. Mounts tracefs and bpffs first if they are missing.
@@ -155,6 +160,15 @@ public final class KernelProbes: @unchecked Sendable {
         do throws(ProbeError) {
             try Self.setRingSize(obj, bytes: options.ringBufferBytes)
             try Self.sizePerCPUSlots(obj)
+            if let entries = options.maxTracked {
+                for name in ["tracked", "enforce_class"] {
+                    guard let map = bpf_object__find_map_by_name(obj, name) else {
+                        throw ProbeError(operation: "find map \(name)", errno: ENOENT)
+                    }
+                    let rc = bpf_map__set_max_entries(map, max(entries, 1))
+                    if rc != 0 { throw ProbeError(operation: "size the map \(name) to \(entries) entries", errno: -rc) }
+                }
+            }
             var status: [String: HookStatus] = [:]
             let vmlinux = btf__load_vmlinux_btf()
             defer { if let vmlinux { btf__free(vmlinux) } }
@@ -188,6 +202,7 @@ public final class KernelProbes: @unchecked Sendable {
             droppedMapFD = try Self.mapFD(obj, "dropped")
             coalescedMapFD = try Self.mapFD(obj, "coalesced_total")
             trackedMapFD = try Self.mapFD(obj, "tracked")
+            mapFullFD = try Self.mapFD(obj, "map_full")
             try writeSettings(obj)
             if let roots = options.followPIDs {
                 for pid in roots { try follow(pid: pid) }
@@ -239,6 +254,14 @@ public final class KernelProbes: @unchecked Sendable {
             out[kind] = sumPerCPU(fd: droppedMapFD, key: kind.rawValue)
         }
         return out
+    }
+
+    /// Processes the kernel could not add to a full map since load: `tracked` (children of a
+    /// followed process that are not followed: their events are not seen) and `enforce_class`
+    /// (children of a classified process that nothing is enforced on).
+    public func mapFullCounts() -> (tracked: UInt64, enforceClass: UInt64) {
+        (sumPerCPU(fd: mapFullFD, key: UInt32(PROBITY_FULL_TRACKED.rawValue)),
+         sumPerCPU(fd: mapFullFD, key: UInt32(PROBITY_FULL_ENFORCE_CLASS.rawValue)))
     }
 
     /// Opens the kernel folded into earlier identical records, since load.

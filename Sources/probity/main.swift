@@ -155,8 +155,10 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Writes events.jsonl, violations.json, report.sarif, junit.xml and summary.md into the report \
             directory, and appends the summary to $GITHUB_STEP_SUMMARY when it is set. Exits with the \
-            command's status when clean, 86 when a contract was violated, 87 when events were lost \
-            (docs/contracts.md).
+            command's status when clean, 86 when a contract was violated, 87 when events were lost, \
+            88 when a process of the tree could not be watched (a kernel map was full) (docs/contracts.md). \
+            The command runs as the user who invoked sudo (SUDO_UID), the --user given, or else the \
+            current user, without capabilities and with no_new_privs.
             """)
 
     @OptionGroup var shared: RunSharedOptions
@@ -242,8 +244,21 @@ struct RunSharedOptions: ParsableArguments {
     @Option(name: .customLong("resolv-conf"), help: "Read the DNS resolvers ({resolvers}; the only servers whose answers are believed) from this file.")
     var resolvConf = "/etc/resolv.conf"
 
+    @Option(name: .customLong("user"), help: "Run the command as this user (name or uid; default: the user who invoked sudo, else the current user).")
+    var user: String?
+
+    /// For tests: the entries of the kernel's followed-process maps, to fill them (docs/contracts.md).
+    @Option(name: .customLong("max-tracked"), help: .hidden)
+    var maxTracked: UInt32?
+
+    func validate() throws {
+        if let maxTracked { try checkRange(maxTracked, 1...1_048_576, "--max-tracked") }
+    }
+
     func options() -> RunOptions {
         var options = RunOptions()
+        options.user = user
+        options.maxTracked = maxTracked
         options.policies = policies
         options.sboms = sboms
         options.sbomRoot = sbomRoot

@@ -244,6 +244,14 @@ struct probity_io_uring {
 	__u32 cq_entries;
 };
 
+/* Entries the kernel could not insert into a full map, per CPU (the `map_full` array): a process
+ * that is neither followed nor enforced. User space reports them like lost events. */
+enum probity_map_full {
+	PROBITY_FULL_TRACKED = 0,       /* a child of a followed process not added to `tracked` */
+	PROBITY_FULL_ENFORCE_CLASS = 1, /* a child of a classified process not added to `enforce_class` */
+	PROBITY_FULL_MAX = 2,
+};
+
 /* Settings written by user space into the `settings` array map before the programs attach. */
 struct probity_config {
 	__u32 follow_tree;         /* 1: report only processes in the `tracked` map and their descendants */

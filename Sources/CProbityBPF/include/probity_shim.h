@@ -32,4 +32,25 @@ long probity_btf_member_offset(const struct btf *btf, const char *type_name, con
 /* SO_PEERCRED of a connected Unix socket: returns 0 and fills the fields, or -errno. */
 int probity_peer_credentials(int fd, uint32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/* What the gated child of `probity run` becomes before it runs the command (GatedChild.swift):
+ * prepared before fork, read-only in the child. */
+struct probity_child_identity {
+	int change_user;        /* 1: take uid, gid and groups below; 0: stay the current user */
+	uint32_t uid;
+	uint32_t gid;
+	const uint32_t *groups; /* supplementary groups (getgrouplist of the user, before fork) */
+	size_t group_count;
+	int last_cap;           /* /proc/sys/kernel/cap_last_cap (63 when unknown) */
+};
+
+/* In a forked child, before exec: no_new_privs, the ambient and bounding capability sets cleared,
+ * the user's groups, gid and uid (when change_user), then effective, permitted and inheritable
+ * capabilities cleared. Only raw system calls (async-signal-safe, single-threaded child) on memory
+ * the parent prepared. Returns 0, or an errno with *step naming the call that failed. */
+int probity_child_drop_privileges(const struct probity_child_identity *id, const char **step);
+
+/* In a forked child: execvp(file, argv) with `envp` as the environment when not NULL (PATH is
+ * looked up in it). Returns only on failure, with errno set. */
+int probity_child_exec(const char *file, char *const argv[], char *const envp[]);
+
 #endif

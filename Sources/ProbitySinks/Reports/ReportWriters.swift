@@ -82,6 +82,9 @@ public enum ReportWriter {
             var policies: [String]
             var events: [String: UInt64]
             var lostEvents: UInt64
+            var unwatchedProcesses: UInt64
+            var commandUser: RunReport.User?
+            var commandRanAsRoot: Bool
             var violationCount: Int
             var violations: [Violation]
         }
@@ -89,6 +92,7 @@ public enum ReportWriter {
             command: report.command, commandStatus: report.commandStatus, mode: report.mode, passed: report.passed,
             failures: report.failures, startTime: report.startTime, durationSeconds: report.durationSeconds,
             policies: report.policyFiles, events: report.eventCounts, lostEvents: report.lostEvents,
+            unwatchedProcesses: report.unwatchedProcesses, commandUser: report.commandUser, commandRanAsRoot: report.ranAsRoot,
             violationCount: report.violations.reduce(0) { $0 + $1.count }, violations: report.violations)
         return (try? ViolationJSON.encoder(pretty: true).encode(document)) ?? Data("{}".utf8)
     }

@@ -21,6 +21,29 @@ public struct RunReport: Sendable {
     public var violations: [Violation]
     /// Whether the gate failed, and why (empty when it passed).
     public var failures: [String]
+    /// Who the command ran as (nil: not recorded).
+    public var commandUser: User?
+    /// Processes of the tree the kernel could neither follow nor enforce (a full map).
+    public var unwatchedProcesses: UInt64 = 0
+
+    /// The user the command ran as; `source`: `sudo`, `--user` or `current`.
+    public struct User: Sendable, Encodable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var name: String
+        public var source: String
+
+        public init(uid: UInt32, gid: UInt32, name: String, source: String) {
+            self.uid = uid
+            self.gid = gid
+            self.name = name
+            self.source = source
+        }
+    }
+
+    /// The command ran as uid 0: nothing stopped it from undoing Probity.
+    public var ranAsRoot: Bool { commandUser?.uid == 0 }
+    public static let rootWarning = "the command ran as root: it could have turned Probity off (run probity through sudo from the build's user, or give --user)"
 
     public init(
         command: [String], commandStatus: Int32, mode: String, startTime: String, durationSeconds: Double,

@@ -196,6 +196,12 @@ public enum SARIFReport {
         if report.lostEvents > 0 {
             notifications.append(Notification(level: "warning", message: Text(text: "\(report.lostEvents) events were lost")))
         }
+        if report.unwatchedProcesses > 0 {
+            notifications.append(Notification(level: "error", message: Text(text: "\(report.unwatchedProcesses) processes were not watched (a kernel map was full)")))
+        }
+        if report.ranAsRoot {
+            notifications.append(Notification(level: "warning", message: Text(text: RunReport.rootWarning)))
+        }
         let log = Log(runs: [Run(
             tool: Tool(driver: Driver(rules: rules)),
             invocations: [Invocation(

@@ -33,12 +33,19 @@ public enum JUnitReport {
                     </testcase>
                 """)
         }
+        if report.unwatchedProcesses > 0 {
+            cases.append("""
+                    <testcase classname="probity" name="every process watched" time="0">
+                      <failure type="unwatched" message="\(report.unwatchedProcesses) processes were not watched">a kernel map was full: \(report.unwatchedProcesses) processes of the tree were not followed or not enforced</failure>
+                    </testcase>
+                """)
+        }
         if report.violations.isEmpty {
             cases.append("""
                     <testcase classname="probity" name="contracts held" time="\(String(format: "%.3f", report.durationSeconds))"/>
                 """)
         }
-        let failures = report.violations.count + (report.lostEvents > 0 ? 1 : 0)
+        let failures = report.violations.count + (report.lostEvents > 0 ? 1 : 0) + (report.unwatchedProcesses > 0 ? 1 : 0)
         return """
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites name="probity" tests="\(cases.count)" failures="\(failures)" errors="0" time="\(String(format: "%.3f", report.durationSeconds))">
@@ -65,6 +72,14 @@ public enum MarkdownSummary {
         lines.append("")
         for failure in report.failures { lines.append("- **\(text(failure))**") }
         if !report.failures.isEmpty { lines.append("") }
+        if let user = report.commandUser {
+            lines.append("The command ran as \(text(user.name)) (uid \(user.uid)), without capabilities.")
+            lines.append("")
+        }
+        if report.ranAsRoot {
+            lines.append("> ⚠️ **\(text(RunReport.rootWarning))**")
+            lines.append("")
+        }
         let kinds = report.eventCounts.sorted { $0.key < $1.key }.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }
         lines.append("Events: \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")); lost: \(report.lostEvents). Contracts: \(report.policyFiles.map { MarkdownText.code($0) }.joined(separator: ", ")).")
         lines.append("")
