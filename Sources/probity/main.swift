@@ -20,11 +20,24 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Stream exec, open, connect, fork and exit events from the kernel.",
         discussion: """
-            With -- CMD, starts CMD, follows exactly its process tree and exits with its status.
-            With --pid N, follows N and its descendants. Otherwise traces the whole host until
-            interrupted. Loss figures are printed to standard error at exit.
+            With -- CMD, starts CMD (looked up in PATH first), follows exactly its process tree and \
+            exits with its status; SIGINT or SIGTERM to probity is passed on to CMD. With --pid N, \
+            follows N and its descendants until they have all exited. Otherwise traces the whole \
+            host until interrupted. Hook and loss figures are printed to standard error at exit.
+
+            Events go to -o FILE, else to standard output. With -- CMD and no -o, CMD's own \
+            standard output is sent to standard error, so that standard output carries only \
+            events; use -o FILE to leave CMD's standard output alone.
+
+            Examples:
+              probity trace -q --json -- make | jq 'select(.kind == "connect")'
+              probity trace -o events.txt -- ./configure
+              probity trace --json --pid 1234 > events.jsonl
             """
     )
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write events to this file (created or truncated).", valueName: "file"))
+    var output: String?
 
     @Flag(help: "Write JSON lines (schema: docs/events.md).")
     var json = false
@@ -71,7 +84,17 @@ struct TraceCommand: ParsableCommand {
         options.attribution = !noAttribution
         options.sboms = sboms
         options.sbomRoot = sbomRoot
-        let status = try Trace.run(options)
+        options.outputFile = output
+        let status: Int32
+        do {
+            status = try Trace.run(options)
+        } catch let failure as CommandLookup.Failure {
+            FileHandle.standardError.write(Data("probity: \(failure)\n".utf8))
+            throw ExitCode(failure.status)
+        } catch {
+            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         throw ExitCode(status)
     }
 }
@@ -215,6 +238,12 @@ func checkRange<Number: BinaryInteger>(_ value: Number, _ range: ClosedRange<Num
 /// Runs `probity run` / `probity learn` and exits with its status; Probity's own failure (bad
 /// policy, probes refused) is status 2, told apart from the command's.
 func runOrFail(_ options: RunOptions) throws -> Never {
+    // A command that cannot be found, or a report directory that cannot be made, is named at
+    // once, before the probes load.
+    do { try RunPreflight.check(options) } catch {
+        FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+        throw ExitCode(error.status)
+    }
     let status: Int32
     do {
         status = try Run.run(options)
