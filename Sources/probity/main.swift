@@ -289,12 +289,23 @@ struct PolicyCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "check",
-            abstract: "Validate policy files: every problem is reported as file:line:column: message.")
+            abstract: "Validate policy files: every problem is reported as file:line:column: message.",
+            discussion: """
+                Files given together are also checked together, as `probity run --policy A --policy B` \
+                loads them (contract names, `extends`, amendments); the rule counts are the ones `run` \
+                reports (after inheritance). Without a file, checks the built-in policy. Exits 1 when \
+                a problem was found.
 
-        @Argument(help: "Policy files (`builtin` for the built-in one).")
+                Examples:
+                  probity policy check my-policy.yaml
+                  probity policy check builtin probity-learned.yaml
+                """)
+
+        @Argument(help: "Policy files (`builtin` for the built-in one, the default).")
         var files: [String] = []
 
         func run() throws {
+            if files.isEmpty { FileHandle.standardError.write(Data("probity: no file given: checking the built-in policy\n".utf8)) }
             throw ExitCode(PolicyCheck.run(files: files.isEmpty ? ["builtin"] : files))
         }
     }
