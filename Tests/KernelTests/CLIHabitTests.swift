@@ -107,4 +107,46 @@ final class CLIHabitTests: XCTestCase {
         XCTAssertEqual(numbers.count, 2, String(counted))
         XCTAssertEqual(out.stdout, "(built-in) policies/default.yaml: ok (\(numbers[0]) contracts, \(numbers[1]) rules)\n")
     }
+
+    // MARK: whose
+
+    func testWhoseNormalisesPaths() throws {
+        let plain = try run(["whose", "/usr/bin/ls"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let owner = try XCTUnwrap(plain.stdout.split(separator: ":").first.map(String.init), plain.stdout)
+        XCTAssertEqual(plain.stdout, "\(owner): /usr/bin/ls\n")
+        XCTAssertEqual(try run(["whose", "/usr/bin/../bin/ls"]).stdout, "\(owner): /usr/bin/ls\n")
+        XCTAssertEqual(try run(["whose", "/usr/bin/./ls"]).stdout, "\(owner): /usr/bin/ls\n")
+        XCTAssertEqual(try run(["whose", "ls"], directory: "/usr/bin").stdout, "\(owner): /usr/bin/ls\n")
+        XCTAssertEqual(try run(["whose", "bin/ls"], directory: "/usr").stdout, "\(owner): /usr/bin/ls\n")
+        XCTAssertEqual(try run(["whose", "../bin/ls"], directory: "/usr/lib").stdout, "\(owner): /usr/bin/ls\n")
+    }
+
+    /// A missing file and an unowned file get different answers; `--json` keeps both.
+    func testWhoseTellsMissingFromUnownedAndKeepsEveryPathInJSON() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let unowned = dir + "/mine.txt"
+        write("x", to: unowned)
+        let missing = dir + "/nosuch"
+        let text = try run(["whose", missing, unowned])
+        XCTAssertEqual(text.status, 1)
+        XCTAssertEqual(text.stdout, "")
+        XCTAssertEqual(text.stderr, """
+            probity: \(missing): No such file or directory (and no package lists it)
+            probity: no package owns \(unowned)
+
+            """)
+        let json = try run(["whose", "--json", "/usr/bin/ls", missing, unowned])
+        XCTAssertEqual(json.status, 1)
+        let lines = try json.stdout.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+        }
+        XCTAssertEqual(lines.map { $0["path"] as? String }, ["/usr/bin/ls", missing, unowned])
+        XCTAssertNotNil(lines[0]["package"] as? String)
+        XCTAssertTrue(lines[1]["package"] is NSNull, "\(lines[1])")
+        XCTAssertEqual(lines[1]["reason"] as? String, "no such file")
+        XCTAssertTrue(lines[2]["package"] is NSNull, "\(lines[2])")
+        XCTAssertEqual(lines[2]["reason"] as? String, "no package owns it")
+    }
 }
