@@ -208,7 +208,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --: probity run [options] -- CMD ARGS") }
         if !["audit", "enforce"].contains(mode) { throw ValidationError("--mode is audit or enforce") }
-        if Severity(rawValue: failOn) == nil { throw ValidationError("--fail-on is low, medium, high or critical") }
+        try checkSeverity(failOn, option: "--fail-on")
         try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
     }
 
@@ -222,6 +222,13 @@ struct RunCommand: ParsableCommand {
         options.verbose = !quiet
         options.command = command
         try runOrFail(options)
+    }
+}
+
+/// Stops with a usage error (status 64) unless `severity` is one of the four.
+func checkSeverity(_ severity: String?, option: String = "--severity") throws {
+    if let severity, Severity(rawValue: severity) == nil {
+        throw ValidationError("\(option) \(severity): expected one of low, medium, high, critical")
     }
 }
 
@@ -404,10 +411,13 @@ struct ViolationsCommand: ParsableCommand {
     @Option(help: "Since a time: 30s, 15m, 1h, 7d, RFC 3339, or unix seconds.") var since: String?
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule (id or contract/id).") var rule: String?
-    @Option(help: "At least this severity.") var severity: String?
+    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
     @Option(help: "At most this many (the newest), 1...10000.") var limit = 100
 
-    func validate() throws { try checkRange(limit, 1...10_000, "--limit") }
+    func validate() throws {
+        try checkRange(limit, 1...10_000, "--limit")
+        try checkSeverity(severity)
+    }
 
     func run() throws {
         var request: [String: Any] = ["request": "violations", "limit": limit]
@@ -430,7 +440,9 @@ struct FollowCommand: ParsableCommand {
     @Flag(help: "Also stream events.") var events = false
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule.") var rule: String?
-    @Option(help: "At least this severity.") var severity: String?
+    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
+
+    func validate() throws { try checkSeverity(severity) }
 
     func run() throws {
         let connection = try client.connect()

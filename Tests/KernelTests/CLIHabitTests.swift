@@ -149,4 +149,65 @@ final class CLIHabitTests: XCTestCase {
         XCTAssertTrue(lines[2]["package"] is NSNull, "\(lines[2])")
         XCTAssertEqual(lines[2]["reason"] as? String, "no package owns it")
     }
+
+    // MARK: errors that say what and where
+
+    private var probityd: String {
+        get throws { try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path }
+    }
+
+    func testDaemonDirectoryErrorsGiveTheRealReason() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/config.yaml"
+        write("{}\n", to: config)
+        let proc = try run(["--config", config, "--state-dir", "/proc/x", "--socket", dir + "/s"], program: probityd)
+        XCTAssertEqual(proc.status, 1)
+        XCTAssertEqual(proc.stderr, "probityd: cannot create /proc/x (the state directory): No such file or directory\n")
+        write("x", to: dir + "/file")
+        let file = try run(["--config", config, "--state-dir", dir + "/file/state", "--socket", dir + "/s"], program: probityd)
+        XCTAssertEqual(file.status, 1)
+        XCTAssertEqual(file.stderr, "probityd: cannot use \(dir)/file/state as the state directory: Not a directory\n")
+        let socket = try run(["--config", config, "--state-dir", dir + "/state", "--socket", dir + "/nonexistent-dir/s"], program: probityd)
+        XCTAssertEqual(socket.status, 1)
+        XCTAssertEqual(socket.stderr, "probityd: cannot use \(dir)/nonexistent-dir as the socket's directory: No such file or directory\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nonexistent-dir"), "not created")
+    }
+
+    func testRunReportDirectoryErrorGivesTheRealReason() throws {
+        let out = try run(["run", "--report", "/proc/x", "--", "/bin/true"])
+        XCTAssertEqual(out.status, 2)
+        XCTAssertEqual(out.stderr, "probity: /proc/x: cannot create the report directory: No such file or directory\n")
+    }
+
+    func testSBOMInspectSaysWhyAFileCannotBeRead() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let secret = dir + "/secret.json"
+        write("{}", to: secret)
+        chmod(secret, 0o600)
+        chmod(dir, 0o755)
+        let cases: [(String, String)] = [
+            (dir + "/nosuch.json", "cannot open: No such file or directory"),
+            (dir, "is a directory, not a file"),
+            ("/dev/null", "is empty (0 bytes): not an SBOM"),
+        ]
+        for (file, reason) in cases {
+            let out = try run(["sbom", "inspect", file])
+            XCTAssertEqual(out.status, 1)
+            XCTAssertEqual(out.stderr, "probity: \(file): \(reason)\n")
+        }
+        let denied = try run(["--reuid=65534", "--regid=65534", "--clear-groups", try Kernel.probityBinary().path, "sbom", "inspect", secret], program: "/usr/bin/setpriv")
+        XCTAssertEqual(denied.status, 1)
+        XCTAssertEqual(denied.stderr, "probity: \(secret): cannot open: Permission denied\n")
+    }
+
+    /// A bad --severity is a usage error of the client (64), listing the values, with no daemon.
+    func testBadSeverityIsAUsageError() throws {
+        for command in ["violations", "follow"] {
+            let out = try run([command, "--socket", "/nonexistent/probity.sock", "--severity", "bogus"])
+            XCTAssertEqual(out.status, 64, out.stderr)
+            XCTAssertTrue(out.stderr.contains("--severity bogus: expected one of low, medium, high, critical"), out.stderr)
+        }
+    }
 }
