@@ -13,7 +13,8 @@ public enum DpkgDatabase {
     /// Returns the number of packages added. A missing database adds nothing; an unreadable
     /// or malformed one is an error naming the file and line.
     @discardableResult
-    public static func load(into index: inout PathIndex, root: String = "/var/lib/dpkg") throws -> Int {
+    /// With `only`, adds only the files it keeps.
+    public static func load(into index: inout PathIndex, root: String = "/var/lib/dpkg", only: FileNameFilter? = nil) throws -> Int {
         let info = root + "/info"
         guard FileManager.default.fileExists(atPath: info) else { return 0 }
         let status = try readStatus(root + "/status")
@@ -40,8 +41,14 @@ public enum DpkgDatabase {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw PackageDatabaseError(file: path, line: nil, message: "cannot read")
             }
-            for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-                index.addFile(String(decoding: line, as: UTF8.self), package: id)
+            if let only {
+                data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                    only.forEachKeptLine(in: raw) { line in index.addFile(String(decoding: line, as: UTF8.self), package: id) }
+                }
+            } else {
+                for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+                    index.addFile(String(decoding: line, as: UTF8.self), package: id)
+                }
             }
             added += 1
         }

@@ -10,8 +10,75 @@ public struct DiscoveryOptions: Sendable {
     public var workspaces: [String] = [FileManager.default.currentDirectoryPath]
     /// How deep to look for `node_modules` and venvs under a workspace.
     public var workspaceDepth = 3
+    /// Index only the files with one of these names (`nil`: every file): a one-off look-up
+    /// (`probity whose`) reads the databases without building the whole index.
+    public var onlyFileNames: FileNameFilter?
 
     public init() {}
+}
+
+/// Keeps the database lines whose last path component is one of a few names, checked on the
+/// bytes of each line before any string is made of it.
+public struct FileNameFilter: Sendable {
+    private let names: Set<[UInt8]>
+    /// The names' lengths (up to 255; a longer name is never kept, no file name is longer).
+    private let lengths: [Bool]
+    /// The paths asked about.
+    public let paths: [String]
+
+    /// The names of the last components of `paths`.
+    public init(paths: [String]) {
+        var names = Set<[UInt8]>()
+        var lengths = [Bool](repeating: false, count: 256)
+        for path in paths {
+            let name = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
+            if name.count < 256 { names.insert(name); lengths[name.count] = true }
+        }
+        self.names = names
+        self.lengths = lengths
+        self.paths = paths
+    }
+
+    /// Whether one of the paths lies under the directory `directory`.
+    public func anyPath(under directory: String) -> Bool {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return paths.contains { $0.hasPrefix(prefix) }
+    }
+
+    /// Whether the path in `line` (possibly with a trailing `/`) has a kept name.
+    public func keeps(_ line: UnsafeRawBufferPointer) -> Bool {
+        var end = line.count
+        while end > 0 && line[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        var start = end
+        while start > 0 && line[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        let length = end - start
+        guard length < 256, lengths[length] else { return false }
+        return names.contains(Array(UnsafeRawBufferPointer(rebasing: line[start..<end])))
+    }
+
+    public func keeps(_ line: String) -> Bool {
+        var line = line
+        return line.withUTF8 { keeps(UnsafeRawBufferPointer($0)) }
+    }
+
+    public func keeps(_ line: ArraySlice<UInt8>) -> Bool {
+        line.withUnsafeBytes { keeps($0) }
+    }
+
+    /// Calls `body` with each non-empty line of `text` that has a kept name.
+    public func forEachKeptLine(in text: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        let count = text.count
+        while start < count {
+            var end = start
+            while end < count && text[end] != UInt8(ascii: "\n") { end += 1 }
+            if end > start {
+                let line = UnsafeRawBufferPointer(rebasing: text[start..<end])
+                if keeps(line) { body(line) }
+            }
+            start = end + 1
+        }
+    }
 }
 
 /// Builds a ``PathIndex`` from every package database found.
@@ -29,7 +96,7 @@ public enum PackageDiscovery {
         var problems: [String] = []
         DpkgDatabase.addUsrMergeAliases(into: &index)
         if let root = options.dpkgRoot {
-            do { counts[.dpkg] = try DpkgDatabase.load(into: &index, root: root) } catch { problems.append("\(error)") }
+            do { counts[.dpkg] = try DpkgDatabase.load(into: &index, root: root, only: options.onlyFileNames) } catch { problems.append("\(error)") }
         }
         var sites = options.sitePackages
         var trees: [String] = []
@@ -37,7 +104,7 @@ public enum PackageDiscovery {
             findWorkspaceEnvironments(workspace, depth: options.workspaceDepth, sites: &sites, trees: &trees)
         }
         for site in Set(sites).sorted() {
-            do { counts[.pip, default: 0] += try PythonDistributions.load(into: &index, sitePackages: site) } catch {
+            do { counts[.pip, default: 0] += try PythonDistributions.load(into: &index, sitePackages: site, only: options.onlyFileNames) } catch {
                 problems.append("\(error)")
             }
         }

@@ -7,10 +7,12 @@ public enum PythonDistributions {
     /// Adds every distribution found in the `site-packages` (or `dist-packages`) directory
     /// `sitePackages` to `index`. Returns the number added.
     @discardableResult
-    public static func load(into index: inout PathIndex, sitePackages: String) throws -> Int {
+    /// With `only`, adds only the files it keeps (roots are added all the same).
+    public static func load(into index: inout PathIndex, sitePackages: String, only: FileNameFilter? = nil) throws -> Int {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: sitePackages) else { return 0 }
         var added = 0
         var topLevelOwners: [String: Set<UInt32>] = [:]
+        let needRoots = only?.anyPath(under: sitePackages) ?? true
         for entry in entries.sorted() {
             let dir = sitePackages + "/" + entry
             if entry.hasSuffix(".dist-info") {
@@ -18,13 +20,35 @@ public enum PythonDistributions {
                 let id = index.add(InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip))
                 index.addRoot(dir, package: id)
                 let recordPath = dir + "/RECORD"
-                if let data = FileManager.default.contents(atPath: recordPath).map({ [UInt8]($0) }) {
+                if let only, !needRoots, let data = FileManager.default.contents(atPath: recordPath) {
+                    // A look-up of paths outside this directory: only the rows with their names
+                    // (such as a console script in ../../../bin) matter, not the top-level roots.
+                    data.withUnsafeBytes { raw in
+                        var start = 0
+                        while start < raw.count {
+                            var end = start
+                            while end < raw.count && raw[end] != UInt8(ascii: "\n") { end += 1 }
+                            let row = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                            start = end + 1
+                            // The first field's name, before any string is made (quoted rows: parsed).
+                            if let first = row.first, first != UInt8(ascii: "\"") {
+                                var comma = 0
+                                while comma < row.count && row[comma] != UInt8(ascii: ",") { comma += 1 }
+                                guard only.keeps(UnsafeRawBufferPointer(rebasing: row[0..<comma])) else { continue }
+                            }
+                            guard let relative = firstCSVField(ArraySlice(row)), !relative.isEmpty, only.keeps(relative) else { continue }
+                            index.addFile(PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative), package: id)
+                        }
+                    }
+                } else if let data = FileManager.default.contents(atPath: recordPath).map({ [UInt8]($0) }) {
                     for (n, row) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
                         guard let relative = firstCSVField(row), !relative.isEmpty else {
                             throw PackageDatabaseError(file: recordPath, line: n + 1, message: "a row without a path")
                         }
-                        let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
-                        index.addFile(path, package: id)
+                        if only?.keeps(relative) ?? true {
+                            let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
+                            index.addFile(path, package: id)
+                        }
                         if let top = topLevel(relative) { topLevelOwners[sitePackages + "/" + top, default: []].insert(id) }
                     }
                 }
@@ -35,7 +59,7 @@ public enum PythonDistributions {
                 let id = index.add(InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip))
                 index.addRoot(dir, package: id)
                 if let data = FileManager.default.contents(atPath: dir + "/installed-files.txt") {
-                    for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+                    for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty && (only?.keeps(ArraySlice(line)) ?? true) {
                         let relative = String(decoding: line, as: UTF8.self)
                         index.addFile(PathText.normalize(dir + "/" + relative), package: id)
                     }

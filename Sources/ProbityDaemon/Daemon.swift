@@ -73,13 +73,15 @@ public final class Daemon: @unchecked Sendable {
         if (!configuration.cgroups.isEmpty || !configuration.units.isEmpty) && watched == nil {
             throw DaemonError(operation: "watch cgroups \(configuration.cgroups + configuration.units) (no cgroup v2 hierarchy is mounted)", errno: ENOENT)
         }
-        for directory in [configuration.stateDirectory, (configuration.socket as NSString).deletingLastPathComponent] {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw DaemonError(operation: "create \(directory)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
-            }
-        }
+        // The state directory is created (with its parents); the socket's directory only when it
+        // is the default one (/run/probity): another must exist, so that a mistyped --socket is
+        // an error, not a new directory.
+        try Self.makeDirectory(configuration.stateDirectory, parents: true, what: "the state directory")
+        let socketDirectory = (configuration.socket as NSString).deletingLastPathComponent
+        let defaultSocketDirectory = (DaemonConfiguration().socket as NSString).deletingLastPathComponent
+        try Self.makeDirectory(
+            socketDirectory.isEmpty ? "." : socketDirectory, parents: socketDirectory == defaultSocketDirectory,
+            create: socketDirectory == defaultSocketDirectory, what: "the socket's directory")
         resolvers = ResolverConfiguration.load()
         contracts = try ContractStore(files: configuration.policies, variables: .fromEnvironment(resolvers: resolvers))
         store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
@@ -96,6 +98,25 @@ public final class Daemon: @unchecked Sendable {
             if let document = try? SBOMReader.read(contentsOf: sbom) { digests.addSBOM(document, root: configuration.sbomRoot) }
         }
         revalidator = Revalidator(digests: digests) { [weak self] finding in self?.recordIntegrity(finding) }
+    }
+
+    /// Makes sure `path` is a directory: creates it (and, with `parents`, its missing parents)
+    /// when `create`, and throws the real reason (errno) naming the path otherwise.
+    static func makeDirectory(_ path: String, parents: Bool, create: Bool = true, what: String) throws(DaemonError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else { throw DaemonError(operation: "use \(path) as \(what)", errno: ENOTDIR) }
+            return
+        }
+        let err = errno
+        guard create, err == ENOENT else { throw DaemonError(operation: "use \(path) as \(what)", errno: err) }
+        if parents {
+            let parent = (path as NSString).deletingLastPathComponent
+            if !parent.isEmpty && parent != path && parent != "/" { try makeDirectory(parent, parents: true, what: what) }
+        }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw DaemonError(operation: "create \(path) (\(what))", errno: errno)
+        }
     }
 
     /// Where `load-sbom` may read from, and how much.

@@ -1,32 +1,42 @@
 import ProbityContracts
 import ProbitySinks
 
-/// `probity policy check`: validates policy files one by one, then together (names, `extends`).
+/// `probity policy check`: validates policy files, every problem of each, then the files
+/// together (names, `extends`, amendments) as `probity run --policy …` would load them.
 public enum PolicyCheck {
-    /// Prints one line per file and returns the exit status: 0 when every file is valid, 1 if not.
+    /// Prints every problem as `file:line:column: message` to standard error and, when there are
+    /// none, one `ok` line per file with the counts `probity run` reports for the same files
+    /// (rules after inheritance). Returns 0 when the files are valid, 1 if not.
     public static func run(files: [String], variables: ContractVariables = .fromEnvironment()) -> Int32 {
         var documents: [PolicyDocument] = []
-        var failed = false
+        var problems = 0
         for file in files {
-            do {
-                let document = file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file)
-                let rules = document.contracts.reduce(0) { $0 + $1.rules.count }
-                print("\(TerminalText.safe(document.file)): ok (\(document.contracts.count) contracts, \(rules) rules)")
-                documents.append(document)
-            } catch {
-                printError("\(error)\n")
-                failed = true
-            }
+            let (document, found) = file == "builtin" ? builtIn() : PolicyLoader.check(contentsOf: file)
+            for problem in found { printError("\(problem)\n") }
+            problems += found.count
+            if let document, found.isEmpty { documents.append(document) }
         }
-        if !failed {
+        if problems == 0 {
             do {
                 let set = try ContractSet(documents: documents, variables: variables)
-                if files.count > 1 { print("together: ok (\(set.contractCount) contracts, \(set.ruleCount) rules after inheritance)") }
+                for document in documents {
+                    let counts = set.counts(inFile: document.file)
+                    print("\(TerminalText.safe(document.file)): ok (\(plural(counts.contracts, "contract")), \(plural(counts.rules, "rule")))")
+                }
+                if files.count > 1 { print("together: ok (\(plural(set.contractCount, "contract")), \(plural(set.ruleCount, "rule")))") }
+                return 0
             } catch {
                 printError("\(error)\n")
-                failed = true
+                problems += 1
             }
         }
-        return failed ? 1 : 0
+        printError("probity: \(plural(problems, "problem")) found\n")
+        return 1
     }
+
+    static func builtIn() -> (PolicyDocument?, [ContractError]) {
+        do { return (try PolicyLoader.builtIn(), []) } catch { return (nil, [error]) }
+    }
+
+    static func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
 }

@@ -19,8 +19,10 @@ public struct TraceOptions: Sendable {
     public var command: [String] = []
     public var ringBufferBytes = 16 << 20
     public var coalesceWindowNanoseconds: UInt64 = 1_000_000_000
-    /// Where events go (standard output by default).
-    public var outputFD: Int32 = 1
+    /// Where events go: this file (created or truncated, mode 0640) when set. Otherwise standard
+    /// output; with a command, the command's own standard output then goes to standard error, so
+    /// that standard output carries events only (`probity trace --json -- CMD | jq`).
+    public var outputFile: String?
     /// Print hooks and loss figures to standard error.
     public var verbose = true
     /// Attribute events to packages (dpkg, pip, npm databases found on this machine).
@@ -48,9 +50,17 @@ public struct TraceError: Error, CustomStringConvertible {
 /// `-- CMD`, else 0 after SIGINT/SIGTERM.
 public enum Trace {
     public static func run(_ options: TraceOptions) throws -> Int32 {
+        var command = options.command
+        if !command.isEmpty {
+            // Resolved here, so that the trace shows one exec (of the absolute path), not one
+            // failed exec per PATH entry, and a missing command is named before the probes load.
+            command[0] = try CommandLookup.resolve(command[0])
+        }
+        let outputFD = try openOutput(options, withCommand: !command.isEmpty)
+        defer { if outputFD != 1 { close(outputFD) } }
         // Fork the command before any thread exists; it waits at the gate.
-        let child = options.command.isEmpty ? nil : try GatedChild(command: options.command)
-        if child == nil { StopSignal.install() }
+        let child = command.isEmpty ? nil : try GatedChild(command: command)
+        StopSignal.install()
         var monitorOptions = MonitorOptions()
         monitorOptions.probes.ringBufferBytes = options.ringBufferBytes
         monitorOptions.probes.coalesceWindowNanoseconds = options.coalesceWindowNanoseconds
@@ -64,8 +74,13 @@ public enum Trace {
         }
 
         if options.attribution {
-            monitorOptions.attributionIndex = try AttributionSetup.index(
-                sboms: options.sboms, root: options.sbomRoot, verbose: options.verbose)
+            do {
+                monitorOptions.attributionIndex = try AttributionSetup.index(
+                    sboms: options.sboms, root: options.sbomRoot, verbose: options.verbose)
+            } catch {
+                child?.abandon()
+                throw error
+            }
         }
         let monitor: Monitor
         do {
@@ -76,22 +91,52 @@ public enum Trace {
         }
         if options.verbose { report(hooks: monitor.probes.hookStatus) }
 
-        let sink = OutputSink(fd: options.outputFD, json: options.json)
+        let sink = OutputSink(fd: outputFD, json: options.json)
         let childPID = child?.pid
         let childExited = Atomic<Bool>(false)
+        // With --pid: the processes of the followed tree still alive, by fork and exit events.
+        let tree = Mutex<Set<Int32>>(Set(monitorOptions.probes.followPIDs ?? []))
+        let followingTree = child == nil && options.pid != nil
         monitor.start { event, context in
             sink.write(event, context: context)
-            if case .exit(let x) = event, x.header.pid == childPID { childExited.store(true, ordering: .releasing) }
+            switch event {
+            case .exit(let x):
+                if x.header.pid == childPID { childExited.store(true, ordering: .releasing) }
+                if followingTree { tree.withLock { _ = $0.remove(x.header.pid) } }
+            case .fork(let f) where followingTree:
+                tree.withLock { if $0.contains(f.header.pid) { $0.insert(f.childPID) } }
+            default: break
+            }
         }
 
         var status: Int32 = 0
         if let child {
-            child.release()
-            let wait = child.wait()
-            status = GatedChild.exitCode(fromWaitStatus: wait)
-            // Let the child's last events (its exit) come through, bounded.
-            let deadline = WallClock.bootTimeNow() + 2_000_000_000
-            while !childExited.load(ordering: .acquiring) && WallClock.bootTimeNow() < deadline { usleep(2000) }
+            if StopSignal.received {
+                // Interrupted while the probes loaded: the command never ran.
+                child.abandon()
+                status = 128 + StopSignal.number
+            } else {
+                child.release()
+                waitForwardingSignals(to: child.pid)
+                status = GatedChild.exitCode(fromWaitStatus: child.wait())
+                // Let the child's last events (its exit) come through, bounded.
+                let deadline = WallClock.bootTimeNow() + 2_000_000_000
+                while !childExited.load(ordering: .acquiring) && WallClock.bootTimeNow() < deadline { usleep(2000) }
+            }
+        } else if followingTree, let pid = options.pid {
+            // Like strace -p: until the tree has exited (or a signal stops the trace).
+            tree.withLock { $0.formUnion(descendants(of: pid)) }
+            var lastCheck: UInt64 = 0
+            while !StopSignal.received {
+                let now = WallClock.bootTimeNow()
+                if now - lastCheck > 250_000_000 {
+                    // Exits the probes did not report (before they attached, or lost).
+                    lastCheck = now
+                    tree.withLock { set in set = set.filter { kill($0, 0) == 0 || errno == EPERM } }
+                }
+                if tree.withLock({ $0.isEmpty }) { break }
+                usleep(20_000)
+            }
         } else {
             while !StopSignal.received { usleep(50_000) }
         }
@@ -106,6 +151,49 @@ public enum Trace {
             printError("probity: \(sink.writeErrors) bytes of output could not be written\n")
         }
         return status
+    }
+
+    /// The descriptor events are written to (see ``TraceOptions/outputFile``). Without a file and
+    /// with a command, standard output is kept for the events and descriptor 1 becomes a copy
+    /// of standard error, which the command inherits.
+    static func openOutput(_ options: TraceOptions, withCommand: Bool) throws -> Int32 {
+        if let file = options.outputFile {
+            let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                throw TraceError(description: "-o \(TerminalText.safe(file)): \(String(cString: strerror(errno)))")
+            }
+            return fd
+        }
+        guard withCommand else { return 1 }
+        let events = fcntl(1, F_DUPFD_CLOEXEC, 3)
+        guard events >= 0, dup2(2, 1) == 1 else {
+            throw TraceError(description: "standard output: \(String(cString: strerror(errno)))")
+        }
+        return events
+    }
+
+    /// Waits until the command has exited, without reaping it. A SIGINT or SIGTERM Probity
+    /// receives is passed on to the command when the command has not exited 0.2 s later (a
+    /// Ctrl-C at the terminal reaches the whole group, and the command is not sent it twice).
+    static func waitForwardingSignals(to pid: pid_t) {
+        var seen = 0
+        var receivedAt: UInt64 = 0
+        while true {
+            var info = siginfo_t()
+            let r = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            if r < 0 && errno != EINTR { return }
+            if r == 0 && info._sifields._sigchld.si_pid == pid { return }
+            let count = StopSignal.count
+            if count != seen {
+                if receivedAt == 0 { receivedAt = WallClock.bootTimeNow() }
+                if WallClock.bootTimeNow() - receivedAt >= 200_000_000 {
+                    kill(pid, StopSignal.number)
+                    seen = count
+                    receivedAt = 0
+                }
+            }
+            usleep(10_000)
+        }
     }
 
     static func report(hooks: [HookStatus]) {
@@ -179,13 +267,21 @@ func printError(_ text: String) {
     text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
-/// SIGINT / SIGTERM as a flag the main loop polls.
+/// SIGINT / SIGTERM as a count and the last signal, which the main loop polls.
 enum StopSignal {
-    private static let flag = Atomic<Bool>(false)
-    static var received: Bool { flag.load(ordering: .relaxed) }
+    private static let received_ = Atomic<Int>(0)
+    private static let last = Atomic<Int32>(SIGINT)
+    static var received: Bool { received_.load(ordering: .acquiring) > 0 }
+    /// How many have arrived.
+    static var count: Int { received_.load(ordering: .acquiring) }
+    /// The last one received (SIGINT before any).
+    static var number: Int32 { last.load(ordering: .relaxed) }
 
     static func install() {
-        let handler: @convention(c) (Int32) -> Void = { _ in StopSignal.flag.store(true, ordering: .relaxed) }
+        let handler: @convention(c) (Int32) -> Void = { signal in
+            StopSignal.last.store(signal, ordering: .relaxed)
+            StopSignal.received_.add(1, ordering: .releasing)
+        }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
     }

@@ -64,6 +64,14 @@ public final class JSONLineWriter {
         byte(UInt8(ascii: ","))
     }
 
+    /// `"key":null`.
+    public func nullField(_ key: StaticString) {
+        appendKey(key)
+        let text: StaticString = "null"
+        appendBytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        byte(UInt8(ascii: ","))
+    }
+
     public func field<T: BinaryInteger>(_ key: StaticString, _ value: T) {
         appendKey(key)
         appendInteger(value)

@@ -20,11 +20,24 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Stream exec, open, connect, fork and exit events from the kernel.",
         discussion: """
-            With -- CMD, starts CMD, follows exactly its process tree and exits with its status.
-            With --pid N, follows N and its descendants. Otherwise traces the whole host until
-            interrupted. Loss figures are printed to standard error at exit.
+            With -- CMD, starts CMD (looked up in PATH first), follows exactly its process tree and \
+            exits with its status; SIGINT or SIGTERM to probity is passed on to CMD. With --pid N, \
+            follows N and its descendants until they have all exited. Otherwise traces the whole \
+            host until interrupted. Hook and loss figures are printed to standard error at exit.
+
+            Events go to -o FILE, else to standard output. With -- CMD and no -o, CMD's own \
+            standard output is sent to standard error, so that standard output carries only \
+            events; use -o FILE to leave CMD's standard output alone.
+
+            Examples:
+              probity trace -q --json -- make | jq 'select(.kind == "connect")'
+              probity trace -o events.txt -- ./configure
+              probity trace --json --pid 1234 > events.jsonl
             """
     )
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write events to this file (created or truncated).", valueName: "file"))
+    var output: String?
 
     @Flag(help: "Write JSON lines (schema: docs/events.md).")
     var json = false
@@ -71,7 +84,17 @@ struct TraceCommand: ParsableCommand {
         options.attribution = !noAttribution
         options.sboms = sboms
         options.sbomRoot = sbomRoot
-        let status = try Trace.run(options)
+        options.outputFile = output
+        let status: Int32
+        do {
+            status = try Trace.run(options)
+        } catch let failure as CommandLookup.Failure {
+            FileHandle.standardError.write(Data("probity: \(failure)\n".utf8))
+            throw ExitCode(failure.status)
+        } catch {
+            FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         throw ExitCode(status)
     }
 }
@@ -187,7 +210,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if command.isEmpty { throw ValidationError("give the command after --: probity run [options] -- CMD ARGS") }
         if !["audit", "enforce"].contains(mode) { throw ValidationError("--mode is audit or enforce") }
-        if Severity(rawValue: failOn) == nil { throw ValidationError("--fail-on is low, medium, high or critical") }
+        try checkSeverity(failOn, option: "--fail-on")
         try checkRange(ringBufferMiB, TraceOptions.ringBufferMiBRange, "--ring-buffer-mb")
     }
 
@@ -204,6 +227,13 @@ struct RunCommand: ParsableCommand {
     }
 }
 
+/// Stops with a usage error (status 64) unless `severity` is one of the four.
+func checkSeverity(_ severity: String?, option: String = "--severity") throws {
+    if let severity, Severity(rawValue: severity) == nil {
+        throw ValidationError("\(option) \(severity): expected one of low, medium, high, critical")
+    }
+}
+
 /// Stops with a usage error naming `option` and its range when `value` lies outside it
 /// (before anything is computed from it).
 func checkRange<Number: BinaryInteger>(_ value: Number, _ range: ClosedRange<Number>, _ option: String) throws {
@@ -217,6 +247,12 @@ func checkRange<Number: BinaryInteger>(_ value: Number, _ range: ClosedRange<Num
 /// Runs `probity run` / `probity learn` and exits with its status; Probity's own failure (bad
 /// policy, probes refused) is status 2, told apart from the command's.
 func runOrFail(_ options: RunOptions) throws -> Never {
+    // A command that cannot be found, or a report directory that cannot be made, is named at
+    // once, before the probes load.
+    do { try RunPreflight.check(options) } catch {
+        FileHandle.standardError.write(Data("probity: \(error)\n".utf8))
+        throw ExitCode(error.status)
+    }
     let status: Int32
     do {
         status = try Run.run(options)
@@ -275,12 +311,23 @@ struct PolicyCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "check",
-            abstract: "Validate policy files: every problem is reported as file:line:column: message.")
+            abstract: "Validate policy files: every problem is reported as file:line:column: message.",
+            discussion: """
+                Files given together are also checked together, as `probity run --policy A --policy B` \
+                loads them (contract names, `extends`, amendments); the rule counts are the ones `run` \
+                reports (after inheritance). Without a file, checks the built-in policy. Exits 1 when \
+                a problem was found.
 
-        @Argument(help: "Policy files (`builtin` for the built-in one).")
+                Examples:
+                  probity policy check my-policy.yaml
+                  probity policy check builtin probity-learned.yaml
+                """)
+
+        @Argument(help: "Policy files (`builtin` for the built-in one, the default).")
         var files: [String] = []
 
         func run() throws {
+            if files.isEmpty { FileHandle.standardError.write(Data("probity: no file given: checking the built-in policy\n".utf8)) }
             throw ExitCode(PolicyCheck.run(files: files.isEmpty ? ["builtin"] : files))
         }
     }
@@ -379,10 +426,13 @@ struct ViolationsCommand: ParsableCommand {
     @Option(help: "Since a time: 30s, 15m, 1h, 7d, RFC 3339, or unix seconds.") var since: String?
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule (id or contract/id).") var rule: String?
-    @Option(help: "At least this severity.") var severity: String?
+    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
     @Option(help: "At most this many (the newest), 1...10000.") var limit = 100
 
-    func validate() throws { try checkRange(limit, 1...10_000, "--limit") }
+    func validate() throws {
+        try checkRange(limit, 1...10_000, "--limit")
+        try checkSeverity(severity)
+    }
 
     func run() throws {
         var request: [String: Any] = ["request": "violations", "limit": limit]
@@ -405,7 +455,9 @@ struct FollowCommand: ParsableCommand {
     @Flag(help: "Also stream events.") var events = false
     @Option(help: "Only this package.") var package: String?
     @Option(help: "Only this rule.") var rule: String?
-    @Option(help: "At least this severity.") var severity: String?
+    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
+
+    func validate() throws { try checkSeverity(severity) }
 
     func run() throws {
         let connection = try client.connect()

@@ -12,10 +12,10 @@ struct ProbityDaemonCommand: ParsableCommand {
     @Option(name: .customLong("config"), help: "The configuration file (default /etc/probity/config.yaml, optional).")
     var configuration: String?
 
-    @Option(name: .customLong("socket"), help: "The control socket.")
+    @Option(name: .customLong("socket"), help: "The control socket (default /run/probity/probity.sock). Its directory must exist, except the default /run/probity, which is created.")
     var socket: String?
 
-    @Option(name: .customLong("state-dir"), help: "Where the violation store lives.")
+    @Option(name: .customLong("state-dir"), help: "Where the violation store lives (default /var/lib/probity; created with its parents if missing).")
     var stateDirectory: String?
 
     func run() throws {

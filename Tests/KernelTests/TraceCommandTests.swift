@@ -134,6 +134,177 @@ final class TraceCommandTests: XCTestCase {
     }
 }
 
+/// Unix habits of `probity trace`: where events go, the command's lookup, stopping.
+final class TraceHabitTests: XCTestCase {
+    private struct Started {
+        let process: Process
+        let stdoutPath: String
+        let stderrPath: String
+        var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+        var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    }
+
+    /// Starts probity (in a process group of its own with `group`) with standard output and
+    /// error in files under `dir`.
+    private func start(_ arguments: [String], in dir: String, group: Bool = false) throws -> Started {
+        let process = Process()
+        let probity = try Kernel.probityBinary().path
+        // Through a small launcher that gives SIGINT and SIGQUIT back their default action (a
+        // test run started in the background has them ignored, and the command would inherit
+        // that) and, with `group`, makes probity the leader of a new process group (pid == pgid),
+        // as a shell does for a job.
+        let launcher = """
+            import os, signal, sys
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+            if sys.argv[1] == "group": os.setpgid(0, 0)
+            os.execv(sys.argv[2], sys.argv[2:])
+            """
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", launcher, group ? "group" : "same", probity] + arguments
+        let outPath = dir + "/stdout", errPath = dir + "/stderr"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Started(process: process, stdoutPath: outPath, stderrPath: errPath)
+    }
+
+    private func waitFor(_ text: String, in started: Started, seconds: Double = 30) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !started.stderr.contains(text) && started.process.isRunning && Date() < deadline { usleep(20_000) }
+    }
+
+    /// Every line parses as a JSON object, as jq would read it.
+    private func jsonLines(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map { line in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        }
+    }
+
+    /// `probity trace -q --json -- echo hello | jq`: standard output holds events only; the
+    /// command's output goes to standard error. One exec (of the absolute path), none failed.
+    func testEventsAloneOnStandardOutputPipeIntoJq() throws {
+        let out = try Kernel.output("/bin/sh", ["-c", "\"$0\" trace -q --json -- echo hello | jq -c '{kind, exe, result}'; echo \"jq status $?\"", try Kernel.probityBinary().path], mergeErrors: true)
+        XCTAssertEqual(out.status, 0)
+        XCTAssertTrue(out.text.contains("jq status 0"), out.text)
+        XCTAssertFalse(out.text.contains("parse error"), out.text)
+        XCTAssertTrue(out.text.contains("hello"), "the command’s output reaches standard error: \(out.text)")
+
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let started = try start(["trace", "-q", "--json", "--", "echo", "hello"], in: dir)
+        started.process.waitUntilExit()
+        XCTAssertEqual(started.process.terminationStatus, 0)
+        XCTAssertEqual(started.stderr, "hello\n")
+        let events = try jsonLines(started.stdout)
+        let execs = events.filter { $0["kind"] as? String == "exec" }
+        XCTAssertEqual(execs.count, 1, "one exec, no failed one per PATH entry: \(execs)")
+        XCTAssertEqual(execs.first?["result"] as? Int, 0)
+        XCTAssertEqual(execs.first?["exe"] as? String, "/usr/bin/echo")
+    }
+
+    /// `-o FILE`: events in the file, the command's standard output untouched.
+    func testOutputFileLeavesTheCommandsStandardOutputAlone() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for flag in ["-o", "--output"] {
+            let started = try start(["trace", "-q", "--json", flag, dir + "/events.jsonl", "--", "/bin/sh", "-c", "echo hello; cat /etc/hostname >/dev/null"], in: dir)
+            started.process.waitUntilExit()
+            XCTAssertEqual(started.process.terminationStatus, 0, started.stderr)
+            XCTAssertEqual(started.stdout, "hello\n")
+            let events = try jsonLines(try String(contentsOfFile: dir + "/events.jsonl", encoding: .utf8))
+            XCTAssertTrue(events.contains { $0["path"] as? String == "/etc/hostname" }, "\(events.suffix(3))")
+        }
+        let bad = try start(["trace", "-o", "/nonexistent-dir/events", "--", "/bin/true"], in: dir)
+        bad.process.waitUntilExit()
+        XCTAssertEqual(bad.process.terminationStatus, 1)
+        XCTAssertEqual(bad.stderr, "probity: -o /nonexistent-dir/events: No such file or directory\n")
+    }
+
+    /// A missing command is named, with the shell's status, before the probes load.
+    func testMissingCommandIsNamedWithStatus127() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for arguments in [["trace", "--"], ["run", "--report", dir + "/report", "--"], ["learn", "-o", dir + "/learned.yaml", "--"]] {
+            let started = try start(arguments + ["nosuchcmd-probity"], in: dir)
+            started.process.waitUntilExit()
+            XCTAssertEqual(started.process.terminationStatus, 127, "\(arguments)")
+            XCTAssertEqual(started.stderr, "probity: nosuchcmd-probity: command not found\n", "\(arguments)")
+        }
+        FileManager.default.createFile(atPath: dir + "/script", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644])
+        let denied = try start(["trace", "--", dir + "/script"], in: dir)
+        denied.process.waitUntilExit()
+        XCTAssertEqual(denied.process.terminationStatus, 126)
+        XCTAssertEqual(denied.stderr, "probity: \(dir)/script: Permission denied\n")
+    }
+
+    /// Ctrl-C at a terminal (SIGINT to the whole group): the final summary, then 130.
+    func testInterruptToTheGroupPrintsTheSummaryAndExits130() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let started = try start(["trace", "-o", dir + "/events", "--", "sleep", "30"], in: dir, group: true)
+        waitFor("hooks attached", in: started)
+        usleep(500_000)
+        XCTAssertEqual(kill(-started.process.processIdentifier, SIGINT), 0)
+        let sent = Date()
+        started.process.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(sent), 10)
+        XCTAssertEqual(started.process.terminationReason, .exit)
+        XCTAssertEqual(started.process.terminationStatus, 130, started.stderr)
+        XCTAssertTrue(started.stderr.contains("events: "), started.stderr)
+        XCTAssertTrue(started.stderr.contains("lost: 0"), started.stderr)
+    }
+
+    /// SIGINT or SIGTERM to probity alone is passed on to the command; the summary follows.
+    func testSignalToProbityAloneIsPassedOnToTheCommand() throws {
+        for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            let dir = try Kernel.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let started = try start(["trace", "--json", "-o", dir + "/events", "--", "sleep", "30"], in: dir)
+            waitFor("hooks attached", in: started)
+            usleep(500_000)
+            XCTAssertEqual(kill(started.process.processIdentifier, signal), 0)
+            let sent = Date()
+            started.process.waitUntilExit()
+            XCTAssertLessThan(Date().timeIntervalSince(sent), 10)
+            XCTAssertEqual(started.process.terminationReason, .exit, "probity is not killed by signal \(signal)")
+            XCTAssertEqual(started.process.terminationStatus, status, started.stderr)
+            XCTAssertTrue(started.stderr.contains("events: "), started.stderr)
+            let events = try jsonLines(try String(contentsOfFile: dir + "/events", encoding: .utf8))
+            XCTAssertTrue(events.contains { $0["kind"] as? String == "exit" && $0["signal"] != nil }, "\(events.suffix(2))")
+        }
+    }
+
+    /// `--pid N` ends by itself once N and every descendant (here one that outlives N) exited.
+    func testTraceByPIDEndsWhenTheTreeHasExited() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let target = try GatedChildProcess([
+            "/bin/sh", "-c", "while [ ! -e \(dir)/go ]; do sleep 0.05; done; sleep 1.5 & exit 0",
+        ])
+        defer { target.stop() }
+        let started = try start(["trace", "--json", "--pid", "\(target.pid)"], in: dir)
+        waitFor("hooks attached", in: started)
+        XCTAssertTrue(started.stderr.contains("hooks attached"), started.stderr)
+        FileManager.default.createFile(atPath: dir + "/go", contents: nil)
+        target.waitForExit()
+        let targetExited = Date()
+        let deadline = Date().addingTimeInterval(15)
+        while started.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(started.process.isRunning, "the trace ends with the tree")
+        if started.process.isRunning { started.process.interrupt(); started.process.waitUntilExit() }
+        XCTAssertGreaterThan(Date().timeIntervalSince(targetExited), 1.0, "not before the background sleep exited")
+        XCTAssertEqual(started.process.terminationStatus, 0, started.stderr)
+        let events = try jsonLines(started.stdout)
+        let sleep = try XCTUnwrap(events.first { $0["kind"] as? String == "exec" && $0["exe"] as? String == "/usr/bin/sleep" })
+        XCTAssertTrue(events.contains { $0["kind"] as? String == "exit" && $0["pid"] as? Int == sleep["pid"] as? Int }, "the descendant's exit is in the trace")
+        XCTAssertTrue(started.stderr.contains("events: "), started.stderr)
+    }
+}
+
 /// A plain child process (not traced by these tests' harness), for `--pid`.
 final class GatedChildProcess {
     let process = Process()

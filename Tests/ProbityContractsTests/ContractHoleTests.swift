@@ -356,9 +356,9 @@ final class ContractHoleTests: XCTestCase {
              10, 23, "path patterns are absolute"),
             ("        secrets:\n          process-memory: deny\n          readers: [{exe: /usr/bin/ssh}]\n",
              8, 20, "set credentials to deny, or list paths"),
-            ("        exec:\n          memory-backed: maybe\n", 7, 26, "`memory-backed` must be true or false"),
+            ("        exec:\n          memory-backed: maybe\n", 7, 26, "`memory-backed` is deny or allow"),
             ("        exec:\n          memory-backed: [deny]\n", 7, 26, "`memory-backed` must be a single value"),
-            ("        process:\n          python-startup: 3\n", 7, 27, "`python-startup` must be true or false"),
+            ("        process:\n          python-startup: 3\n", 7, 27, "`python-startup` is deny or allow"),
             ("        process:\n          python-startup: allow\n", 7, 11, "`process` forbids nothing"),
         ]
         for (body, line, column, message) in cases {

@@ -9,6 +9,36 @@ final class PolicyLoaderTests: XCTestCase {
         XCTAssertGreaterThan(set.ruleCount, 8)
     }
 
+    /// `check` goes on after a broken rule, amendment or contract and returns every problem, in
+    /// file order; `parse` throws the first of them.
+    func testCheckReportsEveryProblemInFileOrder() {
+        let yaml = """
+            contracts:
+              - name: a
+                match: default
+                rules:
+                  - id: r
+                    severity: fatal
+                    exec: none
+                  - id: s
+                    process: {outlive: maybe}
+              - name: b
+                match: everything
+              - name: a
+                match: {name: x}
+            """
+        let (_, problems) = PolicyLoader.check(yaml, file: "t.yaml")
+        XCTAssertEqual(problems.map(\.description), [
+            "t.yaml:6:19: unknown severity `fatal` (expected low, medium, high or critical)",
+            "t.yaml:9:28: `outlive` is deny or allow (or true or false), not `maybe`",
+            "t.yaml:11:12: `match` is `default`, `unattributed`, `workspace` or a mapping (purl, name, ecosystem, source, standing)",
+            "t.yaml:12:5: contract `a` is defined twice (first at t.yaml:2:5)",
+        ])
+        XCTAssertThrowsError(try PolicyLoader.parse(yaml, file: "t.yaml")) { error in
+            XCTAssertEqual("\(error)", problems.first?.description)
+        }
+    }
+
     /// Each broken contract is refused with its own message at the place of the problem.
     func testInvalidContractsNameTheirPlace() {
         let cases: [(yaml: String, line: Int, column: Int, message: String)] = [
@@ -44,7 +74,7 @@ final class PolicyLoaderTests: XCTestCase {
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        process: {outlive: no}\n",
              6, 18, "`process` forbids nothing"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        secrets: {credentials: maybe}\n",
-             6, 32, "`credentials` must be true or false"),
+             6, 32, "`credentials` is deny or allow (or true or false), not `maybe`"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: \"bad id!\"\n        exec: none\n",
              5, 13, "`id` may use letters, digits"),
             ("contracts:\n  - name: a\n    match: default\n    rules: [\n", 5, 1, "invalid YAML"),

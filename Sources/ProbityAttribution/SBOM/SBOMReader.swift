@@ -1,4 +1,5 @@
 import Foundation
+import ProbityEvents
 import Yams
 
 /// Reads CycloneDX (JSON 1.2–1.7, XML 1.1–1.6), SPDX 2.x (JSON, YAML, tag-value) and SPDX 3
@@ -10,14 +11,18 @@ public enum SBOMReader {
     public static let defaultSizeLimit = 512 << 20
 
     public static func read(contentsOf path: String, sizeLimit: Int = defaultSizeLimit) throws(SBOMError) -> SBOMDocument {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        if let size = attributes?[.size] as? Int, size > sizeLimit {
-            throw SBOMError(file: path, place: nil, message: "\(size) bytes is larger than the \(sizeLimit)-byte limit")
+        // POSIX reads, so that the reason is the system's: a missing file, a directory, no
+        // permission; an empty file (or /dev/null) is told apart from a malformed one.
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(path, limit: sizeLimit)
+        } catch {
+            throw SBOMError(file: path, place: nil, message: error.message)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SBOMError(file: path, place: nil, message: "cannot be read")
+        guard !bytes.isEmpty else {
+            throw SBOMError(file: path, place: nil, message: "is empty (0 bytes): not an SBOM")
         }
-        return try read(data: data, source: path)
+        return try read(data: Data(bytes), source: path)
     }
 
     public static func read(data: Data, source: String) throws(SBOMError) -> SBOMDocument {

@@ -340,6 +340,12 @@ public struct ContractSet: Sendable {
     /// The number of contracts and of rules after inheritance.
     public var contractCount: Int { contracts.count }
     public var ruleCount: Int { contracts.reduce(0) { $0 + $1.allRules.count } }
+    /// The contracts defined in `file` and their rules after inheritance (so that the counts of
+    /// the files add up to ``contractCount`` and ``ruleCount``).
+    public func counts(inFile file: String) -> (contracts: Int, rules: Int) {
+        let mine = contracts.filter { $0.contract.location.file == file }
+        return (mine.count, mine.reduce(0) { $0 + $1.allRules.count })
+    }
     /// Contract names in order.
     public var contractNames: [String] { contracts.map(\.contract.name) }
 

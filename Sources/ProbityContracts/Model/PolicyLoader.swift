@@ -51,32 +51,72 @@ public enum PolicyLoader {
         return try parse(text, file: path)
     }
 
-    /// Parses policy `text`; `file` names it in errors.
+    /// Parses policy `text`; `file` names it in errors. Throws the first problem (see
+    /// ``check(_:file:)`` for all of them).
     public static func parse(_ text: String, file: String) throws(ContractError) -> PolicyDocument {
+        let (document, problems) = check(text, file: file)
+        if let first = problems.first { throw first }
+        guard let document else { throw ContractError(file: file, message: "unreadable policy") }
+        return document
+    }
+
+    /// Reads and checks the policy file at `path`, collecting every problem found (in file order).
+    public static func check(contentsOf path: String) -> (document: PolicyDocument?, problems: [ContractError]) {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(path, limit: 16 << 20)
+        } catch {
+            return (nil, [ContractError(file: path, message: error.message)])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return (nil, [ContractError(file: path, message: "not UTF-8 text")])
+        }
+        return check(text, file: path)
+    }
+
+    /// Parses policy `text` and returns every problem found: each contract, rule and amendment
+    /// is checked even when an earlier one was wrong. The document holds what could be read;
+    /// it is usable only when there are no problems.
+    public static func check(_ text: String, file: String) -> (document: PolicyDocument?, problems: [ContractError]) {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw yamlError(error, file: file)
+            return (nil, [yamlError(error, file: file)])
         } catch {
-            throw ContractError(file: file, message: "not YAML: \(error)")
+            return (nil, [ContractError(file: file, message: "not YAML: \(error)")])
         }
-        guard let root else { throw ContractError(file: file, line: 1, column: 1, message: "empty policy file") }
+        guard let root else { return (nil, [ContractError(file: file, line: 1, column: 1, message: "empty policy file")]) }
         let reader = Reader(file: file)
-        let top = try reader.mapping(root, "a policy file", keys: ["version", "contracts"])
-        if let version = top["version"] {
-            guard try reader.int(version, "version") == 1 else {
-                throw reader.error(version, "unsupported version: this Probity reads contract language version 1")
+        do throws(ContractError) {
+            let top = try reader.mapping(root, "a policy file", keys: ["version", "contracts"])
+            if let version = top["version"] {
+                guard try reader.int(version, "version") == 1 else {
+                    throw reader.error(version, "unsupported version: this Probity reads contract language version 1")
+                }
             }
+            guard let list = top["contracts"] else {
+                throw reader.error(root, "a policy file needs a `contracts:` list")
+            }
+            var contracts: [Contract] = []
+            var names: [String: SourceLocation] = [:]
+            for node in try reader.sequence(list, "contracts") {
+                do throws(ContractError) {
+                    let contract = try reader.contract(node)
+                    if let first = names[contract.name] {
+                        reader.problems.add(reader.error(node, "contract `\(contract.name)` is defined twice (first at \(first))"))
+                    }
+                    names[contract.name] = names[contract.name] ?? contract.location
+                    contracts.append(contract)
+                } catch {
+                    reader.problems.add(error)
+                }
+            }
+            return (PolicyDocument(file: file, contracts: contracts), reader.problems.sorted)
+        } catch {
+            reader.problems.add(error)
+            return (nil, reader.problems.sorted)
         }
-        guard let list = top["contracts"] else {
-            throw reader.error(root, "a policy file needs a `contracts:` list")
-        }
-        var contracts: [Contract] = []
-        for node in try reader.sequence(list, "contracts") {
-            contracts.append(try reader.contract(node))
-        }
-        return PolicyDocument(file: file, contracts: contracts)
     }
 
     static func yamlError(_ error: YamlError, file: String) -> ContractError {
@@ -99,6 +139,21 @@ public enum PolicyLoader {
 /// Walks the composed YAML tree, checking shapes and keys, keeping places for errors.
 struct Reader {
     let file: String
+    /// Problems found in parts that were skipped so that the rest could still be checked.
+    let problems = Problems()
+
+    final class Problems {
+        private var list: [ContractError] = []
+        func add(_ problem: ContractError) { list.append(problem) }
+        /// In file order (a problem found later in an enclosing part may lie earlier).
+        var sorted: [ContractError] {
+            list.enumerated().sorted { a, b in
+                let x = (a.element.line ?? 0, a.element.column ?? 0, a.offset)
+                let y = (b.element.line ?? 0, b.element.column ?? 0, b.offset)
+                return x < y
+            }.map(\.element)
+        }
+    }
 
     func location(_ node: Node) -> SourceLocation {
         SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
@@ -139,11 +194,13 @@ struct Reader {
         return value
     }
 
+    /// A switch that forbids something: `deny` (or true, yes, on) or `allow` (or false, no, off).
     func bool(_ node: Node, _ what: String) throws(ContractError) -> Bool {
-        switch try string(node, what).lowercased() {
+        let text = try string(node, what)
+        switch text.lowercased() {
         case "true", "yes", "on", "deny": return true
         case "false", "no", "off", "allow": return false
-        default: throw error(node, "`\(what)` must be true or false")
+        default: throw error(node, "`\(what)` is deny or allow (or true or false), not `\(text)`")
         }
     }
 
@@ -175,23 +232,31 @@ struct Reader {
         var seen: [String: SourceLocation] = [:]
         if let list = map["rules"] {
             for ruleNode in try sequence(list, "rules") {
-                let rule = try self.rule(ruleNode)
-                if let first = seen[rule.id] {
-                    throw error(ruleNode, "rule id `\(rule.id)` is used twice in contract `\(name)` (first at \(first))")
+                do throws(ContractError) {
+                    let rule = try self.rule(ruleNode)
+                    if let first = seen[rule.id] {
+                        throw error(ruleNode, "rule id `\(rule.id)` is used twice in contract `\(name)` (first at \(first))")
+                    }
+                    seen[rule.id] = rule.location
+                    rules.append(rule)
+                } catch {
+                    problems.add(error)
                 }
-                seen[rule.id] = rule.location
-                rules.append(rule)
             }
         }
         var amendments: [Amendment] = []
         if let list = map["amend"] {
             guard map["extends"] != nil else { throw error(list, "`amend` changes inherited rules: contract `\(name)` needs `extends`") }
             for item in try sequence(list, "amend") {
-                let amend = try mapping(item, "an amendment", keys: ["rule", "except"])
-                guard let ruleNode = amend["rule"] else { throw error(item, "an amendment names the `rule` it amends") }
-                guard let exceptNode = amend["except"] else { throw error(item, "an amendment needs `except`") }
-                amendments.append(Amendment(
-                    ruleID: try identifier(ruleNode, "rule"), exceptions: try exceptions(exceptNode), location: location(item)))
+                do throws(ContractError) {
+                    let amend = try mapping(item, "an amendment", keys: ["rule", "except"])
+                    guard let ruleNode = amend["rule"] else { throw error(item, "an amendment names the `rule` it amends") }
+                    guard let exceptNode = amend["except"] else { throw error(item, "an amendment needs `except`") }
+                    amendments.append(Amendment(
+                        ruleID: try identifier(ruleNode, "rule"), exceptions: try exceptions(exceptNode), location: location(item)))
+                } catch {
+                    problems.add(error)
+                }
             }
         }
         return Contract(

@@ -32,15 +32,32 @@ public struct ReportError: Error, CustomStringConvertible, Sendable {
 public enum ReportWriter {
     /// Writes every report file into `directory` (created if needed).
     public static func write(_ report: RunReport, to directory: String) throws(ReportError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ReportError(file: directory, message: "cannot create the report directory: \(error.localizedDescription)")
-        }
+        try makeDirectory(directory)
         try save(violationsJSON(report), to: directory + "/violations.json")
         try save(SARIFReport.data(report), to: directory + "/report.sarif")
         try save(Data(JUnitReport.text(report).utf8), to: directory + "/junit.xml")
         try save(Data(MarkdownSummary.text(report).utf8), to: directory + "/summary.md")
+    }
+
+    /// Creates the report directory and its missing parents; an error names the directory that
+    /// could not be made and the system's reason (`No such file or directory`, `Not a directory`, …).
+    public static func makeDirectory(_ directory: String) throws(ReportError) {
+        var st = stat()
+        if stat(directory, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else {
+                throw ReportError(file: directory, message: "cannot use as the report directory: \(String(cString: strerror(ENOTDIR)))")
+            }
+            return
+        }
+        let err = errno
+        guard err == ENOENT else {
+            throw ReportError(file: directory, message: "cannot use as the report directory: \(String(cString: strerror(err)))")
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != directory && parent != "/" { try makeDirectory(parent) }
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw ReportError(file: directory, message: "cannot create the report directory: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Appends the Markdown summary to a file (GitHub's `$GITHUB_STEP_SUMMARY`).
