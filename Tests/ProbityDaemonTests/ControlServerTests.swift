@@ -203,7 +203,10 @@ final class ControlServerTests: XCTestCase {
         XCTAssertLessThanOrEqual(most, (1 << 20) + (256 << 10) + 4096, "at most one answer beyond the read pause waits")
         XCTAssertTrue(greedy.peerClosed(within: 4), "cut off, without having read anything")
         XCTAssertEqual(server.statistics.cutOff, 1)
-        XCTAssertEqual(server.statistics.bufferedBytes, 0)
+        // The client sees the close before the event loop has failed the writes still queued
+        // for it (which is when their bytes are released): give that a moment, no more.
+        for _ in 0..<100 where server.statistics.bufferedBytes != 0 { usleep(20_000) }
+        XCTAssertEqual(server.statistics.bufferedBytes, 0, "what waited for the client is released")
         assertServed(server)
     }
 
