@@ -100,18 +100,12 @@ for w in b e; do
 	kill -INT $pid; wait $pid || true
 done
 # The C floor's mode 6 reads opens at tp_btf/sys_enter, which runs for every system call: its cost
-# per open is its whole run time over the workload's opens (closes included), read once the
-# workload is done and the reader is draining.
-WAKE=1 "$cfloor/bench" 6 5 -- ${WORK[b]} >/dev/null 2>&1 & fpid=$!
-last=0
-for _ in $(seq 1 120); do
-	sleep 0.5
-	now=$( (bpftool prog show name on_enter_full 2>/dev/null || true) | awk '{for(i=1;i<=NF;i++) if($i=="run_cnt") print $(i+1)}')
-	[ -n "$now" ] && [ "$now" = "$last" ] && [ "$now" -gt 0 ] && break
-	last=${now:-0}
-done
-(bpftool prog show name on_enter_full 2>/dev/null || true) | awk '{for(i=1;i<=NF;i++){if($i=="run_time_ns")t=$(i+1)}} END {if (t>0) printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (its run time over all calls / 400k opens)\n", t/400000}'
-wait $fpid 2>/dev/null || true
+# per open is its whole run time over the workload's opens (closes included). The floor prints each
+# of its programs' runs and average time when it ends ("prog on_enter_full run_cnt N avg X ns").
+WAKE=1 "$cfloor/bench" 6 5 -- ${WORK[b]} >"$OUT/floor.out" 2>&1 || true
+awk -v o="${OPENS[b]}" '$1 == "prog" && $2 == "on_enter_full" {
+	for (i = 1; i <= NF; i++) { if ($i == "run_cnt") c = $(i+1); if ($i == "avg") a = $(i+1) }
+	printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (%d runs at %.0f ns over %d opens)\n", c * a / o, c, a, o }' "$OUT/floor.out"
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 echo
 (cd Benchmarks && swift build -c release --product pipeline-bench >/dev/null && "$(swift build -c release --show-bin-path)/pipeline-bench" 200000)
