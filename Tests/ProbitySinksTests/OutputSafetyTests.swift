@@ -277,6 +277,18 @@ final class OutputSafetyTests: XCTestCase {
     // MARK: - Fixtures and checks
 
     /// A failed run: a hostile violation (critical, first in the table), then two ordinary ones.
+    func testASummaryNeverCallsAFailedCommandAPass() {
+        func heading(status: Int32, failures: [String]) -> String {
+            let report = RunReport(
+                command: ["nosuchcmd"], commandStatus: status, mode: "audit", startTime: "2026-01-01T00:00:00Z", durationSeconds: 0.1,
+                policyFiles: ["builtin"], eventCounts: [:], lostEvents: 0, violations: [], failures: failures)
+            return MarkdownSummary.text(report).split(separator: "\n").first.map(String.init) ?? ""
+        }
+        XCTAssertEqual(heading(status: 0, failures: []), "## Probity: ✅ passed")
+        XCTAssertEqual(heading(status: 127, failures: []), "## Probity: ⚠️ no violations, but the command failed (status 127)")
+        XCTAssertEqual(heading(status: 127, failures: ["1 violation"]), "## Probity: ❌ failed")
+    }
+
     static func report() -> RunReport {
         func violation(_ severity: Severity, rule: String, path: String, package: InstalledPackage, argv: [String], message: String) -> Violation {
             var evidence = Evidence(operation: "open")

@@ -63,10 +63,18 @@ public enum JUnitReport {
 
 /// `summary.md`: what a person reads first, also appended to `$GITHUB_STEP_SUMMARY`.
 public enum MarkdownSummary {
+    /// The heading's verdict. The gate judges what the command did, not whether it succeeded;
+    /// a command that failed (127: not found) did not pass anything, so the heading says so
+    /// rather than "passed".
+    static func verdict(_ report: RunReport) -> String {
+        if !report.passed { return "❌ failed" }
+        if report.commandStatus != 0 { return "⚠️ no violations, but the command failed (status \(report.commandStatus))" }
+        return "✅ passed"
+    }
+
     public static func text(_ report: RunReport) -> String {
         var lines: [String] = []
-        let verdict = report.passed ? "✅ passed" : "❌ failed"
-        lines.append("## Probity: \(verdict)")
+        lines.append("## Probity: \(verdict(report))")
         lines.append("")
         lines.append("The command \(text(report.commandLine)) exited with status \(report.commandStatus) after \(String(format: "%.1f", report.durationSeconds)) s (\(report.mode) mode).")
         lines.append("")
