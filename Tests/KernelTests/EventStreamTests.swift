@@ -241,8 +241,7 @@ final class EventStreamTests: XCTestCase {
         // another and exits there still has every folded open reported, from both CPUs' slots.
         // (Flushing only the exiting CPU's slots left the first CPU's 199 unreported.)
         guard ProcessInfo.processInfo.activeProcessorCount >= 2 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("this test needs two CPUs"); return }
-            throw XCTSkip("one CPU: nothing to move between")
+            return XCTFail("this test needs two CPUs to move the process between (the machines it runs on have them)")
         }
         let script = """
             import os
