@@ -330,6 +330,42 @@ extension DaemonTests {
 }
 
 extension DaemonTests {
+    /// Followers, the `events` answer and the fleet export carry events in the one schema of
+    /// docs/events.md, as `probity trace --json` writes them: the kernel's path with the string
+    /// the caller passed as `requested_path`, `tid`, `syscall`, `exe` as the executable.
+    func testEventsHaveOneSchemaEverywhere() throws {
+        let daemon = try RunningDaemon(extra: "export-events: true\n")
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let follower = try daemon.client()
+        XCTAssertEqual(try follower.request(["request": "follow", "what": ["events"], "kind": "open"])["ok"] as? Bool, true)
+        let file = daemon.dir + "/schema-probe"
+        let requested = daemon.dir + "//./schema-probe"
+        try python("open('\(requested)', 'w').write('x')")
+        var followed: [String: Any] = [:]
+        for _ in 0..<100_000 {
+            guard let line = try follower.readObject() else { break }
+            let event = line["event"] as? [String: Any] ?? [:]
+            if event["path"] as? String == file { followed = event; break }
+        }
+        XCTAssertEqual(followed["requested_path"] as? String, requested, "\(followed)")
+        XCTAssertEqual(followed["syscall"] as? String, "openat", "\(followed)")
+        XCTAssertNotNil(followed["tid"] as? Int, "\(followed)")
+        XCTAssertEqual(followed["flags"] as? [String], ["write", "create", "truncate"], "\(followed)")
+        let python3 = try Kernel.output("/usr/bin/env", ["python3", "-c", "import os, sys; print(os.path.realpath(sys.executable))"])
+            .text.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(followed["exe"] as? String, python3, "exe is the process's executable, as in trace")
+
+        let recent = try daemon.client().request(["request": "events", "limit": 10_000])["events"] as? [[String: Any]] ?? []
+        let kept = try XCTUnwrap(recent.last { $0["path"] as? String == file && $0["kind"] as? String == "open" }, "the events answer has it")
+        XCTAssertEqual(NSDictionary(dictionary: kept), NSDictionary(dictionary: followed), "the same object in both")
+        XCTAssertEqual(daemon.stop(), 0)
+        let exported = try String(contentsOfFile: daemon.dir + "/state/violations.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["event"] as? [String: Any]
+        }
+        let shipped = try XCTUnwrap(exported.last { $0["path"] as? String == file && $0["kind"] as? String == "open" }, "exported")
+        XCTAssertEqual(NSDictionary(dictionary: shipped), NSDictionary(dictionary: followed), "the same object in the export")
+    }
+
     /// Watching one cgroup: a process inside it is judged, the same act outside it is not.
     func testWatchingOnlyACgroup() throws {
         let root = try XCTUnwrap(RunCgroupRoot.path, "a cgroup v2 hierarchy is mounted")
