@@ -41,12 +41,18 @@ final class CLIHabitTests: XCTestCase {
 
     // MARK: policy check
 
-    /// Three problems in three rules: three `file:line:column:` lines, status 1, no `ok`.
-    func testPolicyCheckReportsEveryProblem() throws {
+    /// `probity policy check` on `yaml`, written to a file of a temporary directory (removed after).
+    func policyCheck(_ yaml: String) throws -> (file: String, out: Result) {
         let dir = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/three.yaml"
-        write("""
+        let file = dir + "/policy.yaml"
+        write(yaml, to: file)
+        return (file, try run(["policy", "check", file]))
+    }
+
+    /// Three problems in three rules: three `file:line:column:` lines, status 1, no `ok`.
+    func testPolicyCheckReportsEveryProblem() throws {
+        let (file, out) = try policyCheck("""
             contracts:
               - name: a
                 match: default
@@ -62,8 +68,7 @@ final class CLIHabitTests: XCTestCase {
                     exec: none
                   - id: four
                     netwerk: none
-            """, to: file)
-        let out = try run(["policy", "check", file])
+            """)
         XCTAssertEqual(out.status, 1)
         XCTAssertEqual(out.stdout, "", "no ok line")
         let lines = out.stderr.split(separator: "\n").map(String.init)
@@ -218,10 +223,7 @@ final class CLIHabitTests: XCTestCase {
     /// each with file:line:column (before, the unknown `extends` appeared only once the other
     /// problems were fixed).
     func testPolicyCheckReportsFileAndInheritanceProblemsTogether() throws {
-        let dir = try Kernel.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/three.yaml"
-        write("""
+        let (file, out) = try policyCheck("""
             contracts:
               - name: mine
                 match: {name: left-pad}
@@ -242,8 +244,7 @@ final class CLIHabitTests: XCTestCase {
               - name: heir
                 match: {name: x}
                 extends: broken
-            """, to: file)
-        let out = try run(["policy", "check", file])
+            """)
         XCTAssertEqual(out.status, 1)
         XCTAssertEqual(out.stdout, "")
         XCTAssertEqual(out.stderr, """
@@ -259,10 +260,7 @@ final class CLIHabitTests: XCTestCase {
     /// The spellings the docs and the built-in policy use are accepted: `deny`/`allow` as well as
     /// true/false.
     func testPolicyCheckAcceptsTheDocumentedSpellings() throws {
-        let dir = try Kernel.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/spell.yaml"
-        write("""
+        let (file, out) = try policyCheck("""
             contracts:
               - name: a
                 match: default
@@ -271,8 +269,7 @@ final class CLIHabitTests: XCTestCase {
                     secrets: {credentials: deny, process-memory: allow}
                   - id: p
                     process: {outlive: true, daemonize: deny}
-            """, to: file)
-        let out = try run(["policy", "check", file])
+            """)
         XCTAssertEqual(out.status, 0, out.stderr)
         XCTAssertEqual(out.stdout, "\(file): ok (1 contract, 2 rules)\n")
     }
