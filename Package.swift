@@ -79,7 +79,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "probityd",
-            dependencies: ["ProbityDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ProbityDaemon", "ProbityEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "probity",
