@@ -237,7 +237,7 @@ public enum Run {
             file == "builtin" || file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
         }
         let header = """
-            Learnt by `probity learn` from: \(RunReport.shellQuoted(options.command))
+            Learnt by `probity learn` from: \(RunReport.shellQuoted(SecretRedaction.redact(options.command)))
             It extends the contracts listed under `base`, which come with it:
               probity run --policy \(output) -- CMD
             """

@@ -460,4 +460,34 @@ final class CLIHabitTests: XCTestCase {
         XCTAssertNotEqual(broken.status, 0)
         XCTAssertTrue(broken.stderr.contains("\(dir)/missing.yaml"), broken.stderr)
     }
+
+    // MARK: secrets on command lines
+
+    /// A token passed on a command line is in no report, no event and no store: masked where
+    /// argv enters Probity, with the flag that carried it kept as evidence.
+    func testTokensOnCommandLinesAreRedactedEverywhere() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = dir + "/home/.ssh/id_rsa"
+        try FileManager.default.createDirectory(atPath: dir + "/home/.ssh", withIntermediateDirectories: true)
+        write("key", to: key)
+        let token = "ghp_" + String(repeating: "Zx9", count: 12)
+        let out = try run([
+            "run", "--report", dir + "/r", "--", "/usr/bin/env", "python3", "-c", "import sys; open('\(key)').read()",
+            "--token", "hunter2-secret", "--password=hunter3-secret", token, "Authorization: Bearer hunter4-secret",
+        ], directory: dir, environment: ["HOME": dir + "/home"])
+        XCTAssertEqual(out.status, 86, out.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/r")
+        XCTAssertTrue(files.contains("events.jsonl") && files.contains("summary.md") && files.contains("violations.json"), "\(files)")
+        for file in files {
+            let text = try String(contentsOfFile: dir + "/r/" + file, encoding: .utf8)
+            for secret in ["hunter2-secret", "hunter3-secret", "hunter4-secret", token] {
+                XCTAssertFalse(text.contains(secret), "\(secret) in \(file)")
+            }
+        }
+        XCTAssertFalse(out.stderr.contains("hunter"), out.stderr)
+        let violations = try String(contentsOfFile: dir + "/r/violations.json", encoding: .utf8)
+        XCTAssertTrue(violations.contains("\"--token\",\n") || violations.contains("\"--token\""), violations)
+        XCTAssertTrue(violations.contains("--password=***") && violations.contains("ghp_***") && violations.contains("Bearer ***"), violations)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ProbityContracts
+import ProbityEvents
 
 /// Everything a finished `probity run` reports: the command, how it ended, what was lost, and the
 /// violations (identical ones folded together, with a count).
@@ -49,7 +50,7 @@ public struct RunReport: Sendable {
         command: [String], commandStatus: Int32, mode: String, startTime: String, durationSeconds: Double,
         policyFiles: [String], eventCounts: [String: UInt64], lostEvents: UInt64, violations: [Violation], failures: [String]
     ) {
-        self.command = command
+        self.command = SecretRedaction.redact(command)  // the report is stored and shown: no tokens
         self.commandStatus = commandStatus
         self.mode = mode
         self.startTime = startTime
