@@ -206,6 +206,10 @@ public enum Run {
             eventCounts: counts, lostEvents: stats.lostTotal, violations: violations, failures: failures)
         report.commandUser = RunReport.User(uid: user.uid, gid: user.gid, name: user.name, source: user.source.rawValue)
         report.unwatchedProcesses = unwatched
+        report.sourceRoot = ManifestLocator.repositoryRoot(containing: FileManager.default.currentDirectoryPath)
+        for v in violations {
+            report.ruleDescriptions["\(v.contract)/\(v.rule)"] = prepared.contracts.description(ofRule: v.rule, inContract: v.contract)
+        }
         try ReportWriter.write(report, to: options.reportDirectory)
         if let output = options.learnOutput {
             return try learn(violations, options: options, contracts: prepared.contracts, output: output, status: status, lost: stats.lostTotal)

@@ -26,6 +26,10 @@ public struct RunReport: Sendable {
     public var commandUser: User?
     /// Processes of the tree the kernel could neither follow nor enforce (a full map).
     public var unwatchedProcesses: UInt64 = 0
+    /// The checkout the run worked in (SARIF's `%SRCROOT%`): locations are relative to it.
+    public var sourceRoot: String?
+    /// The broken rules' descriptions, by `contract/rule` (SARIF's rule help).
+    public var ruleDescriptions: [String: String] = [:]
 
     /// The user the command ran as; `source`: `sudo`, `--user` or `current`.
     public struct User: Sendable, Encodable, Equatable {
