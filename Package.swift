@@ -44,7 +44,10 @@ let package = Package(
         // The process table: lineage, exe, argv, cwd; seeded from /proc.
         .target(name: "ProbityProcess", dependencies: ["ProbityEvents"]),
         // Package databases (dpkg, pip, npm), SBOM readers, the path → package index.
-        .target(name: "ProbityAttribution", dependencies: ["ProbityEvents", "ProbityProcess", "Yams"]),
+        .target(
+            name: "ProbityAttribution",
+            dependencies: ["ProbityEvents", "ProbityProcess", "Yams", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The contract language: loading and checking policies, compiled matchers, the evaluator.
         // policies/default.yaml is compiled in (Resources/default.yaml links to it).
         .target(

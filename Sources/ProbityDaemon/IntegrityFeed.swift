@@ -63,17 +63,6 @@ final class IntegrityFeed: Sendable {
 
     /// A finding as a violation of the built-in `integrity` contract.
     static func record(_ finding: Revalidator.Finding, catalog: AttributionCatalog, recorder: ViolationRecorder) {
-        let owner = catalog.index.owner(of: finding.path)?.package
-        var evidence = Evidence(operation: finding.rule == "new-pth" ? "open" : "load")
-        evidence.path = finding.path
-        let boot = WallClock.bootTimeNow()
-        var clock = WallClock()
-        recorder.record(Violation(
-            time: clock.rfc3339(boot: boot), bootTimeNanoseconds: boot, contract: "integrity", rule: finding.rule,
-            category: "integrity", severity: .critical, action: .alert, enforced: false, enforcement: nil,
-            message: finding.message, package: owner.map(PackageReference.init),
-            attribution: AttributionReference(reason: "owner", evidence: finding.path),
-            processes: [ProcessLink(pid: finding.pid, executable: finding.executable, argv: [])], evidence: evidence,
-            ruleLocation: "(built-in) integrity", count: 1))
+        recorder.record(IntegrityViolation.make(finding, owner: catalog.index.owner(of: finding.path)?.package, processes: []))
     }
 }

@@ -18,6 +18,9 @@ public struct RunOptions: Sendable {
     /// Judge by `policies` alone: the policies their `base:` lists name (the built-in contracts a
     /// learnt file extends) are not added.
     public var replaceBuiltin = false
+    /// Approved sets (`probity approve`): in each tree, a file that is executed or loaded must be
+    /// listed and match its digest (`integrity/unlisted`, `integrity/hash-mismatch`).
+    public var approved: [String] = []
     /// SBOMs whose file paths also attribute events.
     public var sboms: [String] = []
     public var sbomRoot = "/"
@@ -157,6 +160,8 @@ public enum Run {
         }
         let state = RunState(
             evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, printViolations: options.printViolations, enforcement: enforcement)
+        state.verifier = prepared.verifier
+        prepared.verifier?.start()
         monitor.start { event, context in
             state.handle(event, context: context, monitor: monitor)
         }
@@ -170,7 +175,13 @@ public enum Run {
         let stats = monitor.statistics
         let table = monitor.processTable
         monitor.close()
+        // Every file the command executed or loaded has been checked before the verdict.
+        prepared.verifier?.waitUntilIdle()
+        prepared.verifier?.stop()
         state.finish(table: table)
+        for finding in prepared.findings.all {
+            state.recordIntegrity(finding, owner: prepared.index.owner(of: finding.path)?.package)
+        }
         state.events.flush()
         close(prepared.eventsFD)
 
@@ -271,6 +282,9 @@ public enum Run {
         var baseline: Baseline?
         var index: PathIndex
         var eventsFD: Int32
+        /// Checks executed and loaded files against the approved sets (nil without `--approved`).
+        var verifier: Revalidator?
+        var findings: IntegrityFindings
     }
 
     /// `environment` is the command's: `{home}` is its user's home.
@@ -299,7 +313,22 @@ public enum Run {
         let path = options.reportDirectory + "/events.jsonl"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RunError(description: "\(path): cannot create: \(String(cString: strerror(errno)))") }
-        return Prepared(contracts: contracts, resolvers: resolvers, baseline: baseline, index: index, eventsFD: fd)
+        let findings = IntegrityFindings()
+        var verifier: Revalidator?
+        if !options.approved.isEmpty {
+            var digests = DigestIndex()
+            var roots: [String] = []
+            for file in options.approved {
+                let set: ApprovedSet
+                do { set = try ApprovedSet.load(file) } catch { throw RunError(description: "\(error)") }
+                set.add(to: &digests)
+                roots.append(set.root)
+            }
+            digests.addObjects()
+            verifier = Revalidator(digests: digests, scopes: roots) { findings.add($0) }
+        }
+        return Prepared(contracts: contracts, resolvers: resolvers, baseline: baseline, index: index, eventsFD: fd,
+                        verifier: verifier, findings: findings)
     }
 
     /// The policy files named (`builtin` for the built-in one) and, `followingBase`, the
@@ -324,6 +353,10 @@ final class RunState: @unchecked Sendable {
     private var attributions: [Int32: Attribution] = [:]
 
     let enforcement: EnforcementSession?
+    /// Checks executed and loaded files against the approved sets, on its own thread.
+    var verifier: Revalidator?
+    /// The chain of each process that executed or loaded a file the verifier checks, as it was then.
+    private var verifiedChains: [Int32: [ProcessLink]] = [:]
 
     init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, printViolations: Bool, enforcement: EnforcementSession?) {
         self.evaluator = evaluator
@@ -358,6 +391,7 @@ final class RunState: @unchecked Sendable {
         default:
             break
         }
+        if let verifier { verify(event, context: context, verifier: verifier, monitor: monitor) }
         let found = evaluator.evaluate(
             event, process: context.process, attribution: context.attribution, caller: context.caller
         ) { pid in
@@ -368,6 +402,29 @@ final class RunState: @unchecked Sendable {
             unexplainedKills += 1
             printError("probity: the kernel killed pid \(event.pid) for \(event.kind) but no rule explains it (please report)\n")
         }
+    }
+
+    /// Executed files and loaded code go to the verifier (which hashes them on its own thread).
+    private func verify(_ event: Event, context: EventContext, verifier: Revalidator, monitor: Monitor) {
+        var paths: [String] = []
+        switch event {
+        case .exec(let exec) where exec.succeeded:
+            paths = exec.filename.hasPrefix("/") && exec.filename != exec.executable ? [exec.executable, exec.filename] : [exec.executable]
+        case .open(let open) where open.result >= 0 && open.flags.reads && Revalidator.isLoadedCode(open.path):
+            paths = [open.path]
+        default:
+            return
+        }
+        let checked = paths.filter(verifier.wouldCheck)
+        guard !checked.isEmpty else { return }
+        if verifiedChains.count > 65_536 { verifiedChains.removeAll() }
+        verifiedChains[event.pid] = chain(monitor.processTable.lineage(of: event.pid)).map(ProcessLink.init)
+        for path in checked { verifier.consider(path, pid: event.pid, executable: context.process?.executable ?? "") }
+    }
+
+    /// An integrity finding of the verifier, as a violation of the built-in `integrity` contract.
+    func recordIntegrity(_ finding: Revalidator.Finding, owner: InstalledPackage?) {
+        record(IntegrityViolation.make(finding, owner: owner, processes: verifiedChains[finding.pid] ?? []))
     }
 
     /// Kernel kills user space found no violation for (kept at zero by the tests).
@@ -436,4 +493,11 @@ final class RunState: @unchecked Sendable {
         // Python start-up hooks written during the run, now that every RECORD has been written.
         for violation in evaluator.settlePythonStartupWrites() { record(violation) }
     }
+}
+
+/// The verifier's findings, gathered from its thread for the report.
+final class IntegrityFindings: Sendable {
+    private let list = Mutex<[Revalidator.Finding]>([])
+    func add(_ finding: Revalidator.Finding) { list.withLock { $0.append(finding) } }
+    var all: [Revalidator.Finding] { list.withLock { $0 } }
 }

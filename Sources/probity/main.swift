@@ -22,7 +22,7 @@ struct Probity: ParsableCommand {
               probity sbom diff old.cdx.json new.cdx.json
             """,
         version: ProbityVersion.string,
-        subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, StatusCommand.self, ViolationsCommand.self, FollowCommand.self, ReloadCommand.self, WhoseCommand.self, SBOMCommand.self]
+        subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, StatusCommand.self, ViolationsCommand.self, FollowCommand.self, ReloadCommand.self, WhoseCommand.self, SBOMCommand.self, ApproveCommand.self]
     )
 }
 
@@ -107,6 +107,35 @@ struct TraceCommand: ParsableCommand {
             throw ExitCode(1)
         }
         throw ExitCode(status)
+    }
+}
+
+struct ApproveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Record the approved state of a tree (every file's SHA-256) as a CycloneDX 1.6 SBOM.",
+        discussion: """
+            Hashes every regular file under DIR (links are not followed) on every core, with \
+            progress on standard error. `probity run --approved FILE` then requires every file \
+            executed or loaded from the tree to be listed and to match (integrity/unlisted, \
+            integrity/hash-mismatch).
+
+            Examples:
+              probity approve .venv -o venv.approved.cdx.json
+              probity run --approved venv.approved.cdx.json -- .venv/bin/python app.py
+            """)
+
+    @Argument(help: ArgumentHelp("The tree to approve.", valueName: "dir"))
+    var directory: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the approved set.", valueName: "file"))
+    var output = "approved.cdx.json"
+
+    @Flag(name: .shortAndLong, help: "No progress.")
+    var quiet = false
+
+    func run() throws {
+        throw ExitCode(Approve.run(directory: directory, output: output, quiet: quiet))
     }
 }
 
@@ -316,6 +345,9 @@ struct RunSharedOptions: ParsableArguments {
     @Option(name: .customLong("policy"), help: ArgumentHelp("A policy file (repeatable; `builtin` is the built-in one, used when none is given).", valueName: "file"))
     var policies: [String] = []
 
+    @Option(name: .customLong("approved"), help: ArgumentHelp("An approved set from `probity approve` (repeatable): files executed or loaded from its tree must be listed and match.", valueName: "file"))
+    var approved: [String] = []
+
     @Flag(name: .customLong("replace-builtin"), help: "Judge by the --policy files alone: the built-in contracts a learnt file extends (its `base:`) are not added.")
     var replaceBuiltin = false
 
@@ -348,6 +380,7 @@ struct RunSharedOptions: ParsableArguments {
         options.maxTracked = maxTracked
         options.policies = policies
         options.replaceBuiltin = replaceBuiltin
+        options.approved = approved
         options.sboms = sboms
         options.sbomRoot = sbomRoot
         options.reportDirectory = reportDirectory

@@ -83,17 +83,3 @@ final class DaemonConfigurationTests: XCTestCase {
         XCTAssertEqual(c.retentionNanoseconds, 0)
     }
 }
-
-@testable import ProbityDaemon
-
-final class LoadedCodeTests: XCTestCase {
-    func testWhichOpensAreCode() {
-        for path in ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/libz.so", "/srv/app/m.py", "/srv/node_modules/a/i.js",
-                     "/a/b.mjs", "/a/b.cjs", "/a/addon.node"] {
-            XCTAssertTrue(Revalidator.isLoadedCode(path), path)
-        }
-        for path in ["/etc/hostname", "/a/so.txt", "/a.so.d/config", "/a/b.pyc.txt", "/a/json", "py"] {
-            XCTAssertFalse(Revalidator.isLoadedCode(path), path)
-        }
-    }
-}

@@ -24,7 +24,7 @@ public struct DigestIndex: Sendable {
     }
 
     /// Where a digest came from, for evidence.
-    public enum Source: String, Sendable { case dpkg, pip, sbom }
+    public enum Source: String, Sendable { case dpkg, pip, sbom, approved }
 
     /// Path → index into ``entries``.
     private var paths = PathTable()

@@ -132,6 +132,11 @@ public struct Evidence: Sendable, Hashable, Codable {
     public var argv: [String]?
     /// The syscall's result (fd, 0, or -errno).
     public var result: Int64?
+    /// Integrity findings: the digest the approved set or package database gives, the digest
+    /// found, and where the expected one came from (`dpkg`, `pip`, `sbom`).
+    public var expectedDigest: String?
+    public var foundDigest: String?
+    public var digestSource: String?
 
     public init(operation: String) { self.operation = operation }
 
