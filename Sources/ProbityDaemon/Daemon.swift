@@ -84,8 +84,8 @@ public final class Daemon: @unchecked Sendable {
             create: socketDirectory == defaultSocketDirectory, what: "the socket's directory")
         resolvers = ResolverConfiguration.load()
         contracts = try ContractStore(files: configuration.policies, variables: .fromEnvironment(resolvers: resolvers))
-        store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
-        let index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false)
+        store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite", retention: configuration.storeRetention)
+        let index = try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false, discovery: configuration.discovery)
         indexState = Mutex(index)
         recent = RecentEvents(capacity: configuration.recentEvents)
         if !configuration.exportFile.isEmpty {
@@ -93,7 +93,7 @@ public final class Daemon: @unchecked Sendable {
             export = try RotatingJSONLines(path: file, maximumBytes: configuration.exportMaxBytes, keep: configuration.exportKeep)
         }
         journal = JournalWriter(socketPath: configuration.journalSocket)
-        var digests = DigestIndex.discover(sitePackages: PackageDiscovery.sitePackages())
+        var digests = DigestIndex.discover(sitePackages: PackageDiscovery.sitePackages(configuration.discovery))
         for sbom in configuration.sboms {
             if let document = try? SBOMReader.read(contentsOf: sbom) { digests.addSBOM(document, root: configuration.sbomRoot) }
         }
@@ -162,7 +162,7 @@ public final class Daemon: @unchecked Sendable {
             message: finding.message, package: owner.map(PackageReference.init),
             attribution: AttributionReference(reason: "owner", evidence: finding.path),
             processes: [ProcessLink(pid: finding.pid, executable: finding.executable, argv: [])], evidence: evidence,
-            ruleLocation: "(built-in) integrity", count: 1)
+            ruleLocation: "(built-in) integrity", count: 1, uid: finding.uid)
         record(violation)
     }
 
@@ -277,7 +277,7 @@ public final class Daemon: @unchecked Sendable {
             do {
                 // SBOMs and package databases first, into a new index beside the old one; then the
                 // contracts; the index is swapped only when both succeeded.
-                var index = try AttributionSetup.index(sboms: [], root: configuration.sbomRoot, verbose: false)
+                var index = try AttributionSetup.index(sboms: [], root: configuration.sbomRoot, verbose: false, discovery: configuration.discovery)
                 let loaded = loadedSBOMs.withLock { $0 }
                 for sbom in configuration.sboms + loaded {
                     let document: SBOMDocument
@@ -487,7 +487,7 @@ extension PipelineState {
                     daemon.recordIntegrity(Revalidator.Finding(
                         path: path, rule: "unlisted-executable",
                         message: "\(path) runs from inside \(owner.package.name)'s directory but the package does not list it (a dropped binary?)",
-                        pid: exec.header.pid, executable: exec.executable))
+                        pid: exec.header.pid, executable: exec.executable, uid: exec.header.uid))
                     break
                 }
             }
@@ -500,7 +500,7 @@ extension PipelineState {
                 daemon.recordIntegrity(Revalidator.Finding(
                     path: open.path, rule: "new-pth",
                     message: "\(open.path) was written by \(context.attribution?.package?.name ?? "unattributed code"): a .pth file runs code in every Python start",
-                    pid: open.header.pid, executable: context.process?.executable ?? ""))
+                    pid: open.header.pid, executable: context.process?.executable ?? "", uid: open.header.uid))
             }
         default:
             break

@@ -21,6 +21,8 @@ final class Revalidator: @unchecked Sendable {
         var message: String
         var pid: Int32
         var executable: String
+        /// The uid of the process that made the finding, when it came from an event (retention per uid).
+        var uid: UInt32? = nil
     }
 
     struct FileIdentity: Hashable {
