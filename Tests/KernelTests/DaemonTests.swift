@@ -468,8 +468,9 @@ extension DaemonTests {
     /// is next loaded; a binary dropped into a package's directory, when it runs; a `.pth` file
     /// written by something other than the installers, when it is written.
     func testModifiedPackageFilesAreIntegrityViolations() throws {
-        let daemon = try RunningDaemon { dir in
-            // A venv in the daemon's working directory (its workspace): pip's RECORD has sha256 digests.
+        // A venv under a configured package root (the daemon never reads its working directory):
+        // pip's RECORD has sha256 digests.
+        let daemon = try RunningDaemon(extra: "package-roots: [{dir}]\n") { dir in
             let venv = Process()
             venv.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             venv.arguments = ["python3", "-m", "venv", dir + "/venv"]

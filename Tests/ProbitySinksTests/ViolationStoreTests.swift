@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import ProbityContracts
-import ProbitySinks
+@testable import ProbitySinks
 import XCTest
 
 /// Retention per user: one uid's flood deletes only that uid's oldest rows.
@@ -96,19 +96,7 @@ final class ViolationStoreTests: XCTestCase {
     func testAStoreFromBeforeUIDsIsMigrated() throws {
         let path = dir + "/old.sqlite"
         let queue = try DatabaseQueue(path: path)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.create(table: "violation") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("unix_ns", .integer).notNull().indexed()
-                t.column("severity", .integer).notNull()
-                t.column("contract", .text).notNull()
-                t.column("rule", .text).notNull()
-                t.column("package", .text).indexed()
-                t.column("json", .blob).notNull()
-            }
-        }
-        try migrator.migrate(queue)
+        try ViolationStore.migrator(through: "v1").migrate(queue)
         let json = try JSONEncoder().encode(Self.violation(rule: "old", path: "/x", uid: nil))
         try queue.write { db in
             try db.execute(sql: "INSERT INTO violation (unix_ns, severity, contract, rule, json) VALUES (1, 3, 'default', 'old', ?)", arguments: [json])

@@ -80,28 +80,35 @@ public final class ViolationStore: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
-            var migrator = DatabaseMigrator()
-            migrator.registerMigration("v1") { db in
-                try db.create(table: "violation") { t in
-                    t.autoIncrementedPrimaryKey("id")
-                    t.column("unix_ns", .integer).notNull().indexed()
-                    t.column("severity", .integer).notNull()
-                    t.column("contract", .text).notNull()
-                    t.column("rule", .text).notNull()
-                    t.column("package", .text).indexed()
-                    t.column("json", .blob).notNull()
-                }
-            }
-            // The violating process's uid, for retention per user (rows stored before: NULL).
-            migrator.registerMigration("v2-uid") { db in
-                try db.alter(table: "violation") { t in t.add(column: "uid", .integer) }
-                try db.create(index: "violation_uid_id", on: "violation", columns: ["uid", "id"])
-            }
-            try migrator.migrate(pool)
+            try Self.migrator().migrate(pool)
             try pool.write { db in try recount(in: db) }
         } catch {
             throw StoreError(path: path, message: "cannot open the violation store: \(error)")
         }
+    }
+
+    /// The store's migrations, in order; `through` stops after the one named (a test makes a
+    /// store as an older version left it).
+    static func migrator(through last: String? = nil) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "violation") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("unix_ns", .integer).notNull().indexed()
+                t.column("severity", .integer).notNull()
+                t.column("contract", .text).notNull()
+                t.column("rule", .text).notNull()
+                t.column("package", .text).indexed()
+                t.column("json", .blob).notNull()
+            }
+        }
+        if last == "v1" { return migrator }
+        // The violating process's uid, for retention per user (rows stored before: NULL).
+        migrator.registerMigration("v2-uid") { db in
+            try db.alter(table: "violation") { t in t.add(column: "uid", .integer) }
+            try db.create(index: "violation_uid_id", on: "violation", columns: ["uid", "id"])
+        }
+        return migrator
     }
 
     /// The retention bucket of a uid (one for every violation without a uid).
