@@ -21,7 +21,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev l
 	bpftool libbpf-tools socat dnsmasq iproute2 procps liburing-dev gcc \
 	openssh-server
 
-.PHONY: all help deps mounts bpf build run demo test bench install clean
+.PHONY: all help deps mounts bpf build run demo test bench install man clean
 
 all: build
 
@@ -31,7 +31,8 @@ help:
 	@echo "make run     build, then trace the whole host: probity trace --json"
 	@echo "make demo    probity run over misbehaving and well-behaved fixture packages, offline"
 	@echo "make test    set up, build and run the whole test suite (real kernel, as root)"
-	@echo "make install probity, probityd (static Swift runtime), the systemd unit and /etc/probity/config.yaml"
+	@echo "make install probity, probityd (static Swift runtime), their manual pages and shell completions, the systemd unit and /etc/probity/config.yaml"
+	@echo "make man     regenerate docs/man/probity.1 and probityd.1 from the argument parser (after changing any help text)"
 	@echo "make bench   slowdown of fixed workloads: none vs probity trace vs opensnoop+execsnoop"
 
 deps:
@@ -93,10 +94,25 @@ install: deps bpf
 	$(SWIFT) build -c release --static-swift-stdlib --product probityd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/probity $(DESTDIR)/etc/systemd/system
 	install -m 0755 $$($(SWIFT) build -c release --show-bin-path)/probity $$($(SWIFT) build -c release --show-bin-path)/probityd $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0644 docs/man/probity.1 docs/man/probityd.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	bin=$$($(SWIFT) build -c release --show-bin-path); for tool in probity probityd; do \
+		$$bin/$$tool --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$tool && \
+		$$bin/$$tool --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$tool && \
+		$$bin/$$tool --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish || exit 1; done
 	sed 's|/usr/local/bin/probityd|$(PREFIX)/bin/probityd|' systemd/probity.service > $(DESTDIR)/etc/systemd/system/probity.service
 	[ -e $(DESTDIR)/etc/probity/config.yaml ] || install -m 0644 systemd/config.yaml $(DESTDIR)/etc/probity/config.yaml
 	if [ -z "$(DESTDIR)" ]; then getent group probity >/dev/null || groupadd --system probity; \
 		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; fi
+
+# The manual pages, generated from the argument parser by swift-argument-parser's
+# generate-manual plugin (it builds the package, in debug here, and runs each binary's
+# --experimental-dump-help); dated by the last commit so that they change only with the help.
+man: bpf
+	$(SWIFT) package generate-manual --configuration debug --date $$(git log -1 --format=%cs 2>/dev/null || date +%F)
+	install -d docs/man
+	install -m 0644 .build/plugins/GenerateManual/outputs/probity/probity.1 .build/plugins/GenerateManual/outputs/probityd/probityd.1 docs/man/
 
 clean:
 	rm -f bpf/*.o bpf/vmlinux.h $(SKEL)

@@ -79,7 +79,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "probityd",
-            dependencies: ["ProbityDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ProbityDaemon", "ProbityEvents", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "probity",
@@ -89,6 +89,8 @@ let package = Package(
             ]
         ),
 
+        // What several test targets share (a raw control-socket client); not shipped.
+        .target(name: "ProbityTestSupport", path: "Tests/ProbityTestSupport"),
         .testTarget(name: "ProbityEventsTests", dependencies: ["ProbityEvents", "CProbityBPF"]),
         .testTarget(name: "ProbityPipelineTests", dependencies: ["ProbityPipeline"]),
         .testTarget(name: "ProbityProbesTests", dependencies: ["ProbityProbes", "ProbityEvents"]),
@@ -100,14 +102,14 @@ let package = Package(
         .testTarget(name: "ProbitySinksTests", dependencies: ["ProbitySinks", "ProbityEvents", "ProbityProcess", "ProbityContracts"]),
         .testTarget(
             name: "ProbityDaemonTests",
-            dependencies: ["ProbityDaemon", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["ProbityDaemon", "ProbityTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         // Real probes on the real kernel, as root. Never skipped when CI=true.
         .testTarget(
             name: "KernelTests",
             dependencies: [
                 "ProbityMonitor", "ProbityProbes", "ProbityEvents", "ProbityProcess", "ProbityAttribution", "ProbityContracts",
-                "ProbityDaemon", "CProbityBPF",
+                "ProbityDaemon", "CProbityBPF", "ProbityTestSupport",
             ]
         ),
     ]

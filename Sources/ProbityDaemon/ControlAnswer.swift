@@ -96,21 +96,9 @@ public struct ViolationsAnswer: ControlAnswer {
         return out
     }
 
-    public func line() -> [UInt8] {
-        var out = Array("{\"ok\":true,\"violations\":[".utf8)
-        for (i, violation) in violations.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out += violation
-        }
-        out += Array("]}\n".utf8)
-        return out
-    }
+    public func line() -> [UInt8] { EncodedObjects.line(key: "violations", violations) }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: FieldKey.self)
-        try c.encode(true, forKey: FieldKey("ok"))
-        try c.encode(violations.map { (try? JSONDecoder().decode(JSONValue.self, from: Data($0))) ?? .null }, forKey: FieldKey("violations"))
-    }
+    public func encode(to encoder: Encoder) throws { try EncodedObjects.encode(key: "violations", violations, to: encoder) }
 }
 
 /// The first line of a `follow`.
@@ -120,11 +108,34 @@ public struct FollowingAnswer: ControlAnswer {
     enum CodingKeys: String, CodingKey { case ok, following }
 }
 
-/// The answer to `events`.
+/// The answer to `events`: each event in the schema of `docs/events.md` (as `probity trace
+/// --json` and followers get them), encoded once and put into the line as it is.
 public struct EventsAnswer: ControlAnswer {
     public let ok = true
-    var events: [JSONValue]
-    enum CodingKeys: String, CodingKey { case ok, events }
+    var events: [[UInt8]]
+
+    public func line() -> [UInt8] { EncodedObjects.line(key: "events", events) }
+
+    public func encode(to encoder: Encoder) throws { try EncodedObjects.encode(key: "events", events, to: encoder) }
+}
+
+/// `{"ok":true,"KEY":[...]}` from JSON objects already encoded.
+enum EncodedObjects {
+    static func line(key: String, _ objects: [[UInt8]]) -> [UInt8] {
+        var out = Array("{\"ok\":true,\"\(key)\":[".utf8)
+        for (i, object) in objects.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += object
+        }
+        out += Array("]}\n".utf8)
+        return out
+    }
+
+    static func encode(key: String, _ objects: [[UInt8]], to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: FieldKey.self)
+        try c.encode(true, forKey: FieldKey("ok"))
+        try c.encode(objects.map { (try? JSONDecoder().decode(JSONValue.self, from: Data($0))) ?? .null }, forKey: FieldKey(key))
+    }
 }
 
 /// The answer to `whose`.

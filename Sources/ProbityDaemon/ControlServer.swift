@@ -69,6 +69,7 @@ public final class ControlServer: Sendable {
     public static let maximumBacklog = Limits().maximumBacklog
 
     public let path: String
+    private let groupName: String
     private let core: ControlServerCore
     private let group: MultiThreadedEventLoopGroup
     private let channel = Mutex<Channel?>(nil)
@@ -88,6 +89,7 @@ public final class ControlServer: Sendable {
     /// Prepares the server for `path` (mode 0660, group `group` when it exists); ``start()`` binds.
     public init(path: String, group: String = "probity", service: ControlService, limits: Limits = Limits()) {
         self.path = path
+        groupName = group
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         core = ControlServerCore(
             service: service, limits: limits, allowedGroup: getgrnam(group).map { $0.pointee.gr_gid }, loop: self.group.next())
@@ -149,7 +151,17 @@ public final class ControlServer: Sendable {
             throw DaemonError(operation: "bind the control socket \(path)", errno: (error as? IOError)?.errnoCode ?? EADDRNOTAVAIL)
         }
         chmod(path, 0o660)
-        if let gid = core.allowedGroup { _ = chown(path, 0, gid) }
+        // The owner stays; the group is the daemon's own under the unit (Group=), so this needs no
+        // CAP_CHOWN there. A group it can neither join nor chown to is an error, not a socket
+        // that the group's members silently cannot reach.
+        if let gid = core.allowedGroup, chown(path, uid_t.max, gid) != 0 {
+            let err = errno
+            try? bound.close().wait()
+            unlink(path)
+            state.withLock { $0 = .stopped }
+            core.stopPools()
+            throw DaemonError(operation: "give the control socket \(path) to group \(groupName)", errno: err)
+        }
         channel.withLock { $0 = bound }
         core.startSweeping()
     }

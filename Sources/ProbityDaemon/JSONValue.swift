@@ -47,30 +47,6 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    /// A value built of Swift's own types (String, Bool, integers, Double, arrays, dictionaries);
-    /// anything else goes through JSONSerialization and back.
-    public init(any value: Any) {
-        switch value {
-        case let s as String: self = .string(s)
-        case let b as Bool: self = .bool(b)
-        case let n as Int: self = .integer(Int64(n))
-        case let n as Int32: self = .integer(Int64(n))
-        case let n as Int64: self = .integer(n)
-        case let n as UInt32: self = .integer(Int64(n))
-        case let n as UInt64: self = n <= UInt64(Int64.max) ? .integer(Int64(n)) : .unsigned(n)
-        case let d as Double: self = .double(d)
-        case let a as [Any]: self = .array(a.map(JSONValue.init(any:)))
-        case let o as [String: Any]: self = .object(o.mapValues(JSONValue.init(any:)))
-        default:
-            if let data = try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed]),
-               case .array(let items)? = try? JSONDecoder().decode(JSONValue.self, from: data), let first = items.first {
-                self = first
-            } else {
-                self = .null
-            }
-        }
-    }
-
     /// What kind of value this is, for errors: "a string", "an array", ...
     public var kind: String {
         switch self {

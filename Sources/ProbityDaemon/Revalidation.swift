@@ -32,7 +32,9 @@ final class Revalidator: @unchecked Sendable {
     let digests: DigestIndex
     private let report: @Sendable (Finding) -> Void
     private let queue = Mutex<[(path: String, pid: Int32, executable: String)]>([])
-    private let wake = Mutex<Bool>(false)
+    /// Signalled when the queue goes from empty to not empty, and to stop.
+    private let work = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
     private var cache: [FileIdentity: Bool] = [:]
     let hashed = Atomic<UInt64>(0)
@@ -48,12 +50,12 @@ final class Revalidator: @unchecked Sendable {
     /// Queues `path` if a digest is recorded for it (pipeline thread; never blocks).
     func consider(_ path: String, pid: Int32, executable: String) {
         guard digests.expected(for: path) != nil else { return }
-        let accepted = queue.withLock { items -> Bool in
-            guard items.count < Self.queueLimit else { return false }
+        let queued = queue.withLock { items -> Int in
+            guard items.count < Self.queueLimit else { return 0 }
             items.append((path, pid, executable))
-            return true
+            return items.count
         }
-        if !accepted { dropped.add(1, ordering: .relaxed) }
+        if queued == 0 { dropped.add(1, ordering: .relaxed) } else if queued == 1 { work.signal() }
     }
 
     /// Whether an opened file is code that runs: shared objects, Python and Node modules.
@@ -80,6 +82,8 @@ final class Revalidator: @unchecked Sendable {
         }
     }
 
+    /// Starts the hashing thread. It sleeps until something is queued (or the next sweep of
+    /// every process's mappings is due, every five minutes).
     func start() {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
@@ -90,18 +94,24 @@ final class Revalidator: @unchecked Sendable {
                     return items
                 }
                 for item in batch { check(item.path, pid: item.pid, executable: item.executable) }
-                if batch.isEmpty { usleep(20_000) }
-                if Date().timeIntervalSince(lastSweep) > 300 {
+                if batch.isEmpty { _ = work.wait(timeout: .now() + max(0, 300 - Date().timeIntervalSince(lastSweep))) }
+                if Date().timeIntervalSince(lastSweep) >= 300 {
                     sweep()
                     lastSweep = Date()
                 }
             }
+            stopped.signal()
         }
         thread.name = "probity-revalidate"
         thread.start()
     }
 
-    func stop() { running.store(false, ordering: .relaxed) }
+    /// Stops the hashing thread; returns once it has (after the file it is hashing, if any).
+    func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        work.signal()
+        stopped.wait()
+    }
 
     /// Re-checks every file-backed mapping of every running process (libraries loaded long ago).
     func sweep() {

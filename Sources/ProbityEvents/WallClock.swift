@@ -4,16 +4,24 @@ import Glibc
 
 /// Converts the kernel's `CLOCK_BOOTTIME` timestamps to wall-clock time and RFC 3339 text.
 public struct WallClock: Sendable {
-    /// `CLOCK_REALTIME - CLOCK_BOOTTIME` in ns, measured when the clock was created.
+    /// `CLOCK_REALTIME - CLOCK_BOOTTIME` in ns.
     public let offsetNanoseconds: Int64
     private var cachedSecond: Int64 = -1
     private var cachedPrefix: [UInt8] = []
 
+    /// A clock with the process's offset, measured once: every clock of a process gives one
+    /// event the same time (a follower, the `events` answer and the export agree to the ns).
     public init() {
+        offsetNanoseconds = Self.processOffset
+    }
+
+    private static let processOffset = measureOffset()
+
+    private static func measureOffset() -> Int64 {
         var real = timespec(), boot = timespec()
         clock_gettime(CLOCK_REALTIME, &real)
         clock_gettime(CLOCK_BOOTTIME, &boot)
-        offsetNanoseconds = (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec - boot.tv_nsec)
+        return (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec - boot.tv_nsec)
     }
 
     /// The current `CLOCK_BOOTTIME` in ns.

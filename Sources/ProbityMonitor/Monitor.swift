@@ -90,7 +90,8 @@ public final class Monitor: @unchecked Sendable {
     private let counters = PipelineCounters()
     private let processor: EventProcessor
     private let running = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
+    /// Signalled once by the thread as it ends (a stop waits for it; nothing spins).
+    private let ended = DispatchSemaphore(value: 0)
     private var handler: (@Sendable (Event, EventContext) -> Void)?
     private let pendingIndex = Mutex<PathIndex?>(nil)
 
@@ -126,7 +127,7 @@ public final class Monitor: @unchecked Sendable {
         reader.stop()
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         reader.batchReady.signal()  // the processing thread may be asleep after the last batch
-        while !finished.load(ordering: .acquiring) { usleep(500) }
+        ended.wait()
     }
 
     /// Detaches the probes. Call after ``stop()``.
@@ -159,7 +160,7 @@ public final class Monitor: @unchecked Sendable {
             if !running.load(ordering: .acquiring) && reader.isFinished && reader.queue.count == 0 { break }
             _ = reader.batchReady.wait(timeout: .now() + .milliseconds(50))
         }
-        finished.store(true, ordering: .releasing)
+        ended.signal()
     }
 
     private func deliver(_ batch: RecordBatch) {

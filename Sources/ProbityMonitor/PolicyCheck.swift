@@ -1,4 +1,5 @@
 import ProbityContracts
+import ProbityEvents
 import ProbitySinks
 
 /// `probity policy check`: validates policy files, every problem of each, then the files
@@ -9,34 +10,37 @@ public enum PolicyCheck {
     /// (rules after inheritance). Returns 0 when the files are valid, 1 if not.
     public static func run(files: [String], variables: ContractVariables = .fromEnvironment()) -> Int32 {
         var documents: [PolicyDocument] = []
-        var problems = 0
+        var problems: [ContractError] = []
         for file in files {
             let (document, found) = file == "builtin" ? builtIn() : PolicyLoader.check(contentsOf: file)
-            for problem in found { printError("\(problem)\n") }
-            problems += found.count
-            if let document, found.isEmpty { documents.append(document) }
+            problems += found
+            if let document { documents.append(document) }
         }
-        if problems == 0 {
+        // Names and inheritance across the files, also when a file has problems of its own
+        // (what it could read is checked; each problem is said once).
+        var said = Set(problems.map(\.description))
+        for problem in ContractSet.problems(documents: documents) where said.insert(problem.description).inserted {
+            problems.append(problem)
+        }
+        if problems.isEmpty {
             do {
                 let set = try ContractSet(documents: documents, variables: variables)
                 for document in documents {
                     let counts = set.counts(inFile: document.file)
-                    print("\(TerminalText.safe(document.file)): ok (\(plural(counts.contracts, "contract")), \(plural(counts.rules, "rule")))")
+                    print("\(TerminalText.safe(document.file)): ok (\(English.count(counts.contracts, "contract")), \(English.count(counts.rules, "rule")))")
                 }
-                if files.count > 1 { print("together: ok (\(plural(set.contractCount, "contract")), \(plural(set.ruleCount, "rule")))") }
+                if files.count > 1 { print("together: ok (\(English.count(set.contractCount, "contract")), \(English.count(set.ruleCount, "rule")))") }
                 return 0
             } catch {
-                printError("\(error)\n")
-                problems += 1
+                problems.append(error)
             }
         }
-        printError("probity: \(plural(problems, "problem")) found\n")
+        for problem in problems { printError("\(problem)\n") }
+        printError("probity: \(English.count(problems.count, "problem")) found\n")
         return 1
     }
 
     static func builtIn() -> (PolicyDocument?, [ContractError]) {
         do { return (try PolicyLoader.builtIn(), []) } catch { return (nil, [error]) }
     }
-
-    static func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
 }

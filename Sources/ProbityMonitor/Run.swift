@@ -30,8 +30,10 @@ public struct RunOptions: Sendable {
     public var failOn: Severity = .low
     public var command: [String] = []
     public var ringBufferBytes = 16 << 20
-    /// Print hooks, counts and each new violation to standard error.
+    /// Print hooks, counts and loss figures to standard error.
     public var verbose = true
+    /// Print each new violation to standard error as it is found (`run -q` keeps them).
+    public var printViolations = true
     /// `probity learn`: write a contract file under which this run passes, here, instead of gating.
     public var learnOutput: String?
     /// Where the DNS resolvers are read from: `{resolvers}` in contracts, and the only servers
@@ -151,7 +153,7 @@ public enum Run {
             evaluator.hostnames = { dns.namesCatchingUp(for: $0.address) }
         }
         let state = RunState(
-            evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, verbose: options.verbose, enforcement: enforcement)
+            evaluator: evaluator, eventsFD: prepared.eventsFD, rootPID: child.pid, printViolations: options.printViolations, enforcement: enforcement)
         monitor.start { event, context in
             state.handle(event, context: context, monitor: monitor)
         }
@@ -176,7 +178,7 @@ public enum Run {
         var failures: [String] = []
         if !failing.isEmpty {
             let n = failing.reduce(0) { $0 + $1.count }
-            failures.append("\(n) contract violation\(n == 1 ? "" : "s") at or above \(options.failOn.rawValue) severity")
+            failures.append("\(English.count(n, "contract violation")) at or above \(options.failOn.rawValue) severity")
         }
         if state.unexplainedKills > 0 {
             failures.append("\(state.unexplainedKills) kernel kills without a matching violation")
@@ -211,7 +213,7 @@ public enum Run {
         if options.verbose || stats.lostTotal > 0 { printError("probity: \(stats)\n") }
         if options.verbose, let dns { printError("probity: \(dns.counters)\n") }
         let total = violations.reduce(0) { $0 + $1.count }
-        printError("probity: \(total) violation\(total == 1 ? "" : "s") (\(violations.count) distinct); reports in \(options.reportDirectory)/\n")
+        printError("probity: \(English.count(total, "violation")) (\(violations.count) distinct); reports in \(options.reportDirectory)/\n")
         for failure in failures { printError("probity: FAILED: \(failure)\n") }
         if user.isRoot { printError("probity: WARNING: \(Self.rootWarning)\n") }
         if !failing.isEmpty { return RunStatus.violations }
@@ -246,7 +248,7 @@ public enum Run {
         } catch {
             throw RunError(description: "\(output): cannot write: \(error.localizedDescription)")
         }
-        printError("probity: learnt contracts for \(learner.packageCount) package\(learner.packageCount == 1 ? "" : "s") (\(violations.count) findings) written to \(output)\n")
+        printError("probity: learnt contracts for \(English.count(learner.packageCount, "package")) (\(English.count(violations.count, "finding"))) written to \(output); reports in \(options.reportDirectory)/\n")
         if lost > 0 { printError("probity: \(lost) events were lost: the learnt contracts may miss something\n") }
         return status
     }
@@ -298,7 +300,7 @@ final class RunState: @unchecked Sendable {
     var log = ViolationLog()
     let events: EventJSONEncoder
     let rootPID: Int32
-    let verbose: Bool
+    let printViolations: Bool
     let rootExited = Atomic<Bool>(false)
     /// Processes of the tree that have not exited, with their parent at fork.
     private var alive: [Int32: Int32] = [:]
@@ -306,12 +308,12 @@ final class RunState: @unchecked Sendable {
 
     let enforcement: EnforcementSession?
 
-    init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, verbose: Bool, enforcement: EnforcementSession?) {
+    init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, printViolations: Bool, enforcement: EnforcementSession?) {
         self.evaluator = evaluator
         self.enforcement = enforcement
         events = EventJSONEncoder(fd: eventsFD)
         self.rootPID = rootPID
-        self.verbose = verbose
+        self.printViolations = printViolations
         alive[rootPID] = getpid()
     }
 
@@ -386,7 +388,7 @@ final class RunState: @unchecked Sendable {
     }
 
     private func record(_ violation: Violation) {
-        if log.add(violation) && verbose {
+        if log.add(violation) && printViolations {
             let safe: (String) -> String = TerminalText.safe
             printError("probity: VIOLATION \(violation.severity.rawValue) \(safe(violation.package?.displayName ?? "unattributed")) \(safe(violation.contract))/\(safe(violation.rule)): \(safe(violation.message))\n")
         }

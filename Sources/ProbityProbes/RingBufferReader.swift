@@ -31,6 +31,8 @@ public final class RingBufferReader: @unchecked Sendable {
     private var current = RecordBatch()
     private let running = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    /// Signalled once by the thread as it ends (a stop waits for it; nothing spins).
+    private let ended = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
     /// Creates a reader of the ring buffer map `mapFD`.
@@ -69,14 +71,14 @@ public final class RingBufferReader: @unchecked Sendable {
     /// Asks the reader to drain what is left and stop; returns once it has.
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        while !finished.load(ordering: .acquiring) { usleep(500) }
+        ended.wait()
     }
 
     /// Whether the thread has drained the ring for the last time and stopped.
     public var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     private func run() {
-        guard let ring else { finished.store(true, ordering: .releasing); return }
+        guard let ring else { finished.store(true, ordering: .releasing); ended.signal(); return }
         while running.load(ordering: .relaxed) {
             _ = ring_buffer__poll(ring, pollMilliseconds)
             _ = ring_buffer__consume(ring)
@@ -85,6 +87,7 @@ public final class RingBufferReader: @unchecked Sendable {
         _ = ring_buffer__consume(ring)
         handOff()
         finished.store(true, ordering: .releasing)
+        ended.signal()
         batchReady.signal()
     }
 

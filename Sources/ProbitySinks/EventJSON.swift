@@ -13,6 +13,22 @@ public final class EventJSONEncoder {
         self.clock = clock
     }
 
+    /// An encoder that hands each event's line back (``line(_:process:attribution:)``) instead
+    /// of writing it: for the daemon's followers, its `events` answer and the fleet export,
+    /// which carry events in the same schema as `probity trace --json`.
+    public convenience init(clock: WallClock = WallClock()) {
+        self.init(fd: -1, clock: clock)
+    }
+
+    /// One event's JSON object, without the newline (an encoder made with ``init(clock:)``).
+    public func line(_ event: Event, process: TrackedProcess?, attribution: Attribution? = nil) -> [UInt8] {
+        write(event, process: process, attribution: attribution)
+        var bytes = writer.pendingBytes
+        writer.discard()
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        return bytes
+    }
+
     /// Writes one event; `process` (from the process table) supplies `exe` for events other
     /// than exec.
     public func write(_ event: Event, process: TrackedProcess?, attribution: Attribution? = nil) {

@@ -11,6 +11,17 @@ struct Probity: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probity",
         abstract: "eBPF behavioural monitor: what did this code actually do?",
+        discussion: """
+            Shell completion: probity --generate-completion-script bash|zsh|fish (installed by \
+            make install). Manual: man probity (docs/man/probity.1).
+
+            Examples:
+              sudo probity trace --json -- npm install
+              sudo probity run -- npm ci
+              probity policy check my-policy.yaml
+              probity sbom diff old.cdx.json new.cdx.json
+            """,
+        version: ProbityVersion.string,
         subcommands: [TraceCommand.self, RunCommand.self, LearnCommand.self, PolicyCommand.self, StatusCommand.self, ViolationsCommand.self, FollowCommand.self, ReloadCommand.self, WhoseCommand.self, SBOMCommand.self]
     )
 }
@@ -103,7 +114,13 @@ struct WhoseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whose",
         abstract: "Which installed package owns each path (like dpkg -S, across dpkg, pip and npm).",
-        discussion: "Exits 1 when a path has no owner."
+        discussion: """
+            Relative paths are taken from the current directory. Exits 1 when a path has no owner.
+
+            Examples:
+              probity whose /usr/bin/curl
+              probity whose --json node_modules/.bin/*
+            """
     )
 
     @Flag(help: "Write one JSON object per path.")
@@ -123,17 +140,33 @@ struct WhoseCommand: ParsableCommand {
 
 struct SBOMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sbom", abstract: "Read SBOMs (CycloneDX, SPDX 2, SPDX 3).", subcommands: [Inspect.self, Diff.self])
+        commandName: "sbom", abstract: "Read SBOMs (CycloneDX, SPDX 2, SPDX 3).",
+        discussion: """
+            Examples:
+              probity sbom inspect build/sbom.cdx.json
+              probity sbom diff --fail-on new-transitive main.spdx.json branch.spdx.json
+            """,
+        subcommands: [Inspect.self, Diff.self])
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Added, removed and changed packages, new transitive packages, changed file hashes.",
-            discussion: "Exits 1 when --fail-on finds its kind of change, 2 when a file cannot be read.")
+            discussion: """
+                Packages are compared by purl in the purl specification's canonical form, without \
+                version, qualifiers and subpath (pkg:deb/debian/libstdc%2B%2B6 and \
+                pkg:DEB/debian/libstdc++6 are one package), else by name; a purl that is not valid is \
+                compared as written, with a warning. Exits 1 when --fail-on finds its kind of change, \
+                2 when a file cannot be read.
 
-        @Flag(help: "Write one JSON object.")
+                Examples:
+                  probity sbom diff old.cdx.json new.cdx.json
+                  probity sbom diff --json --fail-on new old.spdx.json new.spdx.json | jq .added
+                """)
+
+        @Flag(help: "Write one JSON object: added, new_transitive, removed (packages: name, version, ecosystem, purl, direct), changed (old, new), changed_file_hashes.")
         var json = false
 
-        @Option(name: .customLong("fail-on"), help: "new, new-transitive or changed (repeatable).")
+        @Option(name: .customLong("fail-on"), help: ArgumentHelp("Exit 1 on this kind of change: new, new-transitive or changed (repeatable).", valueName: "kind"))
         var failOn: [String] = []
 
         @Argument(help: "The old SBOM.") var old: String
@@ -154,7 +187,14 @@ struct SBOMCommand: ParsableCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Format and version, counts, files with paths and hashes, and the problems found.",
-            discussion: "Exits 1 when a file cannot be read.")
+            discussion: """
+                The format is recognised from the content, not the file name. Exits 1 when a file \
+                cannot be read.
+
+                Examples:
+                  probity sbom inspect sbom.cdx.json sbom.spdx.json
+                  probity sbom inspect --json sbom.cdx.json | jq .problems
+                """)
 
         @Flag(help: "Write one JSON object per file.")
         var json = false
@@ -182,17 +222,24 @@ struct RunCommand: ParsableCommand {
             88 when a process of the tree could not be watched (a kernel map was full) (docs/contracts.md). \
             The command runs as the user who invoked sudo (SUDO_UID), the --user given, or else the \
             current user, without capabilities and with no_new_privs.
+
+            Violations are printed to standard error as they are found, also with -q.
+
+            Examples:
+              sudo probity run -- npm ci
+              sudo probity run --policy builtin --policy team.yaml --fail-on high -- make
+              sudo probity run --baseline-sbom main.cdx.json --report out -- pip install .
             """)
 
     @OptionGroup var shared: RunSharedOptions
 
-    @Option(name: .customLong("baseline-sbom"), help: "An earlier SBOM: packages absent from it are `new`, others `changed`.")
+    @Option(name: .customLong("baseline-sbom"), help: ArgumentHelp("An earlier SBOM: packages absent from it are `new`, others `changed`.", valueName: "file"))
     var baselineSBOM: String?
 
-    @Option(help: "audit (report) or enforce (carry out kill and deny actions).")
+    @Option(help: ArgumentHelp("audit (report) or enforce (carry out kill and deny actions).", valueName: "mode"))
     var mode = "audit"
 
-    @Option(name: .customLong("fail-on"), help: "The least severity that fails the run: low, medium, high or critical.")
+    @Option(name: .customLong("fail-on"), help: ArgumentHelp("The least severity that fails the run: low, medium, high or critical.", valueName: "severity"))
     var failOn = "low"
 
     @Flag(name: .customLong("allow-loss"), help: "Do not fail the run when events were lost.")
@@ -201,7 +248,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("ring-buffer-mb"), help: "BPF ring buffer size in MiB.")
     var ringBufferMiB = 16
 
-    @Flag(name: .shortAndLong, help: "Print only violations and the verdict.")
+    @Flag(name: .shortAndLong, help: "Print only violations, failures and the verdict (no hooks, counts or DNS figures).")
     var quiet = false
 
     @Argument(parsing: .postTerminator, help: "The command to run.")
@@ -226,6 +273,7 @@ struct RunCommand: ParsableCommand {
         try runOrFail(options)
     }
 }
+
 
 /// Stops with a usage error (status 64) unless `severity` is one of the four.
 func checkSeverity(_ severity: String?, option: String = "--severity") throws {
@@ -265,7 +313,7 @@ func runOrFail(_ options: RunOptions) throws -> Never {
 
 /// The options `probity run` and `probity learn` share.
 struct RunSharedOptions: ParsableArguments {
-    @Option(name: .customLong("policy"), help: "A policy file (repeatable; `builtin` is the built-in one, used when none is given).")
+    @Option(name: .customLong("policy"), help: ArgumentHelp("A policy file (repeatable; `builtin` is the built-in one, used when none is given).", valueName: "file"))
     var policies: [String] = []
 
     @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
@@ -274,13 +322,13 @@ struct RunSharedOptions: ParsableArguments {
     @Option(name: .customLong("sbom-root"), help: "The directory relative SBOM paths are relative to.")
     var sbomRoot = "/"
 
-    @Option(name: .customLong("report"), help: "The report directory.")
+    @Option(name: .customLong("report"), help: ArgumentHelp("The report directory (created if missing).", valueName: "dir"))
     var reportDirectory = "probity-report"
 
-    @Option(name: .customLong("resolv-conf"), help: "Read the DNS resolvers ({resolvers}; the only servers whose answers are believed) from this file.")
+    @Option(name: .customLong("resolv-conf"), help: ArgumentHelp("Read the DNS resolvers ({resolvers}; the only servers whose answers are believed) from this file.", valueName: "file"))
     var resolvConf = "/etc/resolv.conf"
 
-    @Option(name: .customLong("user"), help: "Run the command as this user (name or uid; default: the user who invoked sudo, else the current user).")
+    @Option(name: .customLong("user"), help: ArgumentHelp("Run the command as this user (name or uid). (default: the user who invoked sudo, else the current user)", valueName: "user"))
     var user: String?
 
     /// For tests: the entries of the kernel's followed-process maps, to fill them (docs/contracts.md).
@@ -306,7 +354,13 @@ struct RunSharedOptions: ParsableArguments {
 
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "Work with contract files (docs/contracts.md).", subcommands: [Check.self])
+        commandName: "policy", abstract: "Work with contract files (docs/contracts.md).",
+        discussion: """
+            Examples:
+              probity policy check my-policy.yaml
+              probity policy check builtin probity-learned.yaml
+            """,
+        subcommands: [Check.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -340,15 +394,21 @@ struct LearnCommand: ParsableCommand {
         discussion: """
             Runs the command like `probity run`, then writes, for every package that broke a rule, a \
             contract that extends the one that judged it and amends each broken rule with exceptions \
-            for exactly what the package did. Exits with the command's status.
+            for exactly what the package did. The reports of the run go to the report directory, as \
+            with `probity run`. Exits with the command's status.
+
+            Examples:
+              sudo probity learn -- npm ci
+              sudo probity learn -o team-learned.yaml --report learn-report -- make test
+              probity run --policy team-learned.yaml --policy builtin -- make test
             """)
 
     @OptionGroup var shared: RunSharedOptions
 
-    @Option(name: .shortAndLong, help: "Where to write the learnt contracts.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the learnt contracts.", valueName: "file"))
     var output = "probity-learned.yaml"
 
-    @Flag(name: .shortAndLong, help: "Print only the outcome.")
+    @Flag(name: .shortAndLong, help: "Print only the outcome (no hooks, counts or violations).")
     var quiet = false
 
     @Argument(parsing: .postTerminator, help: "The command to run.")
@@ -363,6 +423,7 @@ struct LearnCommand: ParsableCommand {
         options.learnOutput = output
         options.allowLoss = true
         options.verbose = !quiet
+        options.printViolations = !quiet
         options.stepSummary = nil
         options.command = command
         try runOrFail(options)
@@ -371,7 +432,12 @@ struct LearnCommand: ParsableCommand {
 
 /// Options every client of the control socket shares.
 struct ClientOptions: ParsableArguments {
-    @Option(help: "probityd's control socket.")
+    /// `--severity` of `violations` and `follow`.
+    static var severityHelp: ArgumentHelp {
+        ArgumentHelp("At least this severity: low, medium, high or critical. (default: all)", valueName: "severity")
+    }
+
+    @Option(help: ArgumentHelp("probityd's control socket.", valueName: "path"))
     var socket = "/run/probity/probity.sock"
 
     @Flag(help: "Print the daemon's JSON answer.")
@@ -400,7 +466,15 @@ func checkAnswer(_ answer: [String: Any]) throws {
 }
 
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "What probityd is doing: hooks, events, loss, contracts.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "What probityd is doing: hooks, events, loss, contracts.",
+        discussion: """
+            Exits 2 when probityd cannot be reached.
+
+            Examples:
+              probity status
+              probity status --json | jq .lost
+            """)
     @OptionGroup var client: ClientOptions
 
     func run() throws {
@@ -421,13 +495,23 @@ struct StatusCommand: ParsableCommand {
 }
 
 struct ViolationsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "violations", abstract: "Violations probityd has stored.")
+    static let configuration = CommandConfiguration(
+        commandName: "violations", abstract: "Violations probityd has stored.",
+        discussion: """
+            A table, oldest first, times in the local time zone (ISO 8601 with the offset); --json \
+            gives the daemon's answer, times in UTC with nanoseconds.
+
+            Examples:
+              probity violations --since 1h
+              probity violations --package left-pad --severity high --limit 10
+              probity violations --json --since 2026-01-01T00:00:00Z | jq .violations
+            """)
     @OptionGroup var client: ClientOptions
-    @Option(help: "Since a time: 30s, 15m, 1h, 7d, RFC 3339, or unix seconds.") var since: String?
-    @Option(help: "Only this package.") var package: String?
-    @Option(help: "Only this rule (id or contract/id).") var rule: String?
-    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
-    @Option(help: "At most this many (the newest), 1...10000.") var limit = 100
+    @Option(help: ArgumentHelp("Since a time: 30s, 15m, 1h, 7d, RFC 3339, or unix seconds. (default: all stored)", valueName: "time")) var since: String?
+    @Option(help: ArgumentHelp("Only this package.", valueName: "name")) var package: String?
+    @Option(help: ArgumentHelp("Only this rule (id or contract/id).", valueName: "rule")) var rule: String?
+    @Option(help: ClientOptions.severityHelp) var severity: String?
+    @Option(help: ArgumentHelp("At most this many (the newest), 1...10000.", valueName: "n")) var limit = 100
 
     func validate() throws {
         try checkRange(limit, 1...10_000, "--limit")
@@ -445,17 +529,27 @@ struct ViolationsCommand: ParsableCommand {
         try checkAnswer(answer)
         let list = answer["violations"] as? [[String: Any]] ?? []
         if list.isEmpty { print("no violations"); return }
-        for v in list { print(ClientText.violation(v)) }
+        for line in ClientText.table(header: ClientText.violationHeader, rows: list.map { ClientText.violation($0) }) { print(line) }
     }
 }
 
 struct FollowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "follow", abstract: "Stream new violations (and events, with --events) as they happen.")
+    static let configuration = CommandConfiguration(
+        commandName: "follow", abstract: "Stream new violations (and events, with --events) as they happen.",
+        discussion: """
+            A table with a header line, times in the local time zone (ISO 8601 with the offset); \
+            --json gives one JSON object per line as the daemon sends it. Runs until interrupted.
+
+            Examples:
+              probity follow --severity high
+              probity follow --events --package left-pad
+              probity follow --json | jq -c '.violation | select(. != null)'
+            """)
     @OptionGroup var client: ClientOptions
     @Flag(help: "Also stream events.") var events = false
-    @Option(help: "Only this package.") var package: String?
-    @Option(help: "Only this rule.") var rule: String?
-    @Option(help: "At least this severity: low, medium, high or critical.") var severity: String?
+    @Option(help: ArgumentHelp("Only this package.", valueName: "name")) var package: String?
+    @Option(help: ArgumentHelp("Only this rule (id or contract/id).", valueName: "rule")) var rule: String?
+    @Option(help: ClientOptions.severityHelp) var severity: String?
 
     func validate() throws { try checkSeverity(severity) }
 
@@ -466,11 +560,15 @@ struct FollowCommand: ParsableCommand {
         if let rule { request["rule"] = rule }
         if let severity { request["severity"] = severity }
         try checkAnswer(try connection.request(request))
+        if !client.json {
+            print(ClientText.line(events ? ClientText.followEventsHeader : ClientText.violationHeader, widths: ClientText.followWidths))
+            fflush(nil)
+        }
         while let line = try connection.readObject() {
             if client.json { printJSON(line) } else if let v = line["violation"] as? [String: Any] {
-                print(ClientText.violation(v))
+                print(ClientText.line(ClientText.violation(v), widths: ClientText.followWidths))
             } else if let e = line["event"] as? [String: Any] {
-                print(ClientText.event(e))
+                print(ClientText.line(ClientText.event(e), widths: ClientText.followWidths))
             }
             fflush(nil)
         }
@@ -478,7 +576,15 @@ struct FollowCommand: ParsableCommand {
 }
 
 struct ReloadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reload", abstract: "Reload probityd's contracts (a broken file is refused; the old set stays).")
+    static let configuration = CommandConfiguration(
+        commandName: "reload", abstract: "Reload probityd's contracts (a broken file is refused; the old set stays).",
+        discussion: """
+            Check the files first with probity policy check. Exits 1 when probityd refused them.
+
+            Examples:
+              probity policy check builtin /etc/probity/team.yaml && probity reload
+              systemctl reload probity
+            """)
     @OptionGroup var client: ClientOptions
 
     func run() throws {

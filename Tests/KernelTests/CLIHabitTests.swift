@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ProbityEvents
 import XCTest
 
 /// The `probity` binary as a newcomer meets it: `policy check`, `whose` and error messages that
@@ -40,12 +41,18 @@ final class CLIHabitTests: XCTestCase {
 
     // MARK: policy check
 
-    /// Three problems in three rules: three `file:line:column:` lines, status 1, no `ok`.
-    func testPolicyCheckReportsEveryProblem() throws {
+    /// `probity policy check` on `yaml`, written to a file of a temporary directory (removed after).
+    func policyCheck(_ yaml: String) throws -> (file: String, out: Result) {
         let dir = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/three.yaml"
-        write("""
+        let file = dir + "/policy.yaml"
+        write(yaml, to: file)
+        return (file, try run(["policy", "check", file]))
+    }
+
+    /// Three problems in three rules: three `file:line:column:` lines, status 1, no `ok`.
+    func testPolicyCheckReportsEveryProblem() throws {
+        let (file, out) = try policyCheck("""
             contracts:
               - name: a
                 match: default
@@ -61,8 +68,7 @@ final class CLIHabitTests: XCTestCase {
                     exec: none
                   - id: four
                     netwerk: none
-            """, to: file)
-        let out = try run(["policy", "check", file])
+            """)
         XCTAssertEqual(out.status, 1)
         XCTAssertEqual(out.stdout, "", "no ok line")
         let lines = out.stderr.split(separator: "\n").map(String.init)
@@ -209,5 +215,201 @@ final class CLIHabitTests: XCTestCase {
             XCTAssertEqual(out.status, 64, out.stderr)
             XCTAssertTrue(out.stderr.contains("--severity bogus: expected one of low, medium, high, critical"), out.stderr)
         }
+    }
+
+    // MARK: item 4: policy check
+
+    /// Problems of a file and of names and inheritance across files are reported together,
+    /// each with file:line:column (before, the unknown `extends` appeared only once the other
+    /// problems were fixed).
+    func testPolicyCheckReportsFileAndInheritanceProblemsTogether() throws {
+        let (file, out) = try policyCheck("""
+            contracts:
+              - name: mine
+                match: {name: left-pad}
+                extends: nosuch
+                rules:
+                  - id: one
+                    severity: fatal
+                    exec: none
+              - name: other
+                match: default
+                rules:
+                  - id: two
+                    exec: none
+                  - id: two
+                    exec: none
+              - name: broken
+                match: everything
+              - name: heir
+                match: {name: x}
+                extends: broken
+            """)
+        XCTAssertEqual(out.status, 1)
+        XCTAssertEqual(out.stdout, "")
+        XCTAssertEqual(out.stderr, """
+            \(file):7:19: unknown severity `fatal` (expected low, medium, high or critical)
+            \(file):14:9: rule id `two` is used twice in contract `other` (first at \(file):12:9)
+            \(file):17:12: `match` is `default`, `unattributed`, `workspace` or a mapping (purl, name, ecosystem, source, standing)
+            \(file):2:5: contract `mine` extends `nosuch`, which is not defined
+            probity: 4 problems found
+
+            """)
+    }
+
+    /// The spellings the docs and the built-in policy use are accepted: `deny`/`allow` as well as
+    /// true/false.
+    func testPolicyCheckAcceptsTheDocumentedSpellings() throws {
+        let (file, out) = try policyCheck("""
+            contracts:
+              - name: a
+                match: default
+                rules:
+                  - id: s
+                    secrets: {credentials: deny, process-memory: allow}
+                  - id: p
+                    process: {outlive: true, daemonize: deny}
+            """)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(out.stdout, "\(file): ok (1 contract, 2 rules)\n")
+    }
+
+    // MARK: item 8: sbom diff
+
+    private func cycloneDX(_ components: [(String, String, String)]) -> String {
+        let list = components.map { #"{"name":"\#($0.0)","version":"\#($0.1)","purl":"\#($0.2)"}"# }
+        return #"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[\#(list.joined(separator: ","))]}"#
+    }
+
+    /// One package spelt two ways is one package; the ecosystem is shown; `--json` gives objects;
+    /// counts are proper English.
+    func testSBOMDiffComparesCanonicalPurlsAndShowsEcosystems() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        write(cycloneDX([
+            ("libstdc++6", "12.2.0-14", "pkg:deb/debian/libstdc++6@12.2.0-14?arch=amd64"),
+            ("requests", "2.31.0", "pkg:pypi/requests@2.31.0"),
+        ]), to: dir + "/old.json")
+        write(cycloneDX([
+            ("libstdc++6", "12.2.0-14", "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64"),
+            ("requests", "2.32.0", "pkg:pypi/Requests@2.32.0"),
+            ("core", "17.0.0", "pkg:npm/%40angular/core@17.0.0"),
+        ]), to: dir + "/new.json")
+        let text = try run(["sbom", "diff", dir + "/old.json", dir + "/new.json"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(text.stdout, """
+            + core 17.0.0 (npm)
+            ~ requests 2.31.0 -> 2.32.0 (pypi)
+            1 added (0 transitive), 0 removed, 1 changed, 0 file hashes changed
+
+            """)
+        let json = try run(["sbom", "diff", "--json", dir + "/old.json", dir + "/new.json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let added = try XCTUnwrap(object["added"] as? [[String: Any]])
+        XCTAssertEqual(added.count, 1)
+        XCTAssertEqual(added.first?["name"] as? String, "core")
+        XCTAssertEqual(added.first?["version"] as? String, "17.0.0")
+        XCTAssertEqual(added.first?["ecosystem"] as? String, "npm")
+        XCTAssertEqual(added.first?["purl"] as? String, "pkg:npm/%40angular/core@17.0.0")
+        let changed = try XCTUnwrap((object["changed"] as? [[String: Any]])?.first)
+        XCTAssertEqual((changed["old"] as? [String: Any])?["version"] as? String, "2.31.0")
+        XCTAssertEqual((changed["new"] as? [String: Any])?["purl"] as? String, "pkg:pypi/requests@2.32.0")
+        XCTAssertEqual((object["removed"] as? [Any])?.count, 0)
+    }
+
+    /// Hostile purls (overlong, bad escapes, NUL) are compared as written with a warning; the
+    /// command neither crashes nor fails.
+    func testSBOMDiffWarnsAboutHostilePurls() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let long = "pkg:npm/" + String(repeating: "a", count: 10_000)
+        write(cycloneDX([("long", "1", long), ("bad", "1", "pkg:npm/bad%zz@1"), ("nul", "1", "pkg:npm/n%00l@1")]), to: dir + "/old.json")
+        write(cycloneDX([("long", "1", long), ("bad", "2", "pkg:npm/bad%zz@2"), ("nul", "1", "pkg:npm/n\\u0000l@1")]), to: dir + "/new.json")
+        let out = try run(["sbom", "diff", dir + "/old.json", dir + "/new.json"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let warnings = out.stderr.split(separator: "\n")
+        XCTAssertEqual(warnings.count, 6, out.stderr)
+        XCTAssertTrue(warnings.allSatisfy { $0.hasPrefix("probity: warning: ") && $0.hasSuffix(": compared as written") && $0.count < 300 }, out.stderr)
+        XCTAssertTrue(out.stderr.contains("too long (10008 bytes; at most 4096)"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("%00 (NUL) in the namespace or name"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("control character 0x0 at byte 10"), out.stderr)
+        // `bad` and `nul` are spelt differently on each side: compared as written, they differ.
+        XCTAssertEqual(out.stdout, "+ bad 2\n+ nul 1\n- bad 1\n- nul 1\n2 added (0 transitive), 2 removed, 0 changed, 0 file hashes changed\n")
+        XCTAssertFalse(out.stdout.contains("\u{0}"), "the NUL is not printed")
+    }
+
+    // MARK: item 9: conventions
+
+    /// `--version` on both binaries says the version the SARIF report gives.
+    func testVersionOnBothBinaries() throws {
+        for program in [try Kernel.probityBinary().path, try probityd] {
+            let out = try run(["--version"], program: program)
+            XCTAssertEqual(out.status, 0, out.stderr)
+            XCTAssertEqual(out.stdout, ProbityVersion.string + "\n")
+        }
+    }
+
+    /// Every command's help has an example, and options with defaults say them.
+    func testEveryHelpHasAnExample() throws {
+        let commands: [[String]] = [
+            [], ["trace"], ["run"], ["learn"], ["policy"], ["policy", "check"], ["status"], ["violations"], ["follow"], ["reload"],
+            ["whose"], ["sbom"], ["sbom", "inspect"], ["sbom", "diff"],
+        ]
+        for command in commands {
+            let out = try run(command + ["--help"])
+            XCTAssertEqual(out.status, 0, "\(command): \(out.stderr)")
+            XCTAssertTrue(out.stdout.contains("Examples:\n  "), "\(command) --help has no example")
+            // Each example is one line: none is wrapped (at 80 columns).
+            let examples = out.stdout.components(separatedBy: "Examples:\n").dropFirst().first?.components(separatedBy: "\n\n").first ?? ""
+            for line in examples.split(separator: "\n") {
+                XCTAssertTrue(line.hasPrefix("  "), "\(command): a wrapped example: \(line)")
+            }
+        }
+        /// The help with its wrapping undone.
+        func unwrapped(_ text: String) -> String { text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let daemon = try run(["--help"], program: try probityd)
+        XCTAssertTrue(daemon.stdout.contains("Examples:\n  "), daemon.stdout)
+        for option in ["config", "socket", "state-dir"] {
+            let help = unwrapped(daemon.stdout.components(separatedBy: "  --\(option) <").last ?? "")
+            XCTAssertTrue(help.prefix(300).contains("(default: /"), "--\(option): \(help.prefix(300))")
+        }
+        for command in ["violations", "follow"] {
+            let help = unwrapped(try run([command, "--help"]).stdout)
+            XCTAssertTrue(help.contains("--severity <severity> At least this severity: low, medium, high or critical. (default: all)"), help)
+        }
+        XCTAssertTrue(try run(["--help"]).stdout.contains("--generate-completion-script"), "completion is documented")
+    }
+
+    /// `run -q` still prints each violation (it says it prints violations and the verdict).
+    func testRunQuietPrintsViolations() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        write("""
+            contracts:
+              - name: everyone
+                match: default
+                rules:
+                  - id: no-id
+                    severity: medium
+                    exec: {deny: [/usr/bin/id]}
+            """, to: dir + "/p.yaml")
+        let out = try run(["run", "-q", "--policy", dir + "/p.yaml", "--report", dir + "/r", "--", "/bin/sh", "-c", "/usr/bin/id"])
+        XCTAssertEqual(out.status, 86, out.stderr)
+        XCTAssertTrue(out.stderr.contains("probity: VIOLATION medium "), out.stderr)
+        XCTAssertTrue(out.stderr.contains("everyone/no-id"), out.stderr)
+        XCTAssertFalse(out.stderr.contains("hooks"), "still quiet: \(out.stderr)")
+        XCTAssertTrue(out.stderr.contains("1 violation (1 distinct); reports in \(dir)/r/"), out.stderr)
+    }
+
+    /// `learn` says where it wrote the run's reports, not only the learnt contracts.
+    func testLearnSaysWhereTheReportsGo() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = try run(["learn", "-q", "-o", dir + "/learned.yaml", "--report", dir + "/r", "--", "/bin/true"], directory: dir)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertTrue(out.stderr.contains("written to \(dir)/learned.yaml; reports in \(dir)/r/"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("(0 findings)"), out.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/r/violations.json"))
     }
 }

@@ -3,107 +3,8 @@ import Glibc
 #endif
 import Foundation
 import ProbityDaemon
+import ProbityTestSupport
 import XCTest
-
-/// A client of probityd's socket that does exactly what a test says, including nothing.
-// Safety: one thread reads (and owns `buffer`), another may send at the same time.
-final class SocketClient: @unchecked Sendable {
-    let fd: Int32
-    private var buffer: [UInt8] = []
-
-    init() throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    }
-
-    convenience init(path: String) throws {
-        try self.init()
-        try connect(path)
-    }
-
-    func connect(_ path: String) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    }
-
-    deinit { close(fd) }
-
-    @discardableResult
-    func send(_ bytes: [UInt8], nonBlocking: Bool = false) -> Int {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL) | (nonBlocking ? Int32(MSG_DONTWAIT) : 0))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            offset += n
-        }
-        return offset
-    }
-
-    /// The next line, or nil at the end of the stream or after `seconds`.
-    func line(seconds: Double = 5) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            if let newline = buffer.firstIndex(of: 10) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return nil }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(left * 1000) + 1) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return nil }
-            buffer += chunk[0..<n]
-        }
-    }
-
-    func ask(_ request: [String: Any], seconds: Double = 5) -> [String: Any] {
-        guard var data = try? JSONSerialization.data(withJSONObject: request) else { return [:] }
-        data.append(10)
-        return ask(raw: Array(data), seconds: seconds)
-    }
-
-    func ask(raw: [UInt8], seconds: Double = 5) -> [String: Any] {
-        send(raw)
-        guard let line = line(seconds: seconds) else { return [:] }
-        return ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]) ?? ["unparsed": line]
-    }
-
-    /// Whether the other end closed the connection within `seconds`, without reading what it sent.
-    func peerClosed(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while deadline.timeIntervalSinceNow > 0 {
-            var poller = pollfd(fd: fd, events: 0x2000 /* POLLRDHUP */, revents: 0)
-            if poll(&poller, 1, 50) > 0, poller.revents & (Int16(POLLHUP | POLLERR) | 0x2000) != 0 { return true }
-        }
-        return false
-    }
-
-    /// Reads and drops everything until the daemon closes (true) or `seconds` pass (false).
-    func closedByServer(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while deadline.timeIntervalSinceNow > 0 {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(deadline.timeIntervalSinceNow * 1000) + 1) > 0 else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return true }
-        }
-        return false
-    }
-}
 
 /// probityd's control socket under abuse, on the real daemon with its probes: each abuse gets an
 /// error answer (or the abuser is cut off) and another client is answered within a second.
@@ -113,7 +14,7 @@ final class DaemonControlTests: XCTestCase {
     /// A new client is answered `status` within a second.
     private func assertServed(_ daemon: RunningDaemon, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
         let started = Date()
-        guard let client = try? SocketClient(path: daemon.socket) else { return XCTFail("cannot connect after \(context)", file: file, line: line) }
+        guard let client = try? RawSocketClient(path: daemon.socket) else { return XCTFail("cannot connect after \(context)", file: file, line: line) }
         let answer = client.ask(["request": "status"], seconds: 1)
         XCTAssertEqual(answer["ok"] as? Bool, true, "after \(context), another client is served: \(answer)\n\(daemon.log)", file: file, line: line)
         XCTAssertLessThan(Date().timeIntervalSince(started), 1.0, "after \(context)", file: file, line: line)
@@ -124,7 +25,7 @@ final class DaemonControlTests: XCTestCase {
     func testBadRequestsAreAnsweredNeverFatal() throws {
         let daemon = try RunningDaemon()
         XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
-        let client = try SocketClient(path: daemon.socket)
+        let client = try RawSocketClient(path: daemon.socket)
         let cases: [(String, String)] = [
             ("{\"request\":\"violations\",\"since\":1733100000000}", "`since` of `violations` of 1733100000000 unix seconds is after 2100"),
             ("{\"request\":\"violations\",\"since\":\"NaN\"}", "`since` of `violations` must be a finite number"),
@@ -146,7 +47,7 @@ final class DaemonControlTests: XCTestCase {
         XCTAssertEqual(status, 1)
         XCTAssertTrue(text.contains("milliseconds by mistake"), text)
         // A 2 MiB line: an answer naming the limit, then the connection is closed.
-        let long = try SocketClient(path: daemon.socket)
+        let long = try RawSocketClient(path: daemon.socket)
         let writer = Thread { long.send([UInt8](repeating: UInt8(ascii: "x"), count: 2 << 20) + [10]) }
         writer.start()
         let answer = long.line(seconds: 5).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -176,7 +77,7 @@ final class DaemonControlTests: XCTestCase {
         // Fill the recent-events ring so that each `events` answer is large.
         try Kernel.output("/usr/bin/env", ["python3", "-c", "for i in range(20000):\n    try: open('/nonexistent-probity/%d' % i)\n    except OSError: pass"])
         let before = rssKiB()
-        let greedy = try SocketClient(path: daemon.socket)
+        let greedy = try RawSocketClient(path: daemon.socket)
         let request = Array("{\"request\":\"events\",\"limit\":10000}\n".utf8)
         var sent = 0
         for _ in 0..<5_000 { sent += greedy.send(request, nonBlocking: true) }
@@ -191,10 +92,10 @@ final class DaemonControlTests: XCTestCase {
         XCTAssertTrue(greedy.peerClosed(within: 6), "the greedy client is cut off (its output did not move for 3 s)")
 
         // 1,000 idle connections.
-        let patient = try SocketClient(path: daemon.socket)
+        let patient = try RawSocketClient(path: daemon.socket)
         XCTAssertEqual(patient.ask(["request": "follow"])["ok"] as? Bool, true)
-        var idle: [SocketClient] = []
-        for _ in 0..<1000 { idle.append(try SocketClient(path: daemon.socket)) }
+        var idle: [RawSocketClient] = []
+        for _ in 0..<1000 { idle.append(try RawSocketClient(path: daemon.socket)) }
         var refused = 0
         for client in idle[255...] {
             if let line = client.line(seconds: 2), line.contains("too many connections (limit 256)") { refused += 1 }
@@ -227,8 +128,8 @@ final class DaemonControlTests: XCTestCase {
         // The soft limit only: raising it back needs no privilege.
         XCTAssertEqual(try Kernel.output("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(open + 8):\(original.last ?? "")"]).status, 0,
                        "lower the daemon's RLIMIT_NOFILE")
-        var clients: [SocketClient] = []
-        for _ in 0..<40 { clients.append(try SocketClient(path: daemon.socket)) }
+        var clients: [RawSocketClient] = []
+        for _ in 0..<40 { clients.append(try RawSocketClient(path: daemon.socket)) }
         usleep(500_000)
         XCTAssertGreaterThanOrEqual(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count, open + 7, "the table is full")
         // The event loop's own CPU time (the thread that would spin on accept).
@@ -277,7 +178,7 @@ final class DaemonControlTests: XCTestCase {
             (sboms + "/huge.json", sboms + "/huge.json: is larger than the 16777216-byte limit"),
             (sboms + "/../config.yaml", "must be an absolute path without"),
         ]
-        let client = try SocketClient(path: daemon.socket)
+        let client = try RawSocketClient(path: daemon.socket)
         for (path, expected) in cases {
             let answer = client.ask(["request": "load-sbom", "path": path], seconds: 5)
             XCTAssertEqual(answer["ok"] as? Bool, false, path)

@@ -18,12 +18,17 @@ final class DaemonTests: XCTestCase {
         let notifyPath: String
         var child: GatedChild?
         private var notifications: [String] = []
+        /// A command that starts the daemon (its path and arguments follow), such as `setpriv ...`.
+        private let launcher: [String]
 
-        init(policies: [String] = ["builtin"], extra: String = "", prepare: (String) throws -> Void = { _ in }) throws {
+        /// `socket` is the control socket's path below the daemon's directory.
+        init(policies: [String] = ["builtin"], extra: String = "", socket socketName: String = "probity.sock",
+             launcher: [String] = [], prepare: (String) throws -> Void = { _ in }) throws {
+            self.launcher = launcher
             dir = try Kernel.temporaryDirectory()
             try prepare(dir)
             chmod(dir, 0o755)  // other users reach the socket (and are refused by probityd itself)
-            socket = dir + "/probity.sock"
+            socket = dir + "/" + socketName
             home = dir + "/home"
             notifyPath = dir + "/notify"
             try FileManager.default.createDirectory(atPath: home + "/.ssh", withIntermediateDirectories: true)
@@ -48,7 +53,7 @@ final class DaemonTests: XCTestCase {
             let daemon = try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path
             let child = try GatedChild(command: [
                 "/usr/bin/env", "NOTIFY_SOCKET=\(notifyPath)", "WATCHDOG_USEC=400000", "HOME=\(home)",
-                "/bin/sh", "-c", "cd \(dir) && exec \"$0\" \"$@\" 2>>\(dir)/daemon.log", daemon, "--config", dir + "/config.yaml",
+                "/bin/sh", "-c", "cd \(dir) && exec \"$0\" \"$@\" 2>>\(dir)/daemon.log"] + launcher + [daemon, "--config", dir + "/config.yaml",
             ])
             child.release()
             self.child = child
@@ -391,6 +396,42 @@ extension DaemonTests {
 }
 
 extension DaemonTests {
+    /// Followers, the `events` answer and the fleet export carry events in the one schema of
+    /// docs/events.md, as `probity trace --json` writes them: the kernel's path with the string
+    /// the caller passed as `requested_path`, `tid`, `syscall`, `exe` as the executable.
+    func testEventsHaveOneSchemaEverywhere() throws {
+        let daemon = try RunningDaemon(extra: "export-events: true\n")
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        let follower = try daemon.client()
+        XCTAssertEqual(try follower.request(["request": "follow", "what": ["events"], "kind": "open"])["ok"] as? Bool, true)
+        let file = daemon.dir + "/schema-probe"
+        let requested = daemon.dir + "//./schema-probe"
+        try python("open('\(requested)', 'w').write('x')")
+        var followed: [String: Any] = [:]
+        for _ in 0..<100_000 {
+            guard let line = try follower.readObject() else { break }
+            let event = line["event"] as? [String: Any] ?? [:]
+            if event["path"] as? String == file { followed = event; break }
+        }
+        XCTAssertEqual(followed["requested_path"] as? String, requested, "\(followed)")
+        XCTAssertEqual(followed["syscall"] as? String, "openat", "\(followed)")
+        XCTAssertNotNil(followed["tid"] as? Int, "\(followed)")
+        XCTAssertEqual(followed["flags"] as? [String], ["write", "create", "truncate"], "\(followed)")
+        let python3 = try Kernel.output("/usr/bin/env", ["python3", "-c", "import os, sys; print(os.path.realpath(sys.executable))"])
+            .text.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(followed["exe"] as? String, python3, "exe is the process's executable, as in trace")
+
+        let recent = try daemon.client().request(["request": "events", "limit": 10_000])["events"] as? [[String: Any]] ?? []
+        let kept = try XCTUnwrap(recent.last { $0["path"] as? String == file && $0["kind"] as? String == "open" }, "the events answer has it")
+        XCTAssertEqual(NSDictionary(dictionary: kept), NSDictionary(dictionary: followed), "the same object in both")
+        XCTAssertEqual(daemon.stop(), 0)
+        let exported = try String(contentsOfFile: daemon.dir + "/state/violations.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["event"] as? [String: Any]
+        }
+        let shipped = try XCTUnwrap(exported.last { $0["path"] as? String == file && $0["kind"] as? String == "open" }, "exported")
+        XCTAssertEqual(NSDictionary(dictionary: shipped), NSDictionary(dictionary: followed), "the same object in the export")
+    }
+
     /// Watching one cgroup: a process inside it is judged, the same act outside it is not.
     func testWatchingOnlyACgroup() throws {
         let root = try XCTUnwrap(RunCgroupRoot.path, "a cgroup v2 hierarchy is mounted")
@@ -656,23 +697,5 @@ final class FollowingReader: @unchecked Sendable {
             if !done { defer { lock.unlock() }; return lines }
             lock.unlock()
         }
-    }
-}
-
-/// The unit file passes `systemd-analyze verify` (with ExecStart pointing at the built binary).
-final class UnitFileTests: XCTestCase {
-    func testUnitVerifies() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let unit = try String(contentsOf: repository.appendingPathComponent("systemd/probity.service"), encoding: .utf8)
-        let daemon = try Kernel.probityBinary().deletingLastPathComponent().appendingPathComponent("probityd").path
-        let dir = try Kernel.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try unit.replacingOccurrences(of: "/usr/local/bin/probityd", with: daemon).write(toFile: dir + "/probity.service", atomically: true, encoding: .utf8)
-        let (status, text) = try Kernel.output("/usr/bin/systemd-analyze", ["verify", dir + "/probity.service"], mergeErrors: true)
-        XCTAssertEqual(status, 0, text)
-        XCTAssertFalse(text.contains("probity.service"), "no complaint about the unit: \(text)")
-        // The configuration file it installs is the documented defaults.
-        let config = repository.appendingPathComponent("systemd/config.yaml").path
-        XCTAssertEqual(try DaemonConfiguration.load(path: config), DaemonConfiguration())
     }
 }

@@ -155,7 +155,7 @@ final class FalseAlarmTests: XCTestCase {
                 XCTAssertEqual(made.status, 0, made.text)
             }
             try FileManager.default.copyItem(atPath: home + "/.ssh/id_rsa.pub", toPath: dir + "/authorized_keys")
-            port = try Self.freePort()
+            port = try Kernel.freePort()
             try """
                 Port \(port)
                 ListenAddress 127.0.0.1
@@ -207,21 +207,6 @@ final class FalseAlarmTests: XCTestCase {
         }
 
         var log: String { (try? String(contentsOfFile: dir + "/sshd.log", encoding: .utf8)) ?? "" }
-
-        private static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound else { throw POSIXError(.EADDRINUSE) }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
 
         private static func accepts(_ port: Int) -> Bool {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

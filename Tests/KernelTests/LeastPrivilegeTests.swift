@@ -10,14 +10,18 @@ import XCTest
 /// leave enforcement by leaving a cgroup, signal or trace Probity, or reach the BPF maps; a run
 /// as root says so; a full followed-process map fails the gate. On the real kernel, never skipped.
 final class LeastPrivilegeTests: XCTestCase {
-    /// An unprivileged user for these tests, created when missing.
-    static func testUser() throws -> (name: String, uid: UInt32, gid: UInt32) {
-        let name = "probity-test"
+    /// An unprivileged user for these tests (`probity-test`, in no other group), created when
+    /// missing; also a member of `groups` when given.
+    static func testUser(_ name: String = "probity-test", groups: [String] = []) throws -> (name: String, uid: UInt32, gid: UInt32) {
         if try Kernel.output("/usr/bin/id", ["-u", name], mergeErrors: true).status != 0 {
             let (status, text) = try Kernel.output(
                 "/usr/sbin/useradd", ["--create-home", "--shell", "/bin/sh", "--user-group", name], mergeErrors: true)
             // 9: created meanwhile by another run.
             XCTAssertTrue(status == 0 || status == 9, "useradd \(name): \(text)")
+        }
+        if !groups.isEmpty {
+            let (status, text) = try Kernel.output("/usr/sbin/usermod", ["--append", "--groups", groups.joined(separator: ","), name], mergeErrors: true)
+            XCTAssertEqual(status, 0, "usermod \(name): \(text)")
         }
         let uid = try XCTUnwrap(UInt32(try Kernel.output("/usr/bin/id", ["-u", name]).text.trimmingCharacters(in: .whitespacesAndNewlines)))
         let gid = try XCTUnwrap(UInt32(try Kernel.output("/usr/bin/id", ["-g", name]).text.trimmingCharacters(in: .whitespacesAndNewlines)))

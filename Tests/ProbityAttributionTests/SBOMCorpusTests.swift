@@ -233,6 +233,53 @@ final class SBOMDiffTests: XCTestCase {
         XCTAssertEqual(diff.changedFileHashes, ["bin/tool"])
         XCTAssertTrue(diff.has(.new) && diff.has(.newTransitive) && diff.has(.changed))
         XCTAssertFalse(SBOMDiff(old: old, new: old).has(.changed))
+        XCTAssertEqual(diff.added.map(\.ecosystem), ["npm", "npm"])
+        XCTAssertEqual(diff.added.map(\.purl), ["pkg:npm/b@1", "pkg:npm/c@1"])
+    }
+
+    private func cdx(_ components: [(name: String, version: String, purl: String)]) throws -> SBOMDocument {
+        let list = components.map { #"{"name":"\#($0.name)","version":"\#($0.version)","purl":"\#($0.purl)"}"# }
+        return try doc(#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[\#(list.joined(separator: ","))]}"#)
+    }
+
+    /// Two SBOMs that spell one package's purl differently (`libstdc++6` and `libstdc%2B%2B6`,
+    /// `@scope` and `%40scope`, qualifiers in another order, pypi's `_`) describe the same
+    /// packages: nothing added or removed (before, each was both).
+    func testSpellingsOfOnePurlAreOnePackage() throws {
+        let old = try cdx([
+            ("libstdc++6", "12.2.0-14", "pkg:deb/debian/libstdc++6@12.2.0-14?arch=amd64&distro=debian-12"),
+            ("core", "17.0.0", "pkg:npm/@angular/core@17.0.0"),
+            ("typing_extensions", "4.8.0", "pkg:pypi/typing_extensions@4.8.0"),
+        ])
+        let new = try cdx([
+            ("libstdc++6", "12.2.0-14", "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?distro=debian-12&arch=amd64"),
+            ("core", "17.0.1", "pkg:npm/%40angular/core@17.0.1"),
+            ("typing-extensions", "4.8.0", "pkg:pypi/typing-extensions@4.8.0"),
+        ])
+        let diff = SBOMDiff(old: old, new: new)
+        XCTAssertEqual(diff.added.map(\.name), [])
+        XCTAssertEqual(diff.removed.map(\.name), [])
+        XCTAssertEqual(diff.changed.map { "\($0.new.ecosystem ?? "") \($0.old.name) \($0.old.version ?? "") \($0.new.version ?? "")" },
+                       ["npm core 17.0.0 17.0.1"])
+        XCTAssertEqual(diff.problems, [])
+    }
+
+    /// A purl that is not valid is compared as written and named, never a crash.
+    func testInvalidPurlsAreOpaqueAndNamed() throws {
+        let long = "pkg:npm/" + String(repeating: "x", count: 5000)
+        let old = try cdx([("bad", "1", "pkg:npm/bad%zz@1"), ("long", "1", long)])
+        let new = try cdx([("bad", "1", "pkg:npm/bad%zz@1"), ("other", "1", "pkg:npm/bad%ZZ@1")])
+        let diff = SBOMDiff(old: old, new: new)
+        XCTAssertEqual(diff.added.map(\.name), ["other"])
+        XCTAssertEqual(diff.added.map(\.purl), ["pkg:npm/bad%ZZ@1"])
+        XCTAssertEqual(diff.added.map(\.ecosystem), [nil])
+        XCTAssertEqual(diff.removed.map(\.name), ["long"])
+        XCTAssertEqual(diff.problems, [
+            "old SBOM: component `bad`: not a valid purl (bad percent escape in the namespace or name at `%zz`): compared as written",
+            "old SBOM: component `long`: not a valid purl (too long (5008 bytes; at most 4096)): compared as written",
+            "new SBOM: component `bad`: not a valid purl (bad percent escape in the namespace or name at `%zz`): compared as written",
+            "new SBOM: component `other`: not a valid purl (bad percent escape in the namespace or name at `%ZZ`): compared as written",
+        ])
     }
 }
 

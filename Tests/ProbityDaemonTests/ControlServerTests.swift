@@ -4,107 +4,8 @@ import Glibc
 import Foundation
 import NIOCore
 import ProbityDaemon
+import ProbityTestSupport
 import XCTest
-
-/// A control-socket client that does exactly what a test says, including nothing.
-// Safety: one thread reads (and owns `buffer`), another may send at the same time.
-final class RawClient: @unchecked Sendable {
-    let fd: Int32
-    private var buffer: [UInt8] = []
-
-    /// A socket, not yet connected.
-    init() throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    }
-
-    convenience init(path: String) throws {
-        try self.init()
-        try connect(path)
-    }
-
-    func connect(_ path: String) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    }
-
-    deinit { close(fd) }
-
-    /// Sends everything (blocking), or as much as fits within `seconds` when `nonBlocking`.
-    @discardableResult
-    func send(_ text: String, nonBlocking: Bool = false) -> Int { send(Array(text.utf8), nonBlocking: nonBlocking) }
-
-    @discardableResult
-    func send(_ bytes: [UInt8], nonBlocking: Bool = false) -> Int {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL) | (nonBlocking ? Int32(MSG_DONTWAIT) : 0))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            offset += n
-        }
-        return offset
-    }
-
-    /// The next line, or nil at the end of the stream or after `seconds`.
-    func line(seconds: Double = 5) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            if let newline = buffer.firstIndex(of: 10) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { return nil }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(left * 1000) + 1) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return nil }
-            buffer += chunk[0..<n]
-        }
-    }
-
-    /// The answer to one request (one line), parsed.
-    func ask(_ request: String, seconds: Double = 5) -> [String: Any]? {
-        send(request + "\n")
-        guard let line = line(seconds: seconds) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-    }
-
-    /// Whether the other end closed the connection within `seconds`, without reading what it sent.
-    func peerClosed(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while deadline.timeIntervalSinceNow > 0 {
-            var poller = pollfd(fd: fd, events: 0x2000 /* POLLRDHUP */, revents: 0)
-            if poll(&poller, 1, 50) > 0, poller.revents & (Int16(POLLHUP | POLLERR) | 0x2000) != 0 { return true }
-        }
-        return false
-    }
-
-    /// Reads and drops everything until the server closes (true) or `seconds` pass (false).
-    func closedByServer(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while deadline.timeIntervalSinceNow > 0 {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(deadline.timeIntervalSinceNow * 1000) + 1) > 0 else { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return true }
-        }
-        return false
-    }
-}
 
 /// A stand-in for the daemon: `status` answers who asked, `events` answers a large blob.
 final class FakeService: ControlService {
@@ -146,7 +47,7 @@ final class ControlServerTests: XCTestCase {
     /// Another client is answered within a second.
     private func assertServed(_ server: ControlServer, file: StaticString = #filePath, line: UInt = #line) {
         let started = Date()
-        guard let client = try? RawClient(path: server.path) else { return XCTFail("cannot connect", file: file, line: line) }
+        guard let client = try? RawSocketClient(path: server.path) else { return XCTFail("cannot connect", file: file, line: line) }
         let answer = client.ask("{\"request\":\"status\"}", seconds: 1)
         XCTAssertEqual(answer?["ok"] as? Bool, true, "another client is served: \(String(describing: answer))", file: file, line: line)
         XCTAssertLessThan(Date().timeIntervalSince(started), 1.0, file: file, line: line)
@@ -154,7 +55,7 @@ final class ControlServerTests: XCTestCase {
 
     func testBadFieldsAreAnsweredAndTheConnectionStays() throws {
         let server = try server()
-        let client = try RawClient(path: server.path)
+        let client = try RawSocketClient(path: server.path)
         let cases: [(String, String)] = [
             ("{\"request\":\"violations\",\"since\":1733100000000}", "`since` of `violations` of 1733100000000 unix seconds is after 2100"),
             ("{\"request\":\"violations\",\"since\":\"NaN\"}", "`since` of `violations` must be a finite number"),
@@ -175,7 +76,7 @@ final class ControlServerTests: XCTestCase {
 
     func testALineOverTheLimitIsAnsweredThenClosed() throws {
         let server = try server()
-        let client = try RawClient(path: server.path)
+        let client = try RawSocketClient(path: server.path)
         let writer = Thread { client.send([UInt8](repeating: UInt8(ascii: "x"), count: 2 << 20) + [10]) }
         writer.start()
         let answer = client.line(seconds: 5).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -189,7 +90,7 @@ final class ControlServerTests: XCTestCase {
     /// waits for it bounded, and cuts it off once its output has not moved for the idle timeout.
     func testAClientThatDoesNotReadIsNotReadThenCutOff() throws {
         let server = try server { $0.idleTimeout = .seconds(2) }
-        let greedy = try RawClient(path: server.path)
+        let greedy = try RawSocketClient(path: server.path)
         let request = Array("{\"request\":\"events\",\"limit\":10000}\n".utf8)
         var sent = 0
         for _ in 0..<20_000 { sent += greedy.send(request, nonBlocking: true) }
@@ -213,7 +114,7 @@ final class ControlServerTests: XCTestCase {
     /// A follower that does not read is cut off once 8 MiB wait for it, and told so.
     func testAFollowerThatDoesNotReadIsCutOffAtTheCap() throws {
         let server = try server()
-        let follower = try RawClient(path: server.path)
+        let follower = try RawSocketClient(path: server.path)
         XCTAssertEqual(follower.ask("{\"request\":\"follow\",\"what\":\"events\"}")?["following"] as? [String], ["events"])
         for _ in 0..<50 where server.eventFollowers == 0 { usleep(10_000) }
         XCTAssertEqual(server.eventFollowers, 1)
@@ -245,11 +146,11 @@ final class ControlServerTests: XCTestCase {
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         let server = try server { $0.idleTimeout = .seconds(3) }
-        let patient = try RawClient(path: server.path)
+        let patient = try RawSocketClient(path: server.path)
         XCTAssertEqual(patient.ask("{\"request\":\"follow\"}")?["ok"] as? Bool, true, "a follower is never idle")
-        let patientAsks = try RawClient(path: server.path)
-        var idle: [RawClient] = []
-        for _ in 0..<1000 { idle.append(try RawClient(path: server.path)) }
+        let patientAsks = try RawSocketClient(path: server.path)
+        var idle: [RawSocketClient] = []
+        for _ in 0..<1000 { idle.append(try RawSocketClient(path: server.path)) }
         // Accepted in the order they connected: the first 254 take the places left.
         var refused = 0
         for client in idle[254...] {
@@ -276,7 +177,7 @@ final class ControlServerTests: XCTestCase {
     func testStopEndsFollowersAndRemovesTheSocket() throws {
         let server = ControlServer(path: directory + "/control.sock", service: FakeService())
         try server.start()
-        let follower = try RawClient(path: server.path)
+        let follower = try RawSocketClient(path: server.path)
         XCTAssertEqual(follower.ask("{\"request\":\"follow\"}")?["ok"] as? Bool, true)
         for _ in 0..<50 where server.statistics.followers == 0 { usleep(10_000) }
         server.publish(kind: "violation", line: Array("{\"violation\":{}}".utf8)) { _ in true }
@@ -290,7 +191,7 @@ final class ControlServerTests: XCTestCase {
     /// descriptors are free again, the waiting clients are served.
     func testDescriptorExhaustionDoesNotSpin() throws {
         let server = try server()
-        XCTAssertEqual(try RawClient(path: server.path).ask("{\"request\":\"status\"}")?["ok"] as? Bool, true)
+        XCTAssertEqual(try RawSocketClient(path: server.path).ask("{\"request\":\"status\"}")?["ok"] as? Bool, true)
         var saved = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
         defer { var restore = saved; setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore) }
@@ -300,7 +201,7 @@ final class ControlServerTests: XCTestCase {
         lowered.rlim_cur = rlim_t(open + 40)
         XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
         // Three sockets made before the table is full; they connect once it is.
-        let waiting = [try RawClient(), try RawClient(), try RawClient()]
+        let waiting = [try RawSocketClient(), try RawSocketClient(), try RawSocketClient()]
         var fillers: [Int32] = []
         while true {
             let fd = dup(0)

@@ -210,6 +210,9 @@ final class OutputSafetyTests: XCTestCase {
         // SARIF: valid JSON, the evidence kept, the messages made inert.
         let sarif = try XCTUnwrap(JSONSerialization.jsonObject(with: SARIFReport.data(report)) as? [String: Any])
         let run = try XCTUnwrap((sarif["runs"] as? [[String: Any]])?.first)
+        // The tool's version is the one `probity --version` prints.
+        let driver = ((run["tool"] as? [String: Any])?["driver"] as? [String: Any])
+        XCTAssertEqual(driver?["semanticVersion"] as? String, ProbityVersion.string)
         let results = try XCTUnwrap(run["results"] as? [[String: Any]])
         XCTAssertEqual(results.count, 3)
         for result in results {

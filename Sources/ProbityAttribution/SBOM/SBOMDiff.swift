@@ -7,7 +7,14 @@ public struct SBOMDiff: Sendable {
         public var name: String
         public var version: String?
         public var isDirect: Bool?
+        /// The purl type (`deb`, `npm`, `pypi`, ...), when there is a readable purl.
+        public var ecosystem: String?
+        /// The purl in canonical form (as written when it is not a valid purl).
+        public var purl: String?
     }
+
+    /// Components whose purl is not a valid one: compared by the purl as written.
+    public var problems: [String] = []
 
     public var added: [Entry] = []
     public var removed: [Entry] = []
@@ -19,7 +26,7 @@ public struct SBOMDiff: Sendable {
     public var changedFileHashes: [String] = []
 
     public init(old: SBOMDocument, new: SBOMDocument) {
-        let before = Self.entries(old), after = Self.entries(new)
+        let before = Self.entries(old, "old", &problems), after = Self.entries(new, "new", &problems)
         for (identity, entry) in after.sorted(by: { $0.key < $1.key }) {
             if let previous = before[identity] {
                 if previous.version != entry.version { changed.append((previous, entry)) }
@@ -39,22 +46,29 @@ public struct SBOMDiff: Sendable {
         changedFileHashes.sort()
     }
 
-    /// The identity of a component: its purl without version, qualifiers and subpath, else its name.
-    static func identity(_ c: SBOMComponent) -> String {
-        if let purl = c.purl {
-            var base = Substring(purl)
-            if let q = base.firstIndex(where: { $0 == "?" || $0 == "#" }) { base = base[..<q] }
-            if let at = base.lastIndex(of: "@"), at > base.startIndex, base[base.index(before: at)] != "/" { base = base[..<at] }
-            return String(base).lowercased()
+    /// A component as compared: identified by its purl in canonical form without version,
+    /// qualifiers and subpath (``PackageURL/identity``), else by its name. A purl that is not valid
+    /// is opaque: compared as written, and named in `problems`.
+    static func entry(_ c: SBOMComponent, _ side: String, _ problems: inout [String]) -> Entry {
+        guard let written = c.purl else {
+            return Entry(identity: "name:" + c.name.lowercased(), name: c.name, version: c.version, isDirect: c.isDirect)
         }
-        return "name:" + c.name.lowercased()
+        do {
+            let purl = try PackageURL(parsing: written)
+            return Entry(
+                identity: purl.identity, name: c.name, version: c.version, isDirect: c.isDirect, ecosystem: purl.type,
+                purl: purl.canonical)
+        } catch {
+            problems.append("\(side) SBOM: component `\(PackageURL.excerpt(Substring(c.name)))`: not a valid purl (\(error)): compared as written")
+            return Entry(identity: "opaque:" + written, name: c.name, version: c.version, isDirect: c.isDirect, purl: written)
+        }
     }
 
-    static func entries(_ doc: SBOMDocument) -> [String: Entry] {
+    static func entries(_ doc: SBOMDocument, _ side: String, _ problems: inout [String]) -> [String: Entry] {
         var out: [String: Entry] = [:]
         for c in doc.components where c.type != "file" {
-            let id = identity(c)
-            out[id] = Entry(identity: id, name: c.name, version: c.version, isDirect: c.isDirect)
+            let e = entry(c, side, &problems)
+            out[e.identity] = e
         }
         return out
     }

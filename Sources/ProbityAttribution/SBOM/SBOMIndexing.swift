@@ -86,7 +86,7 @@ public struct SBOMSummary: Sendable, CustomStringConvertible {
             "  format        \(format.rawValue) \(specVersion)",
             "  components    \(components) (\(withVersion) with a version, \(withPurl) with a purl; \(direct) direct, \(transitive) transitive)",
             "  files         \(files) (\(filesWithHashes) with hashes); component paths \(componentPaths)",
-            "  dependencies  \(dependencyEdges) edges",
+            "  dependencies  \(English.count(dependencyEdges, "edge"))",
             "  problems      \(problems.count)",
         ]
         lines += problems.prefix(20).map { "    \($0)" }

@@ -366,56 +366,18 @@ public struct ContractSet: Sendable {
     ) throws(ContractError) {
         files = documents.map(\.file)
         self.variables = variables
+        if let first = Self.problems(documents: documents).first { throw first }
         let all = documents.flatMap(\.contracts)
         var byName: [String: Contract] = [:]
-        var defaultIndex: Int?
-        var unattributedIndex: Int?
-        var workspaceIndex: Int?
-        for (index, contract) in all.enumerated() {
-            if let first = byName[contract.name] {
-                throw ContractError(contract.location, "contract `\(contract.name)` is defined twice (first at \(first.location))")
-            }
-            byName[contract.name] = contract
-            if contract.selector.isDefault {
-                if let d = defaultIndex { throw ContractError(contract.location, "a second `match: default` contract (first: `\(all[d].name)` at \(all[d].location))") }
-                defaultIndex = index
-            }
-            if contract.selector.isUnattributed {
-                if let u = unattributedIndex { throw ContractError(contract.location, "a second `match: unattributed` contract (first: `\(all[u].name)` at \(all[u].location))") }
-                unattributedIndex = index
-            }
-            if contract.selector.isWorkspace {
-                if let w = workspaceIndex { throw ContractError(contract.location, "a second `match: workspace` contract (first: `\(all[w].name)` at \(all[w].location))") }
-                workspaceIndex = index
-            }
-        }
+        for contract in all { byName[contract.name] = contract }
+        defaultIndex = all.firstIndex { $0.selector.isDefault }
+        unattributedIndex = all.firstIndex { $0.selector.isUnattributed }
+        workspaceIndex = all.firstIndex { $0.selector.isWorkspace }
         var compiled: [CompiledContract] = []
         var compiledRules: [Rule: CompiledRule] = [:]  // each distinct rule compiled once, shared by its heirs
         for contract in all {
-            // Resolve `extends` chains: inherited rules first, overridden by id.
-            var chain: [Contract] = [contract]
-            var seen: Set<String> = [contract.name]
-            while let parent = chain.last?.extends {
-                guard let next = byName[parent] else {
-                    throw ContractError(chain.last?.location ?? contract.location, "contract `\(chain.last?.name ?? "")` extends `\(parent)`, which is not defined")
-                }
-                guard seen.insert(next.name).inserted else {
-                    throw ContractError(contract.location, "contract `\(contract.name)` extends itself through \(chain.map(\.name).joined(separator: " → ")) → \(next.name)")
-                }
-                chain.append(next)
-            }
-            var rules: [Rule] = []
-            for ancestor in chain.reversed() {
-                for rule in ancestor.rules {
-                    if let i = rules.firstIndex(where: { $0.id == rule.id }) { rules[i] = rule } else { rules.append(rule) }
-                }
-                for amendment in ancestor.amendments {
-                    guard let i = rules.firstIndex(where: { $0.id == amendment.ruleID }) else {
-                        throw ContractError(amendment.location, "contract `\(ancestor.name)` amends rule `\(amendment.ruleID)`, which it does not inherit (rules: \(rules.map(\.id).joined(separator: ", ")))")
-                    }
-                    rules[i].exceptions.merge(amendment.exceptions)
-                }
-            }
+            var problems: [ContractError] = []
+            let rules = Self.inheritedRules(contract, byName: byName, problems: &problems)
             var c = CompiledContract(contract: contract)
             for rule in rules {
                 let r: CompiledRule
@@ -438,9 +400,77 @@ public struct ContractSet: Sendable {
             compiled.append(c)
         }
         contracts = compiled
-        self.defaultIndex = defaultIndex
-        self.unattributedIndex = unattributedIndex
-        self.workspaceIndex = workspaceIndex
+    }
+
+    /// Every problem of names and inheritance across `documents`, in order: a name defined
+    /// twice, a second `match: default` (`unattributed`, `workspace`) contract, an `extends` of
+    /// an undefined contract or in a circle, an amendment of a rule that is not inherited. A
+    /// contract that extends one the loader could not read (``PolicyDocument/unreadableContracts``)
+    /// is not checked further: that contract's own problems were reported.
+    public static func problems(documents: [PolicyDocument]) -> [ContractError] {
+        let all = documents.flatMap(\.contracts)
+        var problems: [ContractError] = []
+        var byName: [String: Contract] = [:]
+        var special: [String: Contract] = [:]
+        for contract in all {
+            if let first = byName[contract.name] {
+                problems.append(ContractError(contract.location, "contract `\(contract.name)` is defined twice (first at \(first.location))"))
+            } else {
+                byName[contract.name] = contract
+            }
+            let kinds = [(contract.selector.isDefault, "default"), (contract.selector.isUnattributed, "unattributed"), (contract.selector.isWorkspace, "workspace")]
+            for (selected, kind) in kinds where selected {
+                if let first = special[kind] {
+                    problems.append(ContractError(contract.location, "a second `match: \(kind)` contract (first: `\(first.name)` at \(first.location))"))
+                } else {
+                    special[kind] = contract
+                }
+            }
+        }
+        let unreadable = documents.reduce(into: Set<String>()) { $0.formUnion($1.unreadableContracts) }
+        var reported: Set<String> = []  // one problem reported once, not again for each heir
+        for contract in all {
+            var found: [ContractError] = []
+            _ = inheritedRules(contract, byName: byName, unreadable: unreadable, problems: &found)
+            for problem in found where reported.insert(problem.description).inserted { problems.append(problem) }
+        }
+        return problems
+    }
+
+    /// The rules of `contract` after inheritance (`extends` chains: inherited rules first,
+    /// overridden by id, then amended). Problems are added to `problems`; the rules are then
+    /// those that could be resolved.
+    static func inheritedRules(
+        _ contract: Contract, byName: [String: Contract], unreadable: Set<String> = [], problems: inout [ContractError]
+    ) -> [Rule] {
+        var chain: [Contract] = [contract]
+        var seen: Set<String> = [contract.name]
+        while let parent = chain.last?.extends {
+            guard let next = byName[parent] else {
+                if unreadable.contains(parent) { return [] }
+                problems.append(ContractError(chain.last?.location ?? contract.location, "contract `\(chain.last?.name ?? "")` extends `\(parent)`, which is not defined"))
+                return []
+            }
+            guard seen.insert(next.name).inserted else {
+                problems.append(ContractError(contract.location, "contract `\(contract.name)` extends itself through \(chain.map(\.name).joined(separator: " → ")) → \(next.name)"))
+                return []
+            }
+            chain.append(next)
+        }
+        var rules: [Rule] = []
+        for ancestor in chain.reversed() {
+            for rule in ancestor.rules {
+                if let i = rules.firstIndex(where: { $0.id == rule.id }) { rules[i] = rule } else { rules.append(rule) }
+            }
+            for amendment in ancestor.amendments {
+                guard let i = rules.firstIndex(where: { $0.id == amendment.ruleID }) else {
+                    problems.append(ContractError(amendment.location, "contract `\(ancestor.name)` amends rule `\(amendment.ruleID)`, which it does not inherit (rules: \(rules.map(\.id).joined(separator: ", ")))"))
+                    continue
+                }
+                rules[i].exceptions.merge(amendment.exceptions)
+            }
+        }
+        return rules
     }
 
     /// The contract that governs `package` (nil: unattributed code; with `workspace`, the

@@ -255,4 +255,13 @@ public struct Contract: Sendable, Hashable {
 public struct PolicyDocument: Sendable {
     public var file: String
     public var contracts: [Contract]
+    /// The names of contracts that could not be read (``PolicyLoader/check(_:file:)``): they
+    /// exist, so extending them is not also reported as extending an undefined contract.
+    public var unreadableContracts: Set<String> = []
+
+    public init(file: String, contracts: [Contract], unreadableContracts: Set<String> = []) {
+        self.file = file
+        self.contracts = contracts
+        self.unreadableContracts = unreadableContracts
+    }
 }

@@ -99,6 +99,7 @@ public enum PolicyLoader {
                 throw reader.error(root, "a policy file needs a `contracts:` list")
             }
             var contracts: [Contract] = []
+            var unreadable: Set<String> = []
             var names: [String: SourceLocation] = [:]
             for node in try reader.sequence(list, "contracts") {
                 do throws(ContractError) {
@@ -110,9 +111,10 @@ public enum PolicyLoader {
                     contracts.append(contract)
                 } catch {
                     reader.problems.add(error)
+                    if let name = node["name"]?.string { unreadable.insert(name) }
                 }
             }
-            return (PolicyDocument(file: file, contracts: contracts), reader.problems.sorted)
+            return (PolicyDocument(file: file, contracts: contracts, unreadableContracts: unreadable), reader.problems.sorted)
         } catch {
             reader.problems.add(error)
             return (nil, reader.problems.sorted)

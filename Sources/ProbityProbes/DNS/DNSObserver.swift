@@ -89,7 +89,8 @@ public final class DNSObserver: @unchecked Sendable {
     /// The server addresses queries are kept for (`SocketAddress.address` form); nil: any.
     private let servers: Set<String>?
     private let running = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(true)
+    /// Signalled once by the thread as it ends (a stop waits for it; nothing spins).
+    private let ended = DispatchSemaphore(value: 0)
     private var thread: Thread?
     private let listener = Mutex<(@Sendable (DNSAnswerSet) -> Void)?>(nil)
     /// A pipe that wakes the reader thread for ``waitUntilCaughtUp(timeout:)``: read end, write end.
@@ -148,7 +149,6 @@ public final class DNSObserver: @unchecked Sendable {
     /// Starts the reader thread (no-op when unattached or already started).
     public func start() {
         guard socket >= 0, !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        finished.store(false, ordering: .releasing)
         let thread = Thread { [self] in self.run() }
         thread.name = "probity-dns"
         self.thread = thread
@@ -158,7 +158,7 @@ public final class DNSObserver: @unchecked Sendable {
     /// Stops the reader thread; returns once it has (within about 100 ms).
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        while !finished.load(ordering: .acquiring) { usleep(1000) }
+        ended.wait()
         thread = nil
     }
 
@@ -278,7 +278,7 @@ public final class DNSObserver: @unchecked Sendable {
     }
 
     private func run() {
-        defer { finished.store(true, ordering: .releasing) }
+        defer { ended.signal() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
         var pollees = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]

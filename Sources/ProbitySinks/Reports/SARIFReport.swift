@@ -1,5 +1,6 @@
 import Foundation
 import ProbityContracts
+import ProbityEvents
 
 /// SARIF 2.1.0 (the OASIS static analysis results format that code-scanning services read):
 /// one rule per contract rule that was broken, one result per folded violation. Message texts,
@@ -29,7 +30,7 @@ public enum SARIFReport {
     struct Driver: Encodable {
         var name = "Probity"
         var informationUri = "https://github.com/probity/probity"
-        var semanticVersion = "0.1.0"
+        var semanticVersion = ProbityVersion.string
         var rules: [ReportingDescriptor]
     }
 
