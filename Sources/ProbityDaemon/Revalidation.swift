@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Crypto
 import Foundation
+import ProbityEvents
 import Synchronization
 import ProbityAttribution
 
@@ -153,18 +154,27 @@ final class Revalidator: @unchecked Sendable {
         }
     }
 
-    /// The file's digest, read in 1 MiB chunks.
+    /// The largest file hashed (a sparse file claiming a terabyte is not read to its end).
+    static let maximumHashedBytes = 4 << 30
+
+    /// The file's digest, read in 1 MiB chunks through ``FileContents/openUntrusted(_:followingLinks:)``:
+    /// a FIFO or device put where a package's file was is refused without blocking the worker,
+    /// and a file past ``maximumHashedBytes`` is not checked.
     static func digest(of path: String, algorithm: FileHash.Algorithm) -> [UInt8]? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
+        guard let fd = try? FileContents.openUntrusted(path, followingLinks: true) else { return nil }
+        defer { close(fd) }
         var sha256 = SHA256(), sha1 = Insecure.SHA1(), md5 = Insecure.MD5(), sha512 = SHA512()
-        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            switch algorithm {
-            case .sha256: sha256.update(data: chunk)
-            case .sha1: sha1.update(data: chunk)
-            case .md5: md5.update(data: chunk)
-            case .sha512: sha512.update(data: chunk)
+        do {
+            try FileContents.forEachChunk(fd: fd, limit: maximumHashedBytes, path: path) { chunk in
+                switch algorithm {
+                case .sha256: sha256.update(bufferPointer: chunk)
+                case .sha1: sha1.update(bufferPointer: chunk)
+                case .md5: md5.update(bufferPointer: chunk)
+                case .sha512: sha512.update(bufferPointer: chunk)
+                }
             }
+        } catch {
+            return nil
         }
         switch algorithm {
         case .sha256: return Array(sha256.finalize())

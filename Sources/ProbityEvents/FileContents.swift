@@ -39,20 +39,53 @@ public enum FileContents {
     /// read to at most `limit` bytes: with `whole`, a longer file is an error; without, its first
     /// `limit` bytes are returned (headers of a file whose rest does not matter).
     public static func untrusted(_ path: String, limit: Int, whole: Bool = true) throws(ReadError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        let fd = try openUntrusted(path)
+        defer { close(fd) }
+        return try readCapped(fd: fd, limit: limit, whole: whole, path: path)
+    }
+
+    /// Opens a file someone else may have written for reading, as ``untrusted(_:limit:whole:)``
+    /// does: never blocking, a regular file or an error; with `followingLinks` false (the default)
+    /// a symbolic link at the last component is refused. The caller closes the descriptor.
+    public static func openUntrusted(_ path: String, followingLinks: Bool = false) throws(ReadError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
             let code = errno
             throw code == ELOOP
                 ? ReadError(path: path, errno: code, message: "is a symbolic link (not followed)")
                 : failure(path, code, "cannot open")
         }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw failure(path, errno, "cannot stat") }
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw failure(path, code, "cannot stat")
+        }
         guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
             throw ReadError(path: path, errno: EINVAL, message: "is \(kind(info.st_mode)), not a regular file")
         }
-        return try readCapped(fd: fd, limit: limit, whole: whole, path: path)
+        return fd
+    }
+
+    /// Calls `body` with each chunk (up to 1 MiB) of `fd` until its end; more than `limit` bytes
+    /// is an error as soon as the byte after the limit comes (what came before was given to `body`).
+    public static func forEachChunk(
+        fd: Int32, limit: Int, path: String, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(ReadError) {
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, errno, "cannot read")
+            }
+            if n == 0 { return }
+            total += n
+            if total > limit { throw ReadError(path: path, errno: EFBIG, message: "is larger than the \(limit)-byte limit") }
+            chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
     }
 
     /// Reads `fd` to its end, or to `limit` bytes: with `whole`, more than `limit` is an error as

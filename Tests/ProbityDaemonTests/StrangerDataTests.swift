@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ProbityAttribution
-import ProbityDaemon
+@testable import ProbityDaemon
 import ProbityMonitor
 import XCTest
 
@@ -54,6 +54,34 @@ final class StrangerDataTests: XCTestCase {
         }
         try file(home + "/.local/lib/python3.11/site-packages/user-1.0.dist-info/METADATA", "Name: user\nVersion: 1\n\n")
         try file(home + "/.local/lib/python3.11/site-packages/user-1.0.dist-info/RECORD", "/bin/ls,,\n\(up)usr/bin/ls,,\nuser/x.py,,\n")
+    }
+
+    /// Re-validation hashes files a package's owner may have replaced: a FIFO where a module was
+    /// is not hashed (the worker does not block), a symbolic link is followed (the kernel reported
+    /// the resolved path anyway), a regular file is.
+    func testRevalidationHashesWithoutBlockingOnAFIFO() throws {
+        let dir = NSTemporaryDirectory() + "probity-digest-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(mkfifo(dir + "/module.py", 0o644), 0)
+        try Data("abc".utf8).write(to: URL(fileURLWithPath: dir + "/real.py"))
+        XCTAssertEqual(symlink(dir + "/real.py", dir + "/link.py"), 0)
+        let done = DispatchSemaphore(value: 0)
+        let fifo = dir + "/module.py"
+        Thread.detachNewThread {
+            XCTAssertNil(Revalidator.digest(of: fifo, algorithm: .sha256))
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 2) == .timedOut {
+            XCTFail("hashing a FIFO blocked")
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+            _ = done.wait(timeout: .now() + 5)
+        }
+        let sha256abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        XCTAssertEqual(Revalidator.digest(of: dir + "/real.py", algorithm: .sha256)?.map { String(format: "%02x", $0) }.joined(), sha256abc)
+        XCTAssertEqual(Revalidator.digest(of: dir + "/link.py", algorithm: .sha256)?.map { String(format: "%02x", $0) }.joined(), sha256abc)
     }
 
     func testAStrangersHomeFullOfFakePackagesChangesNoAttributionOfASystemFile() throws {
