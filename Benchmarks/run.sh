@@ -108,6 +108,11 @@ awk -v o="${OPENS[b]}" '$1 == "prog" && $2 == "on_enter_full" {
 	printf "probe cost per open (b): C floor on_enter_full %.0f ns per open (%d runs at %.0f ns over %d opens)\n", c * a / o, c, a, o }' "$OUT/floor.out"
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 echo
+# `probity whose` against `dpkg -S` for the same file, 20 calls each (target: <= 0.1 s a call).
+per_call() { local s e; s=$(date +%s.%N); for _ in $(seq 1 20); do "$@" >/dev/null 2>&1; done; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", (e - s) / 20}'; }
+whose_s=$(per_call "$PROBITY" whose /usr/bin/ls)
+dpkg_s=$(per_call dpkg -S /usr/bin/ls)
+awk -v w="$whose_s" -v d="$dpkg_s" 'BEGIN {printf "whose: %.3f s a call (dpkg -S: %.3f s; %.2fx; target <= 0.1 s)\n", w, d, (d > 0 ? w / d : 0)}'
 (cd Benchmarks && swift build -c release --product pipeline-bench >/dev/null && "$(swift build -c release --show-bin-path)/pipeline-bench" 200000)
 (cd Benchmarks && swift build -c release --product index-bench >/dev/null && "$(swift build -c release --show-bin-path)/index-bench" 1000000)
 (cd Benchmarks && swift build -c release --product contracts-bench >/dev/null && "$(swift build -c release --show-bin-path)/contracts-bench" 1000000)

@@ -51,7 +51,7 @@ public struct Attributor: Sendable {
     /// Everything it starts stays the workspace unless package code takes over.
     @discardableResult
     public mutating func seedWorkspace(pid: Int32, command: [String]) -> Attribution {
-        let attribution = Attribution.workspace(evidence: "probity run -- " + command.prefix(8).joined(separator: " "))
+        let attribution = Attribution.workspace(evidence: "probity run -- " + SecretRedaction.redact(command).prefix(8).joined(separator: " "))
         byPID[pid] = attribution
         return attribution
     }

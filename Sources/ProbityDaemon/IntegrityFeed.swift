@@ -20,6 +20,7 @@ final class IntegrityFeed: Sendable {
         for sbom in configuration.sboms {
             if let document = try? SBOMReader.read(contentsOf: sbom) { digests.addSBOM(document, root: configuration.sbomRoot) }
         }
+        digests.addObjects()
         revalidator = Revalidator(digests: digests) { finding in Self.record(finding, catalog: catalog, recorder: recorder) }
         self.catalog = catalog
         self.recorder = recorder

@@ -129,9 +129,11 @@ final class Revalidator: @unchecked Sendable {
     }
 
     private func check(_ path: String, pid: Int32, executable: String) {
-        guard let (expected, source) = digests.expected(for: path) else { return }
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        // By the name the kernel gave, else by the object (a bind mount or hard link of a listed file).
+        let object = DigestIndex.FileObject(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard let (expected, source) = digests.expected(for: path) ?? digests.expected(for: object).map({ ($0.digest, $0.source) }) else { return }
         let identity = FileIdentity(
             device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
             mtime: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),

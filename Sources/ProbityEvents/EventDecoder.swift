@@ -93,13 +93,15 @@ public enum EventDecoder {
         let cwd = PathText.string(try tail.take(Int(r.cwd_len), kind: .exec))
         let env = EnvironmentFilter.kept(
             from: try tail.take(Int(r.env_len), kind: .exec),
-            startsMidVariable: header.flags.contains(.environmentTruncated))
+            startsMidVariable: header.flags.contains(.environmentTruncated)).map(SecretRedaction.redact)
         var header = header
         if argv.count > Limits.maxArguments {
             argv.removeLast(argv.count - Limits.maxArguments)
             header.flags.insert(.argvTruncated)
         }
         if r.argc > argv.count { header.flags.insert(.argvTruncated) }
+        // Tokens and passwords on command lines never reach an event, a store or a report.
+        argv = SecretRedaction.redact(argv)
         return ProcessExec(
             header: header, result: r.result, startTimeNanoseconds: r.start_time_ns, filename: filename,
             executable: r.exe_len == 0 ? "" : exe, argv: argv, argc: r.argc, cwd: r.cwd_len == 0 ? "" : cwd,

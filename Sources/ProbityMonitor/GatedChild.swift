@@ -23,10 +23,13 @@ public final class GatedChild {
         }
     }
 
-    /// Forks a child that waits, then runs `command` (looked up in PATH) with this process's
-    /// environment; with `user` (`probity run`), as that user with its environment, without any
-    /// capability and with `no_new_privs`.
-    public init(command: [String], user: CommandUser? = nil, environment: [String: String]? = nil) throws(LaunchError) {
+    /// Forks a child that waits, then runs `command` (looked up in PATH, or `program` when given:
+    /// the file to execute, with `command` its argv as typed) with this process's environment;
+    /// with `user` (`probity run`), as that user with its environment, without any capability
+    /// and with `no_new_privs`.
+    public init(
+        command: [String], program: String? = nil, user: CommandUser? = nil, environment: [String: String]? = nil
+    ) throws(LaunchError) {
         guard !command.isEmpty else { throw LaunchError(command: command, errno: EINVAL) }
         // Everything the child reads between fork and exec is allocated here, before the fork.
         let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { env in env.map { strdup("\($0.key)=\($0.value)") } + [nil] }
@@ -48,8 +51,12 @@ public final class GatedChild {
         guard pipe(&fds) == 0 else { throw LaunchError(command: command, errno: errno) }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        guard let program = argv[0] else { throw LaunchError(command: command, errno: ENOMEM) }
+        let programCopy = program.map { strdup($0) }
+        defer {
+            for p in argv { free(p) }
+            if let programCopy { free(programCopy) }
+        }
+        guard let program = programCopy ?? argv[0] else { throw LaunchError(command: command, errno: ENOMEM) }
         let readFD = fds[0], writeFD = fds[1]
         let child = fork()
         if child < 0 {

@@ -11,11 +11,13 @@ public enum PolicyCheck {
     public static func run(files: [String], variables: ContractVariables = .fromEnvironment()) -> Int32 {
         var documents: [PolicyDocument] = []
         var problems: [ContractError] = []
-        for file in files {
+        // The files named, then the policies they name as their `base` (as `run` loads them).
+        if let overflow = PolicyLoader.visit(files, { file in
             let (document, found) = file == "builtin" ? builtIn() : PolicyLoader.check(contentsOf: file)
             problems += found
             if let document { documents.append(document) }
-        }
+            return document
+        }) { problems.append(overflow) }
         // Names and inheritance across the files, also when a file has problems of its own
         // (what it could read is checked; each problem is said once).
         var said = Set(problems.map(\.description))
@@ -23,13 +25,17 @@ public enum PolicyCheck {
             problems.append(problem)
         }
         if problems.isEmpty {
-            do {
+            do throws(ContractError) {
                 let set = try ContractSet(documents: documents, variables: variables)
+                guard set.ruleCount > 0 else {
+                    throw ContractError(file: documents.map(\.file).joined(separator: ", "),
+                                        message: "no rule: `probity run` refuses to judge by contracts that judge nothing")
+                }
                 for document in documents {
                     let counts = set.counts(inFile: document.file)
                     print("\(TerminalText.safe(document.file)): ok (\(English.count(counts.contracts, "contract")), \(English.count(counts.rules, "rule")))")
                 }
-                if files.count > 1 { print("together: ok (\(English.count(set.contractCount, "contract")), \(English.count(set.ruleCount, "rule")))") }
+                if documents.count > 1 { print("together: ok (\(English.count(set.contractCount, "contract")), \(English.count(set.ruleCount, "rule")))") }
                 return 0
             } catch {
                 problems.append(error)

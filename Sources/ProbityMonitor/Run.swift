@@ -15,6 +15,9 @@ import ProbitySinks
 public struct RunOptions: Sendable {
     /// Policy files; empty means the built-in policies/default.yaml. `builtin` names it among others.
     public var policies: [String] = []
+    /// Judge by `policies` alone: the policies their `base:` lists name (the built-in contracts a
+    /// learnt file extends) are not added.
+    public var replaceBuiltin = false
     /// SBOMs whose file paths also attribute events.
     public var sboms: [String] = []
     public var sbomRoot = "/"
@@ -203,6 +206,10 @@ public enum Run {
             eventCounts: counts, lostEvents: stats.lostTotal, violations: violations, failures: failures)
         report.commandUser = RunReport.User(uid: user.uid, gid: user.gid, name: user.name, source: user.source.rawValue)
         report.unwatchedProcesses = unwatched
+        report.sourceRoot = ManifestLocator.repositoryRoot(containing: FileManager.default.currentDirectoryPath)
+        for v in violations {
+            report.ruleDescriptions["\(v.contract)/\(v.rule)"] = prepared.contracts.description(ofRule: v.rule, inContract: v.contract)
+        }
         try ReportWriter.write(report, to: options.reportDirectory)
         if let output = options.learnOutput {
             return try learn(violations, options: options, contracts: prepared.contracts, output: output, status: status, lost: stats.lostTotal)
@@ -228,18 +235,20 @@ public enum Run {
     ) throws -> Int32 {
         var learner = ContractLearner(variables: contracts.variables)
         for v in violations { learner.learn(from: v) }
-        let policies = options.policies.isEmpty ? ["builtin"] : options.policies
+        // The learnt contracts extend those the run judged by: named as the file's `base`
+        // (absolute paths), they come with it unless `--replace-builtin` says otherwise.
+        let policies = (options.policies.isEmpty ? ["builtin"] : options.policies).map { file in
+            file == "builtin" || file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        }
         let header = """
-            Learnt by `probity learn` from: \(RunReport.shellQuoted(options.command))
-            Use it in front of the contracts it extends:
-              probity run --policy \(output) \(policies.map { "--policy \($0)" }.joined(separator: " ")) -- CMD
+            Learnt by `probity learn` from: \(RunReport.shellQuoted(SecretRedaction.redact(options.command)))
+            It extends the contracts listed under `base`, which come with it:
+              probity run --policy \(output) -- CMD
             """
-        let text = learner.yaml(header: header)
+        let text = learner.yaml(header: header, base: policies)
         do {
             let learnt = try PolicyLoader.parse(text, file: output)
-            var documents = [learnt]
-            for file in policies { documents.append(file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file)) }
-            _ = try ContractSet(documents: documents, variables: contracts.variables)
+            _ = try ContractSet(documents: [learnt] + PolicyLoader.documents(policies), variables: contracts.variables)
         } catch {
             throw RunError(description: "the learnt contracts do not load (a bug; nothing written): \(error)")
         }
@@ -267,7 +276,16 @@ public enum Run {
     /// `environment` is the command's: `{home}` is its user's home.
     static func prepare(_ options: RunOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Prepared {
         let resolvers = ResolverConfiguration.load(options.resolvConf)
-        let contracts = try loadContracts(options.policies, variables: .fromEnvironment(environment, resolvers: resolvers))
+        let contracts = try loadContracts(
+            options.policies, followingBase: !options.replaceBuiltin, variables: .fromEnvironment(environment, resolvers: resolvers))
+        // Contracts without a rule judge nothing: the run could not fail, so it must not pass.
+        guard contracts.ruleCount > 0 else {
+            throw RunError(description: """
+                \(contracts.files.joined(separator: ", ")): \(contracts.contractCount == 1 ? "the contract holds" : "the \(contracts.contractCount) contracts hold") \
+                no rule: nothing would be judged, and the run would pass whatever the command did \
+                (add `--policy builtin`, or rules)
+                """)
+        }
         var baseline: Baseline?
         if let path = options.baselineSBOM {
             baseline = Baseline(try SBOMReader.read(contentsOf: path))
@@ -284,13 +302,12 @@ public enum Run {
         return Prepared(contracts: contracts, resolvers: resolvers, baseline: baseline, index: index, eventsFD: fd)
     }
 
-    /// The policy files named (`builtin` for the built-in one), or the built-in one alone.
-    public static func loadContracts(_ files: [String], variables: ContractVariables = .fromEnvironment()) throws(ContractError) -> ContractSet {
-        var documents: [PolicyDocument] = []
-        for file in files.isEmpty ? ["builtin"] : files {
-            documents.append(file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file))
-        }
-        return try ContractSet(documents: documents, variables: variables)
+    /// The policy files named (`builtin` for the built-in one) and, `followingBase`, the
+    /// policies they name as their `base`; or the built-in one alone.
+    public static func loadContracts(
+        _ files: [String], followingBase: Bool = true, variables: ContractVariables = .fromEnvironment()
+    ) throws(ContractError) -> ContractSet {
+        try ContractSet(documents: try PolicyLoader.documents(files, followingBase: followingBase), variables: variables)
     }
 }
 

@@ -50,16 +50,15 @@ public struct TraceError: Error, CustomStringConvertible {
 /// `-- CMD`, else 0 after SIGINT/SIGTERM.
 public enum Trace {
     public static func run(_ options: TraceOptions) throws -> Int32 {
-        var command = options.command
-        if !command.isEmpty {
-            // Resolved here, so that the trace shows one exec (of the absolute path), not one
-            // failed exec per PATH entry, and a missing command is named before the probes load.
-            command[0] = try CommandLookup.resolve(command[0])
-        }
+        let command = options.command
+        // Resolved here, so that the trace shows one exec (of the file found), not one failed
+        // exec per PATH entry, and a missing command is named before the probes load. argv[0]
+        // stays as typed (busybox and friends read it).
+        let program = try command.first.map { name throws(CommandLookup.Failure) in try CommandLookup.resolve(name) }
         let outputFD = try openOutput(options, withCommand: !command.isEmpty)
         defer { if outputFD != 1 { close(outputFD) } }
         // Fork the command before any thread exists; it waits at the gate.
-        let child = command.isEmpty ? nil : try GatedChild(command: command)
+        let child = command.isEmpty ? nil : try GatedChild(command: command, program: program)
         StopSignal.install()
         var monitorOptions = MonitorOptions()
         monitorOptions.probes.ringBufferBytes = options.ringBufferBytes

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ProbityEvents
 
 /// Reads the processes already running from /proc, to seed a ``ProcessTable`` at start.
 ///
@@ -36,6 +37,7 @@ public enum ProcSeeder {
                 String(decoding: $0, as: UTF8.self)
             }
             if info.argv.last == "" { info.argv.removeLast() }
+            info.argv = SecretRedaction.redact(info.argv)
         }
         var st = stat()
         if stat(base, &st) == 0 { info.uid = st.st_uid }

@@ -316,6 +316,9 @@ struct RunSharedOptions: ParsableArguments {
     @Option(name: .customLong("policy"), help: ArgumentHelp("A policy file (repeatable; `builtin` is the built-in one, used when none is given).", valueName: "file"))
     var policies: [String] = []
 
+    @Flag(name: .customLong("replace-builtin"), help: "Judge by the --policy files alone: the built-in contracts a learnt file extends (its `base:`) are not added.")
+    var replaceBuiltin = false
+
     @Option(name: .customLong("sbom"), help: "An SBOM whose file paths attribute events (repeatable).")
     var sboms: [String] = []
 
@@ -344,6 +347,7 @@ struct RunSharedOptions: ParsableArguments {
         options.user = user
         options.maxTracked = maxTracked
         options.policies = policies
+        options.replaceBuiltin = replaceBuiltin
         options.sboms = sboms
         options.sbomRoot = sbomRoot
         options.reportDirectory = reportDirectory

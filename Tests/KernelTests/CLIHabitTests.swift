@@ -15,13 +15,14 @@ final class CLIHabitTests: XCTestCase {
     }
 
     /// Runs `program` (the built probity by default) to its end, standard output and error apart.
-    func run(_ arguments: [String], program: String? = nil, directory: String? = nil) throws -> Result {
+    func run(_ arguments: [String], program: String? = nil, directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let dir = try Kernel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try program ?? Kernel.probityBinary().path)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         FileManager.default.createFile(atPath: dir + "/out", contents: nil)
         FileManager.default.createFile(atPath: dir + "/err", contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
@@ -411,5 +412,82 @@ final class CLIHabitTests: XCTestCase {
         XCTAssertTrue(out.stderr.contains("written to \(dir)/learned.yaml; reports in \(dir)/r/"), out.stderr)
         XCTAssertTrue(out.stderr.contains("(0 findings)"), out.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/r/violations.json"))
+    }
+
+    // MARK: learnt contracts
+
+    /// A learnt file with nothing to add still extends the built-in contracts (its `base:`): run
+    /// with it alone, a credential read is a violation. With `--replace-builtin` it holds no rule,
+    /// and a run with no rule refuses to call itself a pass.
+    func testLearntContractsExtendTheBuiltInOnesAndZeroRulesIsNoPass() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let learnt = dir + "/learned.yaml"
+        let learn = try run(["learn", "-q", "-o", learnt, "--report", dir + "/r0", "--", "/bin/true"], directory: dir)
+        XCTAssertEqual(learn.status, 0, learn.stderr)
+        let text = try String(contentsOfFile: learnt, encoding: .utf8)
+        XCTAssertTrue(text.contains("base: [builtin]"), text)
+
+        let key = dir + "/home/.ssh/id_rsa"
+        try FileManager.default.createDirectory(atPath: dir + "/home/.ssh", withIntermediateDirectories: true)
+        write("key", to: key)
+        // {home} is the command's user's: here the current user, with HOME set.
+        let reader = ["/usr/bin/env", "python3", "-c", "open('\(key)').read()"]
+        let judged = try run(["run", "-q", "--policy", learnt, "--report", dir + "/r1", "--"] + reader, directory: dir,
+                             environment: ["HOME": dir + "/home"])
+        XCTAssertEqual(judged.status, 86, "the built-in credential-read came with the learnt file: \(judged.stderr)")
+        XCTAssertTrue(judged.stderr.contains("credential-read"), judged.stderr)
+        let check = try run(["policy", "check", learnt])
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertTrue(check.stdout.contains("together: ok"), "checked with its base, as run loads it: \(check.stdout)")
+
+        let alone = try run(["run", "-q", "--replace-builtin", "--policy", learnt, "--report", dir + "/r2", "--"] + reader, directory: dir,
+                            environment: ["HOME": dir + "/home"])
+        XCTAssertNotEqual(alone.status, 0, "no rule: no pass")
+        XCTAssertTrue(alone.stderr.contains("no rule: nothing would be judged"), alone.stderr)
+        write("contracts: []\n", to: dir + "/empty.yaml")
+        let empty = try run(["run", "-q", "--policy", dir + "/empty.yaml", "--report", dir + "/r3", "--", "/bin/true"], directory: dir)
+        XCTAssertNotEqual(empty.status, 0, "no rule: no pass, even for a command that does nothing")
+        XCTAssertTrue(empty.stderr.contains("\(dir)/empty.yaml: "), empty.stderr)
+
+        // A base that names itself, or a missing file: an error naming the file, not a loop.
+        write("base: [loop.yaml]\ncontracts: []\n", to: dir + "/loop.yaml")
+        let loop = try run(["policy", "check", dir + "/loop.yaml"])
+        XCTAssertEqual(loop.status, 1, "itself only: no rule, but no loop either: \(loop.stdout)\(loop.stderr)")
+        XCTAssertTrue(loop.stderr.contains("no rule"), loop.stderr)
+        write("base: [missing.yaml]\ncontracts: []\n", to: dir + "/broken.yaml")
+        let broken = try run(["run", "-q", "--policy", dir + "/broken.yaml", "--report", dir + "/r4", "--", "/bin/true"], directory: dir)
+        XCTAssertNotEqual(broken.status, 0)
+        XCTAssertTrue(broken.stderr.contains("\(dir)/missing.yaml"), broken.stderr)
+    }
+
+    // MARK: secrets on command lines
+
+    /// A token passed on a command line is in no report, no event and no store: masked where
+    /// argv enters Probity, with the flag that carried it kept as evidence.
+    func testTokensOnCommandLinesAreRedactedEverywhere() throws {
+        let dir = try Kernel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = dir + "/home/.ssh/id_rsa"
+        try FileManager.default.createDirectory(atPath: dir + "/home/.ssh", withIntermediateDirectories: true)
+        write("key", to: key)
+        let token = "ghp_" + String(repeating: "Zx9", count: 12)
+        let out = try run([
+            "run", "--report", dir + "/r", "--", "/usr/bin/env", "python3", "-c", "import sys; open('\(key)').read()",
+            "--token", "hunter2-secret", "--password=hunter3-secret", token, "Authorization: Bearer hunter4-secret",
+        ], directory: dir, environment: ["HOME": dir + "/home"])
+        XCTAssertEqual(out.status, 86, out.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/r")
+        XCTAssertTrue(files.contains("events.jsonl") && files.contains("summary.md") && files.contains("violations.json"), "\(files)")
+        for file in files {
+            let text = try String(contentsOfFile: dir + "/r/" + file, encoding: .utf8)
+            for secret in ["hunter2-secret", "hunter3-secret", "hunter4-secret", token] {
+                XCTAssertFalse(text.contains(secret), "\(secret) in \(file)")
+            }
+        }
+        XCTAssertFalse(out.stderr.contains("hunter"), out.stderr)
+        let violations = try String(contentsOfFile: dir + "/r/violations.json", encoding: .utf8)
+        XCTAssertTrue(violations.contains("\"--token\",\n") || violations.contains("\"--token\""), violations)
+        XCTAssertTrue(violations.contains("--password=***") && violations.contains("ghp_***") && violations.contains("Bearer ***"), violations)
     }
 }

@@ -12,7 +12,7 @@ import XCTest
 /// exactly the rules they broke, a clean run reports nothing and keeps the command's status, and
 /// the report files are valid (SARIF against the 2.1.0 schema, JUnit as XML).
 final class RunCommandTests: XCTestCase {
-    private var repository: URL {
+    var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
@@ -357,7 +357,7 @@ final class RunCommandTests: XCTestCase {
     }
 
     /// Validates with Python's jsonschema (installed once from PyPI into .build/test-venv).
-    private func validateSARIF(_ path: String) throws {
+    func validateSARIF(_ path: String) throws {
         let schema = repository.appendingPathComponent("Tests/Fixtures/schemas/sarif-schema-2.1.0.json").path
         XCTAssertTrue(FileManager.default.fileExists(atPath: schema), "the SARIF schema is at \(schema)")
         let venv = repository.appendingPathComponent(".build/test-venv").path

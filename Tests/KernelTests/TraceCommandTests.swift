@@ -204,6 +204,7 @@ final class TraceHabitTests: XCTestCase {
         XCTAssertEqual(execs.count, 1, "one exec, no failed one per PATH entry: \(execs)")
         XCTAssertEqual(execs.first?["result"] as? Int, 0)
         XCTAssertEqual(execs.first?["exe"] as? String, "/usr/bin/echo")
+        XCTAssertEqual(execs.first?["argv"] as? [String], ["echo", "hello"], "argv[0] as typed, not the path found")
     }
 
     /// `-o FILE`: events in the file, the command's standard output untouched.

@@ -343,7 +343,7 @@ final class OutputSafetyTests: XCTestCase {
         let evidence = lines.filter { $0.hasPrefix("- **") }
         XCTAssertEqual(evidence.count, 4, "the failure and three evidence items", file: file, line: line)
         XCTAssertTrue(evidence.last?.contains("last-row-marker") ?? false, file: file, line: line)
-        XCTAssertEqual(lines.filter { $0.hasPrefix("  - ") }.count, 6, file: file, line: line)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("  - ") }.count, 9, "why, charged to, process chain: three each", file: file, line: line)
         XCTAssertEqual(lines.last(where: { !$0.isEmpty }), "</details>", file: file, line: line)
         for markup in ["<!--", "-->", "<script", "</script"] {
             XCTAssertFalse(summary.contains(markup), markup, file: file, line: line)

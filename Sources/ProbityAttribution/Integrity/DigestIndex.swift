@@ -8,6 +8,11 @@ import ProbityEvents
 /// Paths are stored (compactly, in a ``PathTable``) and a lookup compares the looked-up path with
 /// the stored one: a path crafted so that its hash equals a recorded file's finds nothing, never
 /// that file's digest. Digests are stored inline.
+///
+/// A listed path is stored as the kernel names the file: its directory resolved through symbolic
+/// links (dpkg lists `bin/zdiff`, which a merged-/usr system runs as `/usr/bin/zdiff`; a
+/// symlinked directory of a venv or a release). Each file is also found by its object (device and
+/// inode, from ``addObjects()``), so a bind mount or a hard link of a listed file is the same file.
 public struct DigestIndex: Sendable {
     /// One expected digest.
     public struct Digest: Sendable, Hashable {
@@ -24,6 +29,22 @@ public struct DigestIndex: Sendable {
     /// Path → index into ``entries``.
     private var paths = PathTable()
     private var entries: [(Digest, Source)] = []
+    /// The canonical path of each entry (for ``addObjects()``).
+    private var entryPaths: [String] = []
+    /// (device, inode) → index into ``entries``.
+    private var objects: [FileObject: UInt32] = [:]
+    /// Directories already resolved while adding: listed → canonical.
+    private var resolvedDirectories: [String: String] = [:]
+
+    /// A file's identity on this machine.
+    public struct FileObject: Hashable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public init(device: UInt64, inode: UInt64) {
+            self.device = device
+            self.inode = inode
+        }
+    }
 
     /// Test hook: keys are `hash & keyMask` (0 makes every path collide). Set it before adding.
     var keyMask: UInt64 {
@@ -43,33 +64,76 @@ public struct DigestIndex: Sendable {
         return (digest, source)
     }
 
-    /// Records the digest `path` should have; a later record for the same path replaces it.
+    /// The expected digest of the file `object` is, if one is recorded under any of its names.
+    public func expected(for object: FileObject) -> (digest: Digest, source: Source, path: String)? {
+        guard let index = objects[object] else { return nil }
+        let (digest, source) = entries[Int(index)]
+        return (digest, source, entryPaths[Int(index)])
+    }
+
+    /// Records the digest `path` should have (its directory resolved through links, see the type's
+    /// description); a later record for the same file replaces it.
     public mutating func add(_ path: String, _ digest: Digest, source: Source) {
+        let path = canonical(path)
         let next = UInt32(entries.count)
         let (slot, inserted) = PathTable.withBytes(path) { paths.slot(for: $0, inserting: next) }
         if inserted {
             entries.append((digest, source))
+            entryPaths.append(path)
         } else {
             entries[Int(paths.value(at: slot))] = (digest, source)
         }
     }
 
-    /// Digests from dpkg (`root/info/*.md5sums`) and the RECORDs of `sitePackages`.
-    public static func discover(dpkgRoot: String? = "/var/lib/dpkg", sitePackages: [String]) -> DigestIndex {
+    /// `path` with its directory resolved through symbolic links (cached per directory); as it
+    /// is when the directory does not exist.
+    mutating func canonical(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return path }
+        let directory = String(path[..<slash])
+        let resolved: String
+        if let known = resolvedDirectories[directory] {
+            resolved = known
+        } else {
+            if let real = realpath(directory, nil) {
+                resolved = String(cString: real)
+                free(real)
+            } else {
+                resolved = directory
+            }
+            resolvedDirectories[directory] = resolved
+        }
+        return resolved == directory ? path : (resolved == "/" ? "" : resolved) + path[slash...]
+    }
+
+    /// Finds every recorded file's object (a `stat` each), so that a lookup by device and inode
+    /// finds it under any name. Files that do not exist are skipped.
+    public mutating func addObjects() {
+        resolvedDirectories = [:]
+        objects.reserveCapacity(entries.count)
+        for (i, path) in entryPaths.enumerated() {
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            objects[FileObject(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = UInt32(i)
+        }
+    }
+
+    /// Digests from dpkg (`root/info/*.md5sums`, the paths they list under `fileRoot`) and the
+    /// RECORDs of `sitePackages`. Call ``addObjects()`` once everything is added.
+    public static func discover(dpkgRoot: String? = "/var/lib/dpkg", fileRoot: String = "", sitePackages: [String]) -> DigestIndex {
         var index = DigestIndex()
-        if let root = dpkgRoot { index.addDpkg(info: root + "/info") }
+        if let root = dpkgRoot { index.addDpkg(info: root + "/info", fileRoot: fileRoot) }
         for site in Set(sitePackages).sorted() { index.addPythonRecords(sitePackages: site) }
         return index
     }
 
-    /// `<md5 hex>  <path without leading />` per line.
-    public mutating func addDpkg(info: String) {
+    /// `<md5 hex>  <path without leading />` per line; the paths are under `fileRoot` (empty: `/`).
+    public mutating func addDpkg(info: String, fileRoot: String = "") {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: info) else { return }
         for file in files where file.hasSuffix(".md5sums") {
             guard let data = DatabaseFiles.read(info + "/" + file, warn: { _ in }) else { continue }
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 guard line.count > 34, let bytes = Self.hexBytes(line.prefix(32)) else { continue }
-                let path = "/" + String(decoding: line.dropFirst(34), as: UTF8.self)
+                let path = fileRoot + "/" + String(decoding: line.dropFirst(34), as: UTF8.self)
                 add(path, Digest(algorithm: .md5, bytes: bytes), source: .dpkg)
             }
         }

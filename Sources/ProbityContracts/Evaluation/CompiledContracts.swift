@@ -337,6 +337,11 @@ public struct ContractSet: Sendable {
     let workspaceIndex: Int?
     public let variables: ContractVariables
 
+    /// The description of rule `rule` as contract `contract` has it (inherited or its own).
+    public func description(ofRule rule: String, inContract contract: String) -> String? {
+        contracts.first { $0.contract.name == contract }?.allRules.first { $0.rule.id == rule }?.rule.description
+    }
+
     /// The number of contracts and of rules after inheritance.
     public var contractCount: Int { contracts.count }
     public var ruleCount: Int { contracts.reduce(0) { $0 + $1.allRules.count } }

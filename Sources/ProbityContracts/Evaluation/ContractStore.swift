@@ -21,11 +21,7 @@ public final class ContractStore: Sendable {
     }
 
     static func load(_ files: [String], _ variables: ContractVariables) throws(ContractError) -> ContractSet {
-        var documents: [PolicyDocument] = []
-        for file in files.isEmpty ? ["builtin"] : files {
-            documents.append(file == "builtin" ? try PolicyLoader.builtIn() : try PolicyLoader.load(contentsOf: file))
-        }
-        return try ContractSet(documents: documents, variables: variables)
+        try ContractSet(documents: try PolicyLoader.documents(files), variables: variables)
     }
 
     /// The set in force and its generation (1 at start, +1 per successful reload).

@@ -77,7 +77,9 @@ public struct ContractLearner {
     public var packageCount: Int { packages.count }
 
     /// The learnt policy file, as YAML.
-    public func yaml(header: String) -> String {
+    /// `base`: the policies the learnt contracts extend (`builtin`, paths), written as the file's
+    /// `base:` so that they come with it.
+    public func yaml(header: String, base: [String] = ["builtin"]) -> String {
         var contracts: [Node] = []
         for key in order {
             guard let p = packages[key] else { continue }
@@ -123,6 +125,7 @@ public struct ContractLearner {
         }
         let document = Node.mapping(Node.Mapping([
             ("version", Node("1", Tag(.int))),
+            ("base", Node.sequence(Node.Sequence(base.map { Node($0) }, Tag(.seq), .flow))),
             ("contracts", Node.sequence(Node.Sequence(contracts))),
         ]))
         let body = (try? Yams.serialize(node: document, width: -1)) ?? "version: 1\ncontracts: []\n"

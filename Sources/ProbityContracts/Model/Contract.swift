@@ -258,10 +258,15 @@ public struct PolicyDocument: Sendable {
     /// The names of contracts that could not be read (``PolicyLoader/check(_:file:)``): they
     /// exist, so extending them is not also reported as extending an undefined contract.
     public var unreadableContracts: Set<String> = []
+    /// The policies this one is used with (`base:`), loaded after it: `builtin` or paths
+    /// (relative ones from the file's own directory). A learnt policy names here the contracts
+    /// it extends, so that it is used with them by default.
+    public var base: [String] = []
 
-    public init(file: String, contracts: [Contract], unreadableContracts: Set<String> = []) {
+    public init(file: String, contracts: [Contract], unreadableContracts: Set<String> = [], base: [String] = []) {
         self.file = file
         self.contracts = contracts
         self.unreadableContracts = unreadableContracts
+        self.base = base
     }
 }

@@ -89,7 +89,7 @@ public enum PolicyLoader {
         guard let root else { return (nil, [ContractError(file: file, line: 1, column: 1, message: "empty policy file")]) }
         let reader = Reader(file: file)
         do throws(ContractError) {
-            let top = try reader.mapping(root, "a policy file", keys: ["version", "contracts"])
+            let top = try reader.mapping(root, "a policy file", keys: ["version", "base", "contracts"])
             if let version = top["version"] {
                 guard try reader.int(version, "version") == 1 else {
                     throw reader.error(version, "unsupported version: this Probity reads contract language version 1")
@@ -97,6 +97,18 @@ public enum PolicyLoader {
             }
             guard let list = top["contracts"] else {
                 throw reader.error(root, "a policy file needs a `contracts:` list")
+            }
+            var base: [String] = []
+            if let node = top["base"] {
+                do throws(ContractError) {
+                    for item in try reader.sequence(node, "base") {
+                        let name = try reader.string(item, "base")
+                        guard !name.isEmpty, !name.utf8.contains(0) else { throw reader.error(item, "a `base` entry is `builtin` or a policy file's path") }
+                        base.append(name == "builtin" || name.hasPrefix("/") ? name : Self.directory(of: file) + name)
+                    }
+                } catch {
+                    reader.problems.add(error)
+                }
             }
             var contracts: [Contract] = []
             var unreadable: Set<String> = []
@@ -114,7 +126,7 @@ public enum PolicyLoader {
                     if let name = node["name"]?.string { unreadable.insert(name) }
                 }
             }
-            return (PolicyDocument(file: file, contracts: contracts, unreadableContracts: unreadable), reader.problems.sorted)
+            return (PolicyDocument(file: file, contracts: contracts, unreadableContracts: unreadable, base: base), reader.problems.sorted)
         } catch {
             reader.problems.add(error)
             return (nil, reader.problems.sorted)
@@ -544,5 +556,65 @@ extension PolicyLoader {
     /// The built-in contracts (policies/default.yaml, compiled into the binary).
     public static func builtIn() throws(ContractError) -> PolicyDocument {
         try parse(String(decoding: PackageResources.default_yaml, as: UTF8.self), file: builtInPolicyName)
+    }
+
+    /// `dir/` of a file's path (empty for a bare name): where its relative `base` entries are.
+    static func directory(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "" }
+        return String(file[...slash])
+    }
+
+    /// The documents a run judges by: each of `files` (`builtin` names the built-in policy;
+    /// none means it alone), then, when `followingBase`, the policies their `base:` lists name
+    /// (and theirs), each once, after every file that named them: a learnt file comes first and
+    /// the built-in contracts it extends after it. Throws the first problem.
+    public static func documents(_ files: [String], followingBase: Bool = true) throws(ContractError) -> [PolicyDocument] {
+        var documents: [PolicyDocument] = []
+        var failure: ContractError?
+        let overflow = visit(files, followingBase: followingBase) { file in
+            guard failure == nil else { return nil }
+            do throws(ContractError) {
+                let document = file == "builtin" ? try builtIn() : try load(contentsOf: file)
+                documents.append(document)
+                return document
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        if let overflow { throw overflow }
+        return documents
+    }
+
+    /// The most policy files one run reads through `base:`.
+    public static let maximumPolicyFiles = 64
+
+    /// Calls `read` for each of `files` (none: `builtin`) and, when `followingBase`, for the
+    /// `base` entries of what it returns, breadth first, each file once (by real path). Returns
+    /// the error for a chain of more than ``maximumPolicyFiles`` files, having read that many.
+    public static func visit(
+        _ files: [String], followingBase: Bool = true, _ read: (String) -> PolicyDocument?
+    ) -> ContractError? {
+        var seen = Set<String>()
+        var queue = files.isEmpty ? ["builtin"] : files
+        var index = 0
+        while index < queue.count {
+            let file = queue[index]
+            index += 1
+            guard seen.insert(identity(of: file)).inserted else { continue }
+            guard seen.count <= maximumPolicyFiles else {
+                return ContractError(file: file, message: "more than \(maximumPolicyFiles) policy files through `base:`")
+            }
+            if let document = read(file), followingBase { queue += document.base }
+        }
+        return nil
+    }
+
+    /// What makes two names of a policy the same file: `builtin`, or the real path.
+    private static func identity(of file: String) -> String {
+        guard file != "builtin", let resolved = realpath(file, nil) else { return file }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }

@@ -114,12 +114,21 @@ public enum ReportWriter {
         return (try? ViolationJSON.encoder(pretty: true).encode(document)) ?? Data("{}".utf8)
     }
 
-    /// The chain `pid exe args ← parent ← ...` in one line.
+    /// The chain `exe[pid] args ← parent ← ...` in one line, each process's arguments shortened
+    /// (violations.json has them whole).
     static func chain(_ violation: Violation, limit: Int = 6) -> String {
         violation.processes.prefix(limit).map { p in
-            let args = p.argv.dropFirst().prefix(4).joined(separator: " ")
+            let args = shortened(p.argv.dropFirst().prefix(4).map { shortened($0, limit: 40) }.joined(separator: " "), limit: 80)
             let name = p.executable.split(separator: "/").last.map(String.init) ?? p.executable
             return "\(name)[\(p.pid)]" + (args.isEmpty ? "" : " \(args)")
         }.joined(separator: " ← ")
+    }
+
+    /// `text` in at most `limit` characters: a longer one keeps its start and its end around
+    /// `…` (the end of a path or an argument says the most).
+    static func shortened(_ text: String, limit: Int) -> String {
+        guard text.count > limit, limit > 8 else { return text }
+        let tail = (limit - 1) / 3
+        return String(text.prefix(limit - 1 - tail)) + "…" + String(text.suffix(tail))
     }
 }

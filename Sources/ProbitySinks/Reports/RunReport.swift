@@ -1,5 +1,6 @@
 import Foundation
 import ProbityContracts
+import ProbityEvents
 
 /// Everything a finished `probity run` reports: the command, how it ended, what was lost, and the
 /// violations (identical ones folded together, with a count).
@@ -25,6 +26,10 @@ public struct RunReport: Sendable {
     public var commandUser: User?
     /// Processes of the tree the kernel could neither follow nor enforce (a full map).
     public var unwatchedProcesses: UInt64 = 0
+    /// The checkout the run worked in (SARIF's `%SRCROOT%`): locations are relative to it.
+    public var sourceRoot: String?
+    /// The broken rules' descriptions, by `contract/rule` (SARIF's rule help).
+    public var ruleDescriptions: [String: String] = [:]
 
     /// The user the command ran as; `source`: `sudo`, `--user` or `current`.
     public struct User: Sendable, Encodable, Equatable {
@@ -49,7 +54,7 @@ public struct RunReport: Sendable {
         command: [String], commandStatus: Int32, mode: String, startTime: String, durationSeconds: Double,
         policyFiles: [String], eventCounts: [String: UInt64], lostEvents: UInt64, violations: [Violation], failures: [String]
     ) {
-        self.command = command
+        self.command = SecretRedaction.redact(command)  // the report is stored and shown: no tokens
         self.commandStatus = commandStatus
         self.mode = mode
         self.startTime = startTime

@@ -22,14 +22,20 @@ public enum SARIFReport {
     struct Run: Encodable {
         var tool: Tool
         var invocations: [Invocation]
+        var originalUriBaseIds: [String: ArtifactLocation]?
         var results: [Result]
     }
+
+    /// Where relative locations are: the checkout the run worked in.
+    static let sourceRootID = "%SRCROOT%"
+    /// Where the project's documentation lives (rules' `helpUri`).
+    static let documentation = "\(ProbityVersion.repository)/blob/main/docs/"
 
     struct Tool: Encodable { var driver: Driver }
 
     struct Driver: Encodable {
         var name = "Probity"
-        var informationUri = "https://github.com/probity/probity"
+        var informationUri = ProbityVersion.repository
         var semanticVersion = ProbityVersion.string
         var rules: [ReportingDescriptor]
     }
@@ -39,8 +45,15 @@ public enum SARIFReport {
         var name: String
         var shortDescription: Text
         var fullDescription: Text
+        var help: Help
+        var helpUri: String
         var defaultConfiguration: Configuration
         var properties: Properties
+    }
+
+    struct Help: Encodable {
+        var text: String
+        var markdown: String
     }
 
     struct Configuration: Encodable { var level: String }
@@ -101,11 +114,14 @@ public enum SARIFReport {
         var region: Region?
     }
 
-    struct ArtifactLocation: Encodable { var uri: String }
+    struct ArtifactLocation: Encodable {
+        var uri: String
+        var uriBaseId: String?
+    }
 
     struct Region: Encodable {
         var startLine: Int
-        var startColumn: Int
+        var startColumn: Int?
     }
 
     struct LogicalLocation: Encodable {
@@ -132,20 +148,84 @@ public enum SARIFReport {
         }
     }
 
-    /// `file:line:column` as a SARIF location.
-    static func location(ofRule place: String, id: Int? = nil) -> Location? {
+    /// A rule's `file:line:column` as a SARIF location: relative to the checkout when the policy
+    /// file is in it, the project's own copy for the built-in policy, an absolute `file:` URI else.
+    static func location(ofRule place: String, id: Int? = nil, locator: ManifestLocator?) -> Location? {
         let parts = place.split(separator: ":")
         guard parts.count >= 3, let line = Int(parts[parts.count - 2]), let column = Int(parts[parts.count - 1]) else { return nil }
-        let file = parts.dropLast(2).joined(separator: ":")
+        var file = parts.dropLast(2).joined(separator: ":")
+        let artifact: ArtifactLocation
+        if file.hasPrefix("(built-in) ") {
+            file.removeFirst("(built-in) ".count)
+            artifact = ArtifactLocation(uri: "\(ProbityVersion.repository)/blob/main/\(percentEncoded(file))")
+        } else if let relative = locator?.relativePath(file) {
+            artifact = ArtifactLocation(uri: percentEncoded(relative), uriBaseId: sourceRootID)
+        } else {
+            artifact = ArtifactLocation(uri: fileURI(file))
+        }
         return Location(
-            id: id, physicalLocation: PhysicalLocation(artifactLocation: ArtifactLocation(uri: fileURI(file)),
-                                                       region: Region(startLine: max(1, line), startColumn: max(1, column))),
+            id: id, physicalLocation: PhysicalLocation(artifactLocation: artifact, region: Region(startLine: max(1, line), startColumn: max(1, column))),
             logicalLocations: nil, message: Text(text: "the rule"))
     }
 
     static func fileURI(_ path: String) -> String {
-        if !path.hasPrefix("/") { return path }
+        if !path.hasPrefix("/") { return percentEncoded(path) }
         return URL(fileURLWithPath: path).absoluteString
+    }
+
+    /// A relative path as a URI reference (each segment percent-encoded, `/` kept).
+    static func percentEncoded(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: ":;?#[]@!$&'()*+,=")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+
+    /// The documentation page section that explains a rule's kind.
+    static func helpUri(category: String) -> String {
+        switch category {
+        case "network", "dns": return documentation + "contracts.md#dns-and-the-resolvers"
+        default: return documentation + "contracts.md#the-built-in-policy"
+        }
+    }
+
+    /// The rule's help: what it guards against, where it is written, and how to allow a
+    /// behaviour that is expected.
+    static func help(_ v: Violation, description: String?) -> Help {
+        let what = description ?? "Rule \(v.rule) (\(v.category)) of contract \(v.contract)."
+        let text = "\(what) Written at \(v.ruleLocation). If the behaviour is expected, add an exception for the package (an `amend` with `except`, or `probity learn` from a run that is known to be good); see docs/contracts.md."
+        let markdown = """
+            \(SARIFText.plain(what))
+
+            Rule `\(v.contract)/\(v.rule)` (\(v.category)), written at `\(v.ruleLocation)`.
+
+            If the behaviour is expected, add an exception for the package (an `amend` with `except`, or \
+            `probity learn` from a run known to be good): see [contracts](\(documentation)contracts.md).
+            """
+        return Help(text: SARIFText.plain(text), markdown: markdown)
+    }
+
+    /// The result's location in the repository: the manifest line that brought the package in,
+    /// else the workspace script a process of the chain ran, else the file acted on when it is
+    /// inside the checkout; nil when nothing in the checkout fits.
+    static func repositoryLocation(_ v: Violation, locator: ManifestLocator) -> Location? {
+        var place: ManifestLocator.Place?
+        var message = "the file that brought the package in"
+        if let package = v.package { place = locator.place(of: package) }
+        if place == nil, let script = locator.script(in: v.processes) {
+            place = script
+            message = "the script that ran"
+        }
+        if place == nil, let path = v.evidence.path, let relative = locator.relativePath(path) {
+            place = ManifestLocator.Place(path: relative, line: nil)
+            message = "the file acted on"
+        }
+        guard let place else { return nil }
+        return Location(
+            id: nil,
+            physicalLocation: PhysicalLocation(
+                artifactLocation: ArtifactLocation(uri: percentEncoded(place.path), uriBaseId: sourceRootID),
+                region: place.line.map { Region(startLine: $0, startColumn: nil) }),
+            logicalLocations: nil, message: Text(text: message))
     }
 
     /// The SARIF log for `report`, as JSON.
@@ -153,6 +233,7 @@ public enum SARIFReport {
         var rules: [ReportingDescriptor] = []
         var ruleIndex: [String: Int] = [:]
         var results: [Result] = []
+        let locator = report.sourceRoot.map(ManifestLocator.init(root:))
         for v in report.violations {
             let id = "\(v.contract)/\(v.rule)"
             let index: Int
@@ -164,14 +245,21 @@ public enum SARIFReport {
                 rules.append(ReportingDescriptor(
                     id: id, name: v.rule, shortDescription: Text(text: SARIFText.plain("\(v.category) rule \(v.rule) of contract \(v.contract)")),
                     fullDescription: Text(text: SARIFText.plain("Rule \(v.rule) (\(v.category)) of contract \(v.contract), written at \(v.ruleLocation).")),
+                    help: help(v, description: report.ruleDescriptions[id]), helpUri: helpUri(category: v.category),
                     defaultConfiguration: Configuration(level: level(v.severity)),
                     properties: Properties(tags: ["security", "supply-chain", v.category], securitySeverity: score(v.severity))))
             }
+            // The location is in the repository (what code scanning can show against the code);
+            // the file acted on, usually outside it (~/.ssh), is a related location and in the
+            // message.
             var locations: [Location] = []
+            if let locator, let place = repositoryLocation(v, locator: locator) { locations.append(place) }
+            var related: [Location] = []
+            if let rule = location(ofRule: v.ruleLocation, id: 1, locator: locator) { related.append(rule) }
             if let path = v.evidence.path, path.hasPrefix("/") {
-                locations.append(Location(
-                    id: nil, physicalLocation: PhysicalLocation(artifactLocation: ArtifactLocation(uri: fileURI(path)), region: nil),
-                    logicalLocations: nil, message: Text(text: v.evidence.operation)))
+                related.append(Location(
+                    id: 2, physicalLocation: PhysicalLocation(artifactLocation: ArtifactLocation(uri: fileURI(path)), region: nil),
+                    logicalLocations: nil, message: Text(text: "the file acted on (\(v.evidence.operation))")))
             }
             if let package = v.package {
                 let logical = LogicalLocation(name: package.name, fullyQualifiedName: package.purl ?? package.displayName, kind: "module")
@@ -181,12 +269,13 @@ public enum SARIFReport {
                     locations[0].logicalLocations = [logical]
                 }
             }
-            if locations.isEmpty, let rule = location(ofRule: v.ruleLocation) { locations.append(rule) }
-            let related = location(ofRule: v.ruleLocation, id: 1).map { [$0] }
+            if locations.isEmpty, let rule = location(ofRule: v.ruleLocation, locator: locator) { locations.append(rule) }
+            let chain = ReportWriter.chain(v, limit: 4)
             results.append(Result(
                 ruleId: id, ruleIndex: index, level: level(v.severity),
-                message: Text(text: SARIFText.plain("\(v.package.map { "\($0.displayName): " } ?? "unattributed code: ")\(v.message)")),
-                locations: locations, relatedLocations: related,
+                message: Text(text: SARIFText.plain(
+                    "\(MarkdownSummary.actor(v)) \(ReportWriter.shortened(MarkdownSummary.deed(v), limit: 300)) — \(v.message). Process chain: \(chain)")),
+                locations: locations, relatedLocations: related.isEmpty ? nil : related,
                 partialFingerprints: ["probityViolation/v1": fingerprint(v.key)],
                 properties: ResultProperties(
                     package: v.package?.displayName, purl: v.package?.purl, attribution: v.attribution.reason,
@@ -208,6 +297,9 @@ public enum SARIFReport {
             invocations: [Invocation(
                 executionSuccessful: true, commandLine: report.commandLine, exitCode: report.commandStatus,
                 toolExecutionNotifications: notifications)],
+            originalUriBaseIds: report.sourceRoot.map { root in
+                [sourceRootID: ArtifactLocation(uri: URL(fileURLWithPath: root, isDirectory: true).absoluteString)]
+            },
             results: results)])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -1,5 +1,6 @@
 import Foundation
 import ProbityContracts
+import ProbityAttribution
 
 /// JUnit XML, as CI systems show test results: one test case per folded violation (failed), one
 /// for event loss, and a passing case when the contracts held.
@@ -76,7 +77,7 @@ public enum MarkdownSummary {
         var lines: [String] = []
         lines.append("## Probity: \(verdict(report))")
         lines.append("")
-        lines.append("The command \(text(report.commandLine)) exited with status \(report.commandStatus) after \(String(format: "%.1f", report.durationSeconds)) s (\(report.mode) mode).")
+        lines.append("The command \(text(ReportWriter.shortened(report.commandLine, limit: 120))) exited with status \(report.commandStatus) after \(String(format: "%.1f", report.durationSeconds)) s (\(report.mode) mode).")
         lines.append("")
         for failure in report.failures { lines.append("- **\(text(failure))**") }
         if !report.failures.isEmpty { lines.append("") }
@@ -96,27 +97,73 @@ public enum MarkdownSummary {
             return lines.joined(separator: "\n") + "\n"
         }
         let total = report.violations.reduce(0) { $0 + $1.count }
-        let packages = Set(report.violations.map { $0.package?.displayName ?? "unattributed" })
+        let packages = Set(report.violations.map(actor))
         lines.append("### \(total) violation\(total == 1 ? "" : "s") by \(packages.count) package\(packages.count == 1 ? "" : "s")")
         lines.append("")
         lines.append("| Severity | Package | Rule | What | Process |")
         lines.append("|---|---|---|---|---|")
         let ordered = report.violations.sorted { ($0.severity, $1.bootTimeNanoseconds) > ($1.severity, $0.bootTimeNanoseconds) }
         for v in ordered {
-            let what = what(v) + (v.count > 1 ? " (×\(v.count))" : "") + (v.enforced ? " — \(v.action == .kill ? "killed" : "denied")" : "")
-            lines.append("| \(v.severity.rawValue) | \(text(v.package?.displayName ?? "unattributed")) | \(MarkdownText.code("\(v.contract)/\(v.rule)", inTable: true)) | \(text(what)) | \(text(ReportWriter.chain(v, limit: 3))) |")
+            let what = ReportWriter.shortened(what(v), limit: 100) + (v.count > 1 ? " (×\(v.count))" : "")
+                + (v.enforced ? " — \(v.action == .kill ? "killed" : "denied")" : "")
+            lines.append("| \(v.severity.rawValue) | \(text(actor(v))) | \(MarkdownText.code("\(v.contract)/\(v.rule)", inTable: true)) | \(text(what)) | \(text(ReportWriter.chain(v, limit: 3))) |")
         }
         lines.append("")
         lines.append("<details><summary>Evidence</summary>")
         lines.append("")
         for v in ordered {
-            lines.append("- **\(text(v.package?.displayName ?? "unattributed"))** broke \(MarkdownText.code("\(v.contract)/\(v.rule)")) (\(text(v.ruleLocation))): \(text(v.message))")
-            lines.append("  - attributed by \(text(v.attribution.reason))\(v.attribution.evidence.isEmpty ? "" : " (\(text(v.attribution.evidence)))"); first at \(text(v.time))")
+            // "`evil-hook@1.0.0` read `/home/u/.ssh/id_rsa` — default/credential-read (critical)"
+            lines.append("- **\(text(actor(v)))** \(text(ReportWriter.shortened(deed(v), limit: 200))) — \(MarkdownText.code("\(v.contract)/\(v.rule)")) (\(v.severity.rawValue))")
+            lines.append("  - why: \(text(ReportWriter.shortened(v.message, limit: 300))) (rule at \(text(v.ruleLocation)))")
+            lines.append("  - charged to \(text(actor(v))): \(text(reason(v.attribution))); first at \(text(v.time))")
             lines.append("  - process chain: \(text(ReportWriter.chain(v)))")
         }
         lines.append("")
         lines.append("</details>")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Who did it: the package, the workspace (the command's own code) or unattributed code.
+    static func actor(_ v: Violation) -> String {
+        if let package = v.package { return package.displayName }
+        return v.attribution.reason == Attribution.Reason.workspace.rawValue ? "the workspace" : "unattributed code"
+    }
+
+    /// What it did, as a verb phrase: "read /home/u/.ssh/id_rsa", "connected to x.test:443".
+    static func deed(_ v: Violation) -> String {
+        let e = v.evidence
+        switch e.operation {
+        case "open":
+            let access = e.access ?? []
+            let verb = access.contains("write") || access.contains("create") || access.contains("truncate") ? "wrote" : "read"
+            return "\(verb) \(e.path ?? "")"
+        case "exec": return "ran \(e.path ?? "")"
+        case "process": return "left \(e.path ?? "a process") running"
+        case "load": return "loaded \(e.path ?? "")"
+        case "connect", "sendto", "sendmsg", "sendmmsg":
+            let name = e.hostnames?.first.map { "\($0) (\(e.address ?? ""))" } ?? (e.address ?? "")
+            return "connected to \(name)\(e.port.map { ":\($0)" } ?? "")\(e.protocol.map { " over \($0)" } ?? "")"
+        default:
+            return what(v)
+        }
+    }
+
+    /// Why the code was charged to whom it was, in words.
+    static func reason(_ a: AttributionReference) -> String {
+        let said: String
+        switch Attribution.Reason(rawValue: a.reason) {
+        case .executable?: said = "its program belongs to the package"
+        case .script?: said = "an interpreter ran the package's script or module"
+        case .npmLifecycle?: said = "npm ran one of the package's lifecycle scripts"
+        case .pythonBuild?: said = "the package was being built"
+        case .workingDirectory?: said = "it ran in the package's directory"
+        case .inherited?: said = "the package's code started it"
+        case .workspace?: said = "the command's own code, which no package owns"
+        case .systemExecutable?: said = "its program belongs to a distribution package"
+        case .unattributed?: said = "no package owns the code"
+        case nil: said = a.reason
+        }
+        return a.evidence.isEmpty ? said : "\(said) (\(ReportWriter.shortened(a.evidence, limit: 200)))"
     }
 
     static func what(_ v: Violation) -> String {

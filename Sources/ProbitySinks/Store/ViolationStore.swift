@@ -70,10 +70,18 @@ public final class ViolationStore: Sendable {
         public var description: String { "\(path): \(message)" }
     }
 
-    /// Opens (creating if needed) the store at `path`; with `retention`, every insert keeps it.
+    /// Opens (creating if needed) the store at `path`. The file is made readable by its owner
+    /// and group only (0640, whatever the umask; SQLite gives its WAL and shared-memory files
+    /// the database file's mode): violations quote paths and command lines of every user.
+    /// With `retention`, every insert keeps it.
     public init(path: String, retention: Retention? = nil) throws(StoreError) {
         self.path = path
         self.retention = retention
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
+        guard fd >= 0 else { throw StoreError(path: path, message: "cannot open the violation store: \(String(cString: strerror(errno)))") }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & 0o7137 != 0 { _ = fchmod(fd, info.st_mode & 0o640) }
+        close(fd)
         do {
             var configuration = Configuration()
             configuration.prepareDatabase { db in
