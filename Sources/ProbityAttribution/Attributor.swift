@@ -382,10 +382,11 @@ public struct Attributor: Sendable {
         for version in lib.sorted() where version.hasPrefix("python3") {
             let site = "\(prefix)/lib/\(version)/site-packages"
             for entry in ((try? fm.contentsOfDirectory(atPath: site)) ?? []).sorted() where entry.hasSuffix(".dist-info") {
-                guard let data = fm.contents(atPath: "\(site)/\(entry)/RECORD").map({ [UInt8]($0) }) else { continue }
+                guard let data = DatabaseFiles.read("\(site)/\(entry)/RECORD", warn: { _ in }) else { continue }
                 let listed = data.split(separator: UInt8(ascii: "\n")).contains { row in
-                    guard let relative = PythonDistributions.firstCSVField(row) else { return false }
-                    return PathText.normalize(relative.hasPrefix("/") ? relative : site + "/" + relative) == script
+                    guard let relative = PythonDistributions.firstCSVField(row),
+                          case .success(let path) = PythonDistributions.recordedPath(relative, base: site, prefix: prefix) else { return false }
+                    return path == script
                 }
                 guard listed, let meta = PythonDistributions.readMetadata("\(site)/\(entry)/METADATA") else { continue }
                 return InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip, root: "\(site)/\(entry)")

@@ -3,16 +3,28 @@ import ProbityEvents
 
 /// Reads npm-installed packages from `node_modules` trees: each package directory (including
 /// scoped `@scope/name` and nested `node_modules`) is a package root. Symlinked packages
-/// (workspaces, `npm link`) are rooted at both the link and the directory it points to.
+/// (workspaces, `npm link`) are rooted at both the link and the directory it points to, when that
+/// directory is inside the tree being read (`within`): a package whose real path leads out of it
+/// (`node_modules/x -> /`) is refused with a warning. A `package.json` that is not valid JSON or
+/// has no name costs its package alone, with a warning.
 public enum NpmTree {
     /// Adds every package under `nodeModules` (a `node_modules` directory), recursively.
-    /// Returns the number added.
+    /// `within` is the tree its packages must stay in (default: the project, the directory
+    /// holding `nodeModules`). Returns the number added.
     @discardableResult
-    public static func load(into index: inout PathIndex, nodeModules: String, depthLimit: Int = 32) throws -> Int {
+    public static func load(
+        into index: inout PathIndex, nodeModules: String, depthLimit: Int = 32, within: String? = nil,
+        warn: (PackageDatabaseError) -> Void = { _ in }
+    ) throws -> Int {
         var added = 0
         var visited = Set<String>()
-        let lock = try LockFile.read(projectDirectory: (nodeModules as NSString).deletingLastPathComponent)
-        try walk(nodeModules, depth: 0, depthLimit: depthLimit, index: &index, added: &added, visited: &visited, lock: lock)
+        let project = (nodeModules as NSString).deletingLastPathComponent
+        let lock = LockFile.read(projectDirectory: project, warn: warn)
+        guard let tree = PackageDiscovery.realPath(within ?? project) else { return 0 }
+        withoutActuallyEscaping(warn) { warn in
+            Walker(tree: tree, depthLimit: depthLimit, lock: lock, warn: warn)
+                .walk(nodeModules, depth: 0, index: &index, added: &added, visited: &visited)
+        }
         return added
     }
 
@@ -22,11 +34,12 @@ public enum NpmTree {
         var entries: [String: (version: String?, dev: Bool)] = [:]
         var direct: Set<String> = []
 
-        static func read(projectDirectory: String) throws -> LockFile? {
+        static func read(projectDirectory: String, warn: (PackageDatabaseError) -> Void) -> LockFile? {
             let path = projectDirectory + "/package-lock.json"
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw PackageDatabaseError(file: path, line: nil, message: "not a JSON object")
+            guard let data = DatabaseFiles.read(path, warn: warn) else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
+                warn(PackageDatabaseError(file: path, line: nil, message: "not a JSON object; skipped (no package is known as direct)"))
+                return nil
             }
             guard let packages = object["packages"] as? [String: Any] else {
                 // lockfileVersion 1 has only "dependencies"; nothing to take from it here.
@@ -47,56 +60,71 @@ public enum NpmTree {
         }
     }
 
-    private static func walk(
-        _ nodeModules: String, depth: Int, depthLimit: Int, index: inout PathIndex, added: inout Int, visited: inout Set<String>,
-        lock: LockFile?
-    ) throws {
-        guard depth < depthLimit, let entries = try? FileManager.default.contentsOfDirectory(atPath: nodeModules) else { return }
-        for entry in entries.sorted() where !entry.hasPrefix(".") {
-            let path = nodeModules + "/" + entry
-            if entry.hasPrefix("@") {
-                for scoped in ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() where !scoped.hasPrefix(".") {
-                    try package(at: path + "/" + scoped, depth: depth, depthLimit: depthLimit, index: &index, added: &added, visited: &visited, lock: lock)
+    /// One tree's walk: where it must stay, what the lock file says, where warnings go.
+    private struct Walker {
+        let tree: String
+        let depthLimit: Int
+        let lock: LockFile?
+        let warn: (PackageDatabaseError) -> Void
+
+        func walk(_ nodeModules: String, depth: Int, index: inout PathIndex, added: inout Int, visited: inout Set<String>) {
+            guard depth < depthLimit, let entries = try? FileManager.default.contentsOfDirectory(atPath: nodeModules) else { return }
+            for entry in entries.sorted() where !entry.hasPrefix(".") {
+                let path = nodeModules + "/" + entry
+                if entry.hasPrefix("@") {
+                    for scoped in ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() where !scoped.hasPrefix(".") {
+                        package(at: path + "/" + scoped, depth: depth, index: &index, added: &added, visited: &visited)
+                    }
+                } else {
+                    package(at: path, depth: depth, index: &index, added: &added, visited: &visited)
                 }
-            } else {
-                try package(at: path, depth: depth, depthLimit: depthLimit, index: &index, added: &added, visited: &visited, lock: lock)
             }
         }
-    }
 
-    private static func package(
-        at dir: String, depth: Int, depthLimit: Int, index: inout PathIndex, added: inout Int, visited: inout Set<String>,
-        lock: LockFile?
-    ) throws {
-        let manifest = dir + "/package.json"
-        guard let data = FileManager.default.contents(atPath: manifest) else { return }
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw PackageDatabaseError(file: manifest, line: nil, message: "not valid JSON: \(error.localizedDescription)")
+        private func package(at dir: String, depth: Int, index: inout PathIndex, added: inout Int, visited: inout Set<String>) {
+            let manifest = dir + "/package.json"
+            guard let resolved = PackageDiscovery.realPath(dir) else { return }
+            guard PackageDiscovery.isStrictlyInside(resolved, tree) else {
+                // Only a directory with a manifest is a package: a stray link is not worth a warning.
+                if FileManager.default.fileExists(atPath: manifest) || resolved == "/" {
+                    warn(PackageDatabaseError(
+                        file: dir, line: nil,
+                        message: "leads to \(DatabaseFiles.quoted(resolved)), outside \(tree): not a package of this tree; skipped"))
+                }
+                return
+            }
+            guard let data = DatabaseFiles.read(manifest, limit: DatabaseFiles.maximumManifestBytes, warn: warn) else { return }
+            let object: [String: Any]
+            do {
+                guard let parsed = try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
+                    warn(PackageDatabaseError(file: manifest, line: nil, message: "not a JSON object; package skipped"))
+                    return
+                }
+                object = parsed
+            } catch {
+                warn(PackageDatabaseError(file: manifest, line: nil, message: "not valid JSON: \(error.localizedDescription); package skipped"))
+                return
+            }
+            guard let name = object["name"] as? String, !name.isEmpty, DatabaseFiles.unusablePath(name) == nil else {
+                warn(PackageDatabaseError(file: manifest, line: nil, message: "no usable \"name\" string; package skipped"))
+                return
+            }
+            let real = resolved == dir ? nil : resolved
+            // Direct when the project's lock file lists it among the root's dependencies and it is
+            // installed at the top level; transitive when the lock file knows it otherwise.
+            var isDirect: Bool?
+            if let lock, let range = dir.range(of: "node_modules/", options: .backwards) {
+                let topLevel = !dir[..<range.lowerBound].contains("node_modules/")
+                isDirect = topLevel && lock.direct.contains(name)
+            }
+            let id = index.add(InstalledPackage(
+                name: name, version: object["version"] as? String, ecosystem: "npm", source: .npm, root: real ?? dir,
+                isDirect: isDirect))
+            index.addRoot(dir, package: id)
+            if let real { index.addRoot(real, package: id) }
+            added += 1
+            guard visited.insert(resolved).inserted else { return }
+            walk(resolved + "/node_modules", depth: depth + 1, index: &index, added: &added, visited: &visited)
         }
-        guard let object = json as? [String: Any], let name = object["name"] as? String, !name.isEmpty else {
-            throw PackageDatabaseError(file: manifest, line: nil, message: "no \"name\" string")
-        }
-        let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: dir)).map {
-            $0.hasPrefix("/") ? $0 : PathText.normalize((dir as NSString).deletingLastPathComponent + "/" + $0)
-        }
-        // Direct when the project's lock file lists it among the root's dependencies and it is
-        // installed at the top level; transitive when the lock file knows it otherwise.
-        var isDirect: Bool?
-        if let lock, let range = dir.range(of: "node_modules/", options: .backwards) {
-            let topLevel = !dir[..<range.lowerBound].contains("node_modules/")
-            isDirect = topLevel && lock.direct.contains(name)
-        }
-        let id = index.add(InstalledPackage(
-            name: name, version: object["version"] as? String, ecosystem: "npm", source: .npm, root: real ?? dir,
-            isDirect: isDirect))
-        index.addRoot(dir, package: id)
-        if let real { index.addRoot(real, package: id) }
-        added += 1
-        let resolved = real ?? dir
-        guard visited.insert(resolved).inserted else { return }
-        try walk(resolved + "/node_modules", depth: depth + 1, depthLimit: depthLimit, index: &index, added: &added, visited: &visited, lock: lock)
     }
 }

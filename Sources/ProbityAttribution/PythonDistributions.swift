@@ -5,67 +5,57 @@ import ProbityEvents
 /// `*.egg-info/installed-files.txt`.
 public enum PythonDistributions {
     /// Adds every distribution found in the `site-packages` (or `dist-packages`) directory
-    /// `sitePackages` to `index`. Returns the number added.
+    /// `sitePackages` to `index`. Returns the number added. With `only`, adds only the files it
+    /// keeps (roots are added all the same).
+    ///
+    /// A distribution owns only files inside its site-packages' installation prefix (PREFIX of
+    /// PREFIX/lib/python3.X/site-packages: a venv's `bin/`, `/usr/local/bin/`): a RECORD row naming
+    /// anything else (`/etc/shadow`, `../../../../usr/bin/ls`) is skipped with a warning, as is a
+    /// row without a path, with a NUL byte or longer than PATH_MAX; the rest of the file counts.
     @discardableResult
-    /// With `only`, adds only the files it keeps (roots are added all the same).
-    public static func load(into index: inout PathIndex, sitePackages: String, only: FileNameFilter? = nil) throws -> Int {
+    public static func load(
+        into index: inout PathIndex, sitePackages: String, only: FileNameFilter? = nil, warn: (PackageDatabaseError) -> Void = { _ in }
+    ) throws -> Int {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: sitePackages) else { return 0 }
         var added = 0
         var topLevelOwners: [String: Set<UInt32>] = [:]
         let needRoots = only?.anyPath(under: sitePackages) ?? true
+        let prefix = installPrefix(of: sitePackages)
         for entry in entries.sorted() {
             let dir = sitePackages + "/" + entry
-            if entry.hasSuffix(".dist-info") {
-                guard let meta = readMetadata(dir + "/METADATA") else { continue }
-                let id = index.add(InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip))
-                index.addRoot(dir, package: id)
-                let recordPath = dir + "/RECORD"
-                if let only, !needRoots, let data = FileManager.default.contents(atPath: recordPath) {
+            let isDistInfo = entry.hasSuffix(".dist-info")
+            guard isDistInfo || entry.hasSuffix(".egg-info") else { continue }
+            let meta = isDistInfo ? readMetadata(dir + "/METADATA", warn: warn)
+                : (readMetadata(dir + "/PKG-INFO", warn: { _ in }) ?? readMetadata(dir, warn: { _ in }))
+            guard let meta else { continue }
+            let id = index.add(InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip))
+            index.addRoot(dir, package: id)
+            added += 1
+            // dist-info: RECORD's first column, relative to site-packages; egg-info: one path a
+            // line in installed-files.txt, relative to the egg-info directory.
+            let list = isDistInfo ? dir + "/RECORD" : dir + "/installed-files.txt"
+            let base = isDistInfo ? sitePackages : dir
+            guard let data = DatabaseFiles.read(list, warn: warn) else { continue }
+            var skipped = SkippedRows(file: list)
+            DatabaseFiles.forEachLine(data) { n, row in
+                if let only, !needRoots, isDistInfo, let first = row.first, first != UInt8(ascii: "\"") {
                     // A look-up of paths outside this directory: only the rows with their names
-                    // (such as a console script in ../../../bin) matter, not the top-level roots.
-                    data.withUnsafeBytes { raw in
-                        var start = 0
-                        while start < raw.count {
-                            var end = start
-                            while end < raw.count && raw[end] != UInt8(ascii: "\n") { end += 1 }
-                            let row = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-                            start = end + 1
-                            // The first field's name, before any string is made (quoted rows: parsed).
-                            if let first = row.first, first != UInt8(ascii: "\"") {
-                                var comma = 0
-                                while comma < row.count && row[comma] != UInt8(ascii: ",") { comma += 1 }
-                                guard only.keeps(UnsafeRawBufferPointer(rebasing: row[0..<comma])) else { continue }
-                            }
-                            guard let relative = firstCSVField(ArraySlice(row)), !relative.isEmpty, only.keeps(relative) else { continue }
-                            index.addFile(PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative), package: id)
-                        }
-                    }
-                } else if let data = FileManager.default.contents(atPath: recordPath).map({ [UInt8]($0) }) {
-                    for (n, row) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
-                        guard let relative = firstCSVField(row), !relative.isEmpty else {
-                            throw PackageDatabaseError(file: recordPath, line: n + 1, message: "a row without a path")
-                        }
-                        if only?.keeps(relative) ?? true {
-                            let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
-                            index.addFile(path, package: id)
-                        }
-                        if let top = topLevel(relative) { topLevelOwners[sitePackages + "/" + top, default: []].insert(id) }
-                    }
+                    // (such as a console script in ../../../bin) matter, not the top-level roots;
+                    // the first field's name is checked before any string is made.
+                    let comma = row.firstIndex(of: UInt8(ascii: ",")) ?? row.endIndex
+                    guard only.keeps(row[row.startIndex..<comma]) else { return }
                 }
-                added += 1
-            } else if entry.hasSuffix(".egg-info") {
-                let pkgInfo = dir + "/PKG-INFO"
-                guard let meta = readMetadata(FileManager.default.fileExists(atPath: pkgInfo) ? pkgInfo : dir) else { continue }
-                let id = index.add(InstalledPackage(name: meta.name, version: meta.version, ecosystem: "pypi", source: .pip))
-                index.addRoot(dir, package: id)
-                if let data = FileManager.default.contents(atPath: dir + "/installed-files.txt") {
-                    for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty && (only?.keeps(ArraySlice(line)) ?? true) {
-                        let relative = String(decoding: line, as: UTF8.self)
-                        index.addFile(PathText.normalize(dir + "/" + relative), package: id)
-                    }
+                let field = isDistInfo ? firstCSVField(row) : String(decoding: row.last == UInt8(ascii: "\r") ? row.dropLast() : row, as: UTF8.self)
+                guard let relative = field, !relative.isEmpty else { skipped.skip(line: n, "a row without a path"); return }
+                let path: String
+                switch recordedPath(relative, base: base, prefix: prefix) {
+                case .success(let p): path = p
+                case .failure(let refusal): skipped.skip(line: n, refusal.message); return
                 }
-                added += 1
+                if only?.keeps(relative) ?? true { index.addFile(path, package: id) }
+                if needRoots, isDistInfo, let top = topLevel(path, sitePackages: sitePackages) { topLevelOwners[top, default: []].insert(id) }
             }
+            skipped.report(warn)
         }
         // A top-level directory that one distribution alone populates is its root (so a file
         // dropped there later is still that package's); namespace directories are left alone.
@@ -75,12 +65,40 @@ public enum PythonDistributions {
         return added
     }
 
-    /// The default places to look: system and user site-packages of every Python 3 found.
-    public static func defaultSitePackages(home: String = NSHomeDirectory()) -> [String] {
+    /// The installation prefix of a site-packages directory: PREFIX for
+    /// PREFIX/lib/python3.X/site-packages (or dist-packages, lib64, lib/python3), else the
+    /// directory itself (and itself when PREFIX would be `/`).
+    public static func installPrefix(of sitePackages: String) -> String {
+        let parts = sitePackages.split(separator: "/")
+        guard parts.count >= 4, let leaf = parts.last, leaf == "site-packages" || leaf == "dist-packages",
+              parts[parts.count - 2].hasPrefix("python"), parts[parts.count - 3].hasPrefix("lib") else { return sitePackages }
+        return "/" + parts.dropLast(3).joined(separator: "/")
+    }
+
+    /// A row's path refused: why.
+    public struct RowRefusal: Error, Sendable { public var message: String }
+
+    /// The absolute, normalised path a RECORD / installed-files.txt row names (relative to
+    /// `base`), when it is usable and stays inside `prefix`.
+    public static func recordedPath(_ relative: String, base: String, prefix: String) -> Result<String, RowRefusal> {
+        if let problem = DatabaseFiles.unusablePath(relative) { return .failure(RowRefusal(message: problem)) }
+        let path = PathText.normalize(relative.hasPrefix("/") ? relative : base + "/" + relative)
+        guard path.hasPrefix(prefix == "/" ? "/" : prefix + "/") else {
+            return .failure(RowRefusal(message: "\(DatabaseFiles.quoted(relative)) is \(DatabaseFiles.quoted(path)), outside the distribution's prefix \(prefix)"))
+        }
+        return .success(path)
+    }
+
+    /// The default places to look: system and user site-packages of every Python 3 found (with
+    /// `home` nil, the system's alone: `/usr/lib` and `/usr/local/lib`).
+    public static func defaultSitePackages(home: String? = NSHomeDirectory()) -> [String] {
         var out: [String] = []
         let fm = FileManager.default
-        let bases = ["/usr/lib", "/usr/local/lib", home + "/.local/lib"]
-            + ((try? fm.contentsOfDirectory(atPath: home + "/.pyenv/versions")) ?? []).map { home + "/.pyenv/versions/\($0)/lib" }
+        var bases = ["/usr/lib", "/usr/local/lib"]
+        if let home {
+            bases.append(home + "/.local/lib")
+            bases += ((try? fm.contentsOfDirectory(atPath: home + "/.pyenv/versions")) ?? []).map { home + "/.pyenv/versions/\($0)/lib" }
+        }
         for base in bases {
             for python in ((try? fm.contentsOfDirectory(atPath: base)) ?? []).sorted() where python.hasPrefix("python3") {
                 for leaf in ["site-packages", "dist-packages"] {
@@ -94,9 +112,11 @@ public enum PythonDistributions {
 
     struct Metadata { var name: String; var version: String? }
 
-    /// Name and Version from a METADATA / PKG-INFO file (RFC 822 style headers).
-    static func readMetadata(_ path: String) -> Metadata? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// Name and Version from a METADATA / PKG-INFO file (RFC 822 style headers): its first
+    /// ``DatabaseFiles/metadataPrefixBytes`` at most, read without following a link or blocking
+    /// (a PKG-INFO in a monitored process's working directory is the process's to write).
+    static func readMetadata(_ path: String, warn: (PackageDatabaseError) -> Void = { _ in }) -> Metadata? {
+        guard let data = try? FileContents.untrusted(path, limit: DatabaseFiles.metadataPrefixBytes, whole: false) else { return nil }
         var name: String?, version: String?
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             if line.isEmpty || line.elementsEqual([UInt8(ascii: "\r")]) { break }
@@ -104,7 +124,11 @@ public enum PythonDistributions {
             if text.hasPrefix("Name:") { name = text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines) }
             if text.hasPrefix("Version:") { version = text.dropFirst(8).trimmingCharacters(in: .whitespacesAndNewlines) }
         }
-        return name.map { Metadata(name: $0, version: version) }
+        guard let name, !name.isEmpty, DatabaseFiles.unusablePath(name) == nil else {
+            if name != nil { warn(PackageDatabaseError(file: path, line: nil, message: "an unusable Name; skipped")) }
+            return nil
+        }
+        return Metadata(name: name, version: version)
     }
 
     /// The first field of a RECORD row (CSV: quoted when it holds a comma or a quote).
@@ -131,10 +155,14 @@ public enum PythonDistributions {
         return nil  // unterminated quote
     }
 
-    static func topLevel(_ relative: String) -> String? {
-        guard !relative.hasPrefix(".."), let slash = relative.firstIndex(of: "/") else { return nil }
-        let top = String(relative[..<slash])
+    /// The top-level directory of site-packages that `path` (absolute, normalised) is in, unless
+    /// it is a distribution's metadata, a cache or a data directory.
+    static func topLevel(_ path: String, sitePackages: String) -> String? {
+        guard path.hasPrefix(sitePackages + "/") else { return nil }
+        let rest = path.dropFirst(sitePackages.count + 1)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let top = String(rest[..<slash])
         if top.hasSuffix(".dist-info") || top.hasSuffix(".egg-info") || top == "__pycache__" || top.hasSuffix(".data") { return nil }
-        return top
+        return sitePackages + "/" + top
     }
 }

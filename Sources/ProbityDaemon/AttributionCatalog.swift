@@ -22,7 +22,9 @@ final class AttributionCatalog: Sendable {
     init(configuration: DaemonConfiguration, log: DaemonLog) throws {
         self.configuration = configuration
         self.log = log
-        current = Mutex(try AttributionSetup.index(sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false))
+        current = Mutex(try AttributionSetup.index(
+            sboms: configuration.sboms, root: configuration.sbomRoot, verbose: false, discovery: configuration.discovery,
+            log: { log($0, priority: 4) }))
     }
 
     /// The index in force.
@@ -71,7 +73,9 @@ final class AttributionCatalog: Sendable {
     func rebuild(_ commit: () throws -> Void) throws -> (index: PathIndex, warnings: [String]) {
         try building.withLock { _ in
             var warnings: [String] = []
-            var index = try AttributionSetup.index(sboms: [], root: configuration.sbomRoot, verbose: false)
+            var index = try AttributionSetup.index(
+                sboms: [], root: configuration.sbomRoot, verbose: false, discovery: configuration.discovery,
+                log: { [log] in log($0, priority: 4) })
             let added = loaded.withLock { $0 }
             for sbom in configuration.sboms + added {
                 let document: SBOMDocument

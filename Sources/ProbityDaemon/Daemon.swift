@@ -86,7 +86,7 @@ public final class Daemon: @unchecked Sendable {
             create: socketDirectory == defaultSocketDirectory, what: "the socket's directory")
         resolvers = ResolverConfiguration.load()
         contracts = try ContractStore(files: configuration.policies, variables: .fromEnvironment(resolvers: resolvers))
-        store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite")
+        store = try ViolationStore(path: configuration.stateDirectory + "/violations.sqlite", retention: configuration.storeRetention)
         catalog = try AttributionCatalog(configuration: configuration, log: log)
         recent = RecentEvents(capacity: configuration.recentEvents)
         var export: FleetExport?

@@ -1,5 +1,7 @@
 import Foundation
+import ProbityAttribution
 import ProbityEvents
+import ProbitySinks
 import Yams
 
 /// `/etc/probity/config.yaml` (docs/daemon.md). Every setting has a default, so the daemon starts
@@ -27,8 +29,16 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     public var controlConnections = 256
     /// Violations older than this many days are deleted.
     public var retentionDays = 30
-    /// At most this many violations are kept.
+    /// At most this many violations are kept per user (the uid of the violating process): one
+    /// user's flood pushes out only that user's oldest.
     public var retentionRows = 1_000_000
+    /// At most this many in all; beyond it, the oldest of the user holding the most go.
+    public var retentionTotalRows = 10_000_000
+    /// Where package discovery looks besides dpkg's database and the system site-packages: each
+    /// is searched for `node_modules` trees and virtual environments (3 levels), and is read as a
+    /// tree itself when named `node_modules`, as a site when named `site-packages` or
+    /// `dist-packages`. Never the daemon's working directory, never a home unless listed here.
+    public var packageRoots = DiscoveryOptions.systemPackageRoots
     /// Recent events kept in memory for the `events` request.
     public var recentEvents = 10_000
     public var ringBufferMiB = 16
@@ -59,6 +69,8 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         case controlConnections = "control-connections"
         case retentionDays = "retention-days"
         case retentionRows = "retention-rows"
+        case retentionTotalRows = "retention-total-rows"
+        case packageRoots = "package-roots"
         case recentEvents = "recent-events"
         case ringBufferMiB = "ring-buffer-mb"
         case metricsAddress = "metrics-address"
@@ -78,6 +90,7 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     public static let ranges: [(key: String, range: ClosedRange<Int>)] = [
         ("retention-days", 1...36_500),
         ("retention-rows", 1...1_000_000_000),
+        ("retention-total-rows", 1...1_000_000_000),
         ("recent-events", 0...1_000_000),
         ("ring-buffer-mb", 1...1024),
         ("export-max-bytes", 4096...(1 << 40)),
@@ -87,7 +100,8 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
     /// The value of each number setting, by its key in the file.
     var numbers: [String: Int] {
         [
-            "retention-days": retentionDays, "retention-rows": retentionRows, "recent-events": recentEvents,
+            "retention-days": retentionDays, "retention-rows": retentionRows, "retention-total-rows": retentionTotalRows,
+            "recent-events": recentEvents,
             "ring-buffer-mb": ringBufferMiB, "export-max-bytes": exportMaxBytes, "export-keep": exportKeep,
         ]
     }
@@ -106,6 +120,14 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         return overflow ? .max : max(nanoseconds, 0)
     }
 
+    /// What the store keeps (`retention-rows` per uid, `retention-total-rows` in all).
+    public var storeRetention: ViolationStore.Retention {
+        ViolationStore.Retention(rowsPerUID: retentionRows, totalRows: retentionTotalRows)
+    }
+
+    /// Where the daemon discovers packages: the system's locations and `package-roots`.
+    public var discovery: DiscoveryOptions { DiscoveryOptions.system(packageRoots: packageRoots) }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = DaemonConfiguration()
@@ -121,6 +143,8 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
         controlConnections = try c.decodeIfPresent(Int.self, forKey: .controlConnections) ?? d.controlConnections
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? d.retentionDays
         retentionRows = try c.decodeIfPresent(Int.self, forKey: .retentionRows) ?? d.retentionRows
+        retentionTotalRows = try c.decodeIfPresent(Int.self, forKey: .retentionTotalRows) ?? d.retentionTotalRows
+        packageRoots = try c.decodeIfPresent([String].self, forKey: .packageRoots) ?? d.packageRoots
         recentEvents = try c.decodeIfPresent(Int.self, forKey: .recentEvents) ?? d.recentEvents
         ringBufferMiB = try c.decodeIfPresent(Int.self, forKey: .ringBufferMiB) ?? d.ringBufferMiB
         metricsAddress = try c.decodeIfPresent(String.self, forKey: .metricsAddress) ?? d.metricsAddress
@@ -175,6 +199,10 @@ public struct DaemonConfiguration: Sendable, Decodable, Equatable {
             }
             if let relative = configuration.sbomDirectories.first(where: { !$0.hasPrefix("/") }) {
                 throw ConfigurationError(file: file, message: "sbom-directories must be absolute paths, not `\(relative)`")
+            }
+            if let relative = configuration.packageRoots.first(where: { !$0.hasPrefix("/") }) {
+                throw ConfigurationError(
+                    file: file + (places["package-roots"] ?? ""), message: "package-roots must be absolute paths, not `\(relative)`")
             }
             return configuration
         } catch let error as ConfigurationError {

@@ -13,9 +13,10 @@ final class IntegrityFeed: Sendable {
     private let recorder: ViolationRecorder
 
     /// The feed, and the re-validator it feeds (not started): digests from the site-packages
-    /// the system's Python uses and from the configured SBOMs.
+    /// the daemon discovers (the system's and those under `package-roots`) and from the
+    /// configured SBOMs.
     init(configuration: DaemonConfiguration, catalog: AttributionCatalog, recorder: ViolationRecorder) {
-        var digests = DigestIndex.discover(sitePackages: PackageDiscovery.sitePackages())
+        var digests = DigestIndex.discover(sitePackages: PackageDiscovery.sitePackages(configuration.discovery))
         for sbom in configuration.sboms {
             if let document = try? SBOMReader.read(contentsOf: sbom) { digests.addSBOM(document, root: configuration.sbomRoot) }
         }
@@ -39,7 +40,7 @@ final class IntegrityFeed: Sendable {
                     Self.record(Revalidator.Finding(
                         path: path, rule: "unlisted-executable",
                         message: "\(path) runs from inside \(owner.package.name)'s directory but the package does not list it (a dropped binary?)",
-                        pid: exec.header.pid, executable: exec.executable), catalog: catalog, recorder: recorder)
+                        pid: exec.header.pid, executable: exec.executable, uid: exec.header.uid), catalog: catalog, recorder: recorder)
                     break
                 }
             }
@@ -52,7 +53,7 @@ final class IntegrityFeed: Sendable {
                 Self.record(Revalidator.Finding(
                     path: open.path, rule: "new-pth",
                     message: "\(open.path) was written by \(context.attribution?.package?.name ?? "unattributed code"): a .pth file runs code in every Python start",
-                    pid: open.header.pid, executable: context.process?.executable ?? ""), catalog: catalog, recorder: recorder)
+                    pid: open.header.pid, executable: context.process?.executable ?? "", uid: open.header.uid), catalog: catalog, recorder: recorder)
             }
         default:
             break

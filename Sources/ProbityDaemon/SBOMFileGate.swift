@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ProbityEvents
 
 /// Reads the SBOM files a control client names (`load-sbom`): only inside the configured
 /// directories (`sbom-directories`), never through a symbolic link below them (each component is
@@ -65,34 +66,17 @@ public struct SBOMFileGate: Sendable {
 
     /// Reads `fd` to its end, failing as soon as more than `maximumBytes` came.
     static func readCapped(fd: Int32, maximumBytes: Int, path: String) throws(SBOMFileError) -> Data {
-        var data = Data()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let want = min(chunk.count, maximumBytes + 1 - data.count)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SBOMFileError(path: path, errno: errno, message: "cannot be read")
-            }
-            if n == 0 { return data }
-            data.append(contentsOf: chunk[0..<n])
-            if data.count > maximumBytes {
+        do {
+            return Data(try FileContents.readCapped(fd: fd, limit: maximumBytes, whole: true, path: path))
+        } catch {
+            if error.errno == EFBIG {
                 throw SBOMFileError(path: path, errno: EFBIG, message: "is larger than the \(maximumBytes)-byte limit (sbom-max-bytes)")
             }
+            throw SBOMFileError(path: path, errno: error.errno, message: "cannot be read")
         }
     }
 
-    static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFIFO: "a FIFO"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFDIR: "a directory"
-        case S_IFSOCK: "a socket"
-        case S_IFLNK: "a symbolic link"
-        default: "not a regular file"
-        }
-    }
+    static func kind(_ mode: mode_t) -> String { FileContents.kind(mode) }
 }
 
 /// A refused or unreadable SBOM file: the path, errno and what is wrong.

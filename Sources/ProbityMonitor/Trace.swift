@@ -211,10 +211,17 @@ public enum Trace {
 
 /// Builds the path → package index from the package databases found on this machine and SBOMs.
 public enum AttributionSetup {
-    /// The index of the dpkg, pip and npm packages found on this machine, plus `sboms` (relative paths under `root`).
-    public static func index(sboms: [String], root: String, verbose: Bool) throws -> PathIndex {
-        var found = PackageDiscovery.discover()
-        for problem in found.problems { printError("probity: \(TerminalText.safe(problem))\n") }
+    /// The index of the dpkg, pip and npm packages found where `discovery` says (default: this
+    /// machine's and the working directory's), plus `sboms` (relative paths under `root`).
+    /// Problems with the databases (a row, a package skipped) go to standard error, `log` when given.
+    public static func index(
+        sboms: [String], root: String, verbose: Bool, discovery: DiscoveryOptions = DiscoveryOptions(),
+        log: ((String) -> Void)? = nil
+    ) throws -> PathIndex {
+        var found = PackageDiscovery.discover(discovery)
+        for problem in found.problems {
+            if let log { log(problem) } else { printError("probity: \(TerminalText.safe(problem))\n") }
+        }
         for sbom in sboms {
             let document = try SBOMReader.read(contentsOf: sbom)
             let paths = SBOMIndexing.add(document, to: &found.index, root: root)

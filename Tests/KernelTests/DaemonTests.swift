@@ -178,6 +178,67 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0, daemon.log)
     }
 
+    /// Retention per user on the real kernel: uid 40001 reads a key; uid 40002 then writes 400
+    /// uniquely named files into ~/.config/autostart (400 persistence violations, none folded)
+    /// against `retention-rows: 40`. The first user's violation stays; the flood keeps its newest
+    /// 40. The daemon's working directory holds a node_modules linked to `/`: never read.
+    func testOneUsersFloodLeavesAnotherUsersViolation() throws {
+        let daemon = try RunningDaemon(extra: "retention-rows: 40\nretention-total-rows: 100000\n") { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/node_modules", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dir + "/node_modules/x", withDestinationPath: "/")
+        }
+        XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
+        XCTAssertFalse(daemon.log.contains("node_modules"), "the working directory is not discovered:\n\(daemon.log)")
+        func asUser(_ uid: Int, _ code: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/python3", "-c", code]
+            try p.run()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "uid \(uid): \(code)")
+        }
+        func stored() throws -> [[String: Any]] {
+            let answer = try daemon.client().request(["request": "violations", "since": "1h", "limit": 10_000])
+            return try XCTUnwrap(answer["violations"] as? [[String: Any]], "\(answer)")
+        }
+        func path(_ v: [String: Any]) -> String? { (v["evidence"] as? [String: Any])?["path"] as? String }
+        func waitUntil(_ what: String, _ condition: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+            let deadline = Date().addingTimeInterval(60)
+            var list = try stored()
+            while !condition(list) && Date() < deadline {
+                usleep(200_000)
+                list = try stored()
+            }
+            XCTAssertTrue(condition(list), what)
+            return list
+        }
+
+        chmod(daemon.home, 0o755)
+        chmod(daemon.home + "/.ssh", 0o755)
+        let key = daemon.home + "/.ssh/id_ed25519"
+        try "key".write(toFile: key, atomically: true, encoding: .utf8)
+        chmod(key, 0o644)
+        try asUser(40001, "open('\(key)').read()")
+        _ = try waitUntil("uid 40001's credential read is stored") { list in
+            list.contains { path($0) == key && ($0["uid"] as? Int) == 40001 }
+        }
+
+        let autostart = daemon.home + "/.config/autostart"
+        try FileManager.default.createDirectory(atPath: autostart, withIntermediateDirectories: true)
+        chmod(daemon.home + "/.config", 0o755)
+        chmod(autostart, 0o777)
+        try asUser(40002, "for i in range(400): open('\(autostart)/f%03d.desktop' % i, 'w').close()")
+        let list = try waitUntil("the flood's last violation is stored") { list in
+            list.contains { path($0) == autostart + "/f399.desktop" }
+        }
+        let flood = list.filter { ($0["uid"] as? Int) == 40002 }
+        XCTAssertEqual(flood.count, 40, "uid 40002 is held to retention-rows: \(flood.compactMap(path))")
+        XCTAssertEqual(flood.compactMap(path).filter { $0.hasPrefix(autostart) }.sorted(),
+                       (360..<400).map { String(format: "\(autostart)/f%03d.desktop", $0) }, "its newest 40")
+        XCTAssertTrue(list.contains { path($0) == key && ($0["uid"] as? Int) == 40001 }, "uid 40001's violation remains")
+        XCTAssertEqual(daemon.stop(), 0, daemon.log)
+    }
+
     func testReloadWithABrokenContractKeepsTheOldOne() throws {
         let policy = NSTemporaryDirectory() + "probity-team-\(getpid()).yaml"
         defer { unlink(policy) }
@@ -448,8 +509,9 @@ extension DaemonTests {
     /// is next loaded; a binary dropped into a package's directory, when it runs; a `.pth` file
     /// written by something other than the installers, when it is written.
     func testModifiedPackageFilesAreIntegrityViolations() throws {
-        let daemon = try RunningDaemon { dir in
-            // A venv in the daemon's working directory (its workspace): pip's RECORD has sha256 digests.
+        // A venv under a configured package root (the daemon never reads its working directory):
+        // pip's RECORD has sha256 digests.
+        let daemon = try RunningDaemon(extra: "package-roots: [{dir}]\n") { dir in
             let venv = Process()
             venv.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             venv.arguments = ["python3", "-m", "venv", dir + "/venv"]

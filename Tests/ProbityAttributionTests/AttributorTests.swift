@@ -213,6 +213,40 @@ final class AttributorTests: XCTestCase {
         XCTAssertEqual(c.reason, .pythonBuild)
     }
 
+    /// The PKG-INFO of a monitored process's working directory is the process's to write: a FIFO
+    /// there does not block the pipeline thread, a link is not followed, and of a huge one only the
+    /// headers at its start are read.
+    func testPKGINFOIsReadBoundedWithoutBlockingOrFollowingLinks() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probity-pkginfo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for sub in ["fifo", "link", "huge", "real"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+        }
+        XCTAssertEqual(mkfifo(dir + "/fifo/PKG-INFO", 0o644), 0)
+        try "Metadata-Version: 2.1\nName: real\nVersion: 1\n".write(toFile: dir + "/real/PKG-INFO", atomically: true, encoding: .utf8)
+        XCTAssertEqual(symlink(dir + "/real/PKG-INFO", dir + "/link/PKG-INFO"), 0)
+        let huge = "Metadata-Version: 2.1\nName: huge\nVersion: 2\n\n" + String(repeating: "description ", count: 2_000_000)
+        try huge.write(toFile: dir + "/huge/PKG-INFO", atomically: true, encoding: .utf8)
+
+        let done = DispatchSemaphore(value: 0)
+        let fifoDir = dir + "/fifo"
+        Thread.detachNewThread {
+            XCTAssertNil(Attributor.pythonBuild(cwd: fifoDir))
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 2) == .timedOut {
+            XCTFail("reading a FIFO named PKG-INFO blocked")
+            let fd = open(fifoDir + "/PKG-INFO", O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+            _ = done.wait(timeout: .now() + 5)
+        }
+        XCTAssertNil(Attributor.pythonBuild(cwd: dir + "/link"), "a symbolic link is not followed")
+        XCTAssertEqual(Attributor.pythonBuild(cwd: dir + "/real")?.name, "real")
+        let big = try XCTUnwrap(Attributor.pythonBuild(cwd: dir + "/huge"), "the headers of a 24 MB PKG-INFO")
+        XCTAssertEqual(big.name, "huge")
+        XCTAssertEqual(big.version, "2")
+    }
+
     func testUnownedScriptsAndInlineCodeFromTheWorkspaceAreTheWorkspace() throws {
         var w = try world()
         let scripts = w.directory + "/scripts"

@@ -122,11 +122,82 @@ final class PackageDatabaseTests: XCTestCase {
         XCTAssertEqual(owner.version, "1.2-3")
         XCTAssertEqual(owner.purl, "pkg:deb/debian/tool@1.2-3?arch=amd64")
 
-        try Data("Package: tool\nthis line has no colon\n".utf8).write(to: URL(fileURLWithPath: root + "/status"))
+        // One bad line costs that line, with a warning naming the file and line.
+        try Data("Package: tool\nthis line has no colon\nVersion: 1.2-4\n".utf8).write(to: URL(fileURLWithPath: root + "/status"))
         var broken = PathIndex()
-        XCTAssertThrowsError(try DpkgDatabase.load(into: &broken, root: root)) { error in
-            XCTAssertEqual("\(error)", "\(root)/status:2: expected 'Field: value'")
+        var warnings: [String] = []
+        XCTAssertEqual(try DpkgDatabase.load(into: &broken, root: root, warn: { warnings.append("\($0)") }), 1)
+        XCTAssertEqual(warnings, ["\(root)/status:2: expected 'Field: value'; row skipped"])
+        XCTAssertEqual(broken.owner(of: "/usr/bin/tool")?.package.version, "1.2-4")
+    }
+
+    /// Hostile `.list` lines (relative, a NUL byte, 100 kB long) cost those lines; the rest count.
+    func testDpkgListBadLinesCostThoseLines() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probity-dpkg-lines-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/info", withIntermediateDirectories: true)
+        try Data("Package: tool\nStatus: install ok installed\nVersion: 1\n\n".utf8).write(to: URL(fileURLWithPath: root + "/status"))
+        let long = "/" + String(repeating: "a", count: 100_000)
+        try Data("/usr/bin/tool\nrelative/path\n/usr/bin/nul\u{0}x\n\(long)\n/usr/bin/also\n".utf8)
+            .write(to: URL(fileURLWithPath: root + "/info/tool.list"))
+        var index = PathIndex()
+        var warnings: [String] = []
+        XCTAssertEqual(try DpkgDatabase.load(into: &index, root: root, warn: { warnings.append("\($0)") }), 1)
+        XCTAssertEqual(index.owner(of: "/usr/bin/tool")?.package.name, "tool")
+        XCTAssertEqual(index.owner(of: "/usr/bin/also")?.package.name, "tool")
+        XCTAssertEqual(warnings, [
+            "\(root)/info/tool.list:2: `relative/path` is not an absolute path; row skipped",
+            "\(root)/info/tool.list:3: a path with a NUL byte; row skipped",
+            "\(root)/info/tool.list:4: a path of 100001 bytes (longer than 4096); row skipped",
+        ])
+    }
+
+    /// A RECORD written by a stranger: rows naming files outside the distribution's prefix
+    /// (absolute, or `..` out of it), without a path, with a NUL byte or 1 MB long are skipped
+    /// with warnings (three, then a count); the good rows count; a sibling distribution is unhurt.
+    func testHostileRecordRowsCostThoseRows() throws {
+        let venv = FileManager.default.temporaryDirectory.appendingPathComponent("probity-record-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: venv) }
+        let site = venv + "/lib/python3.11/site-packages"
+        func distribution(_ name: String, _ record: String) throws {
+            let info = "\(site)/\(name)-1.0.dist-info"
+            try FileManager.default.createDirectory(atPath: info, withIntermediateDirectories: true)
+            try Data("Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n\n".utf8).write(to: URL(fileURLWithPath: info + "/METADATA"))
+            try Data(record.utf8).write(to: URL(fileURLWithPath: info + "/RECORD"))
         }
+        let huge = String(repeating: "x", count: 1 << 20)
+        try distribution("evil", [
+            "evil/__init__.py,sha256=x,1",
+            "/etc/shadow,sha256=\(String(repeating: "A", count: 43)),1",
+            "../../../../../../../../../../usr/bin/ls,,",
+            ",,",
+            "evil/nul\u{0}.py,,",
+            "\(huge),,",
+            "\"unterminated",
+            "../../../bin/evil-tool,,",
+            "/usr/bin/ls,,",
+        ].joined(separator: "\n"))
+        try distribution("good", "good/__init__.py,,\n")
+        XCTAssertEqual(PythonDistributions.installPrefix(of: site), venv)
+        var index = PathIndex()
+        var warnings: [String] = []
+        XCTAssertEqual(try PythonDistributions.load(into: &index, sitePackages: site, warn: { warnings.append("\($0)") }), 2)
+        XCTAssertEqual(index.owner(of: site + "/evil/__init__.py")?.package.name, "evil")
+        XCTAssertEqual(index.owner(of: venv + "/bin/evil-tool")?.package.name, "evil", "the venv's own bin is inside the prefix")
+        XCTAssertEqual(index.owner(of: site + "/good/__init__.py")?.package.name, "good")
+        XCTAssertNil(index.owner(of: "/etc/shadow"))
+        XCTAssertNil(index.owner(of: "/usr/bin/ls"))
+        let record = "\(site)/evil-1.0.dist-info/RECORD"
+        XCTAssertEqual(warnings, [
+            "\(record):2: `/etc/shadow` is `/etc/shadow`, outside the distribution's prefix \(venv); row skipped",
+            "\(record):3: `../../../../../../../../../../usr/bin/ls` is `/usr/bin/ls`, outside the distribution's prefix \(venv); row skipped",
+            "\(record):4: a row without a path; row skipped",
+            "\(record): 4 more rows skipped",
+        ])
+        // The digests re-validation takes from RECORDs obey the same rule.
+        var digests = DigestIndex()
+        digests.addPythonRecords(sitePackages: site)
+        XCTAssertNil(digests.expected(for: "/etc/shadow"))
     }
 
     func testRecordCSVQuoting() {
@@ -172,11 +243,42 @@ final class PackageDatabaseTests: XCTestCase {
         XCTAssertEqual(locked.owner(of: "\(root)/node_modules/@scope/c/x.js")?.package.isDirect, true)
         try FileManager.default.removeItem(atPath: "\(root)/package-lock.json")
 
+        // One bad package.json costs its package (and what is nested in it), with a warning.
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(root)/node_modules/a/package.json"))
+        try Data("{\"version\":\"1\"}".utf8).write(to: URL(fileURLWithPath: "\(root)/node_modules/@scope/c/package.json"))
         var broken = PathIndex()
-        XCTAssertThrowsError(try NpmTree.load(into: &broken, nodeModules: root + "/node_modules")) { error in
-            XCTAssertTrue("\(error)".contains("node_modules/a/package.json"), "\(error)")
-        }
+        var warnings: [String] = []
+        XCTAssertEqual(try NpmTree.load(into: &broken, nodeModules: root + "/node_modules", warn: { warnings.append("\($0)") }), 1)
+        XCTAssertEqual(broken.owner(of: "\(root)/packages/ws/index.js")?.package.name, "ws-local")
+        XCTAssertNil(broken.owner(of: "\(root)/node_modules/a/index.js"))
+        XCTAssertEqual(warnings.count, 2, "\(warnings)")
+        XCTAssertTrue(warnings[0].hasPrefix("\(root)/node_modules/@scope/c/package.json: no usable \"name\" string; package skipped"), "\(warnings)")
+        XCTAssertTrue(warnings[1].hasPrefix("\(root)/node_modules/a/package.json: not valid JSON"), "\(warnings)")
+    }
+
+    /// `node_modules/x -> /` (and a package linked to a directory outside the project) is refused
+    /// with a warning: it owns nothing, least of all every unowned directory.
+    func testAPackageLinkedOutOfItsTreeIsRefused() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("probity-npm-out-\(getpid())").path
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("probity-npm-elsewhere-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.createDirectory(atPath: root + "/node_modules/ok", withIntermediateDirectories: true)
+        try Data("{\"name\":\"ok\"}".utf8).write(to: URL(fileURLWithPath: root + "/node_modules/ok/package.json"))
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try Data("{\"name\":\"far\"}".utf8).write(to: URL(fileURLWithPath: outside + "/package.json"))
+        try FileManager.default.createSymbolicLink(atPath: root + "/node_modules/x", withDestinationPath: "/")
+        try FileManager.default.createSymbolicLink(atPath: root + "/node_modules/far", withDestinationPath: outside)
+        var index = PathIndex()
+        var warnings: [String] = []
+        XCTAssertEqual(try NpmTree.load(into: &index, nodeModules: root + "/node_modules", warn: { warnings.append("\($0)") }), 1)
+        XCTAssertEqual(index.owner(of: root + "/node_modules/ok/a.js")?.package.name, "ok")
+        XCTAssertNil(index.owner(of: "/srv/unowned/dir"), "x owns nothing")
+        XCTAssertNil(index.owner(of: outside + "/index.js"))
+        XCTAssertNil(index.owner(of: root + "/node_modules/x/etc"))
+        XCTAssertEqual(warnings.sorted(), [
+            "\(root)/node_modules/far: leads to `\(outside)`, outside \(root): not a package of this tree; skipped",
+            "\(root)/node_modules/x: leads to `/`, outside \(root): not a package of this tree; skipped",
+        ])
     }
 }
 

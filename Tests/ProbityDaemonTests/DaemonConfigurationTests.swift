@@ -1,5 +1,6 @@
 import Foundation
 import ProbityDaemon
+import ProbitySinks
 import XCTest
 
 final class DaemonConfigurationTests: XCTestCase {
@@ -20,6 +21,27 @@ final class DaemonConfigurationTests: XCTestCase {
         XCTAssertEqual(c.policies, ["/etc/a.yaml", "builtin"])
         XCTAssertEqual(c.retentionDays, 7)
         XCTAssertEqual(c.stateDirectory, "/var/lib/probity", "unset settings keep their defaults")
+    }
+
+    /// probityd discovers packages in the system's locations and `package-roots`, never in its
+    /// working directory or a home; the store keeps `retention-rows` per uid.
+    func testPackageRootsAndRetentionPerUser() throws {
+        let defaults = DaemonConfiguration()
+        XCTAssertEqual(defaults.packageRoots, ["/usr/lib/node_modules", "/usr/local/lib/node_modules", "/opt"])
+        XCTAssertEqual(defaults.discovery.workspaces, defaults.packageRoots)
+        XCTAssertFalse(defaults.discovery.workspaces.contains(FileManager.default.currentDirectoryPath))
+        XCTAssertTrue(defaults.discovery.sitePackages.allSatisfy { $0.hasPrefix("/usr/lib/") || $0.hasPrefix("/usr/local/lib/") },
+                      "\(defaults.discovery.sitePackages)")
+        XCTAssertEqual(defaults.storeRetention, ViolationStore.Retention(rowsPerUID: 1_000_000, totalRows: 10_000_000))
+        let c = try DaemonConfiguration.load(path: try file("package-roots: [/srv/app, /opt]\nretention-rows: 500\nretention-total-rows: 2000\n"))
+        XCTAssertEqual(c.packageRoots, ["/srv/app", "/opt"])
+        XCTAssertEqual(c.discovery.workspaces, ["/srv/app", "/opt"])
+        XCTAssertEqual(c.storeRetention, ViolationStore.Retention(rowsPerUID: 500, totalRows: 2000))
+        XCTAssertEqual(try DaemonConfiguration.load(path: try file("package-roots: []\n")).discovery.workspaces, [])
+        let relative = try file("socket: /tmp/x.sock\npackage-roots: [srv/app]\n")
+        XCTAssertThrowsError(try DaemonConfiguration.load(path: relative)) { error in
+            XCTAssertEqual("\(error)", "\(relative):2:1: package-roots must be absolute paths, not `srv/app`")
+        }
     }
 
     func testBadFilesNameTheFileAndPlace() throws {
@@ -44,7 +66,8 @@ final class DaemonConfigurationTests: XCTestCase {
     /// setting and its range; never a trap, never a value that overflows later.
     func testNumberSettingsAreRangeChecked() throws {
         XCTAssertEqual(DaemonConfiguration.ranges.map(\.key), [
-            "retention-days", "retention-rows", "recent-events", "ring-buffer-mb", "export-max-bytes", "export-keep",
+            "retention-days", "retention-rows", "retention-total-rows", "recent-events", "ring-buffer-mb", "export-max-bytes",
+            "export-keep",
         ])
         for (key, range) in DaemonConfiguration.ranges {
             // Whole numbers outside the range: the value is named.

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import Foundation
 import ProbityEvents
 import Synchronization
@@ -47,7 +46,7 @@ public struct ApprovedSet: Sendable {
         DispatchQueue.concurrentPerform(iterations: (paths.count + chunk - 1) / chunk) { c in
             var local: [String: [UInt8]] = [:]
             for relative in paths[(c * chunk)..<min(paths.count, (c + 1) * chunk)] {
-                if let digest = sha256(base + "/" + relative) {
+                if let digest = Revalidator.digest(of: base + "/" + relative, algorithm: .sha256) {
                     local[relative] = digest
                 } else {
                     failures.withLock { $0.append(relative) }
@@ -85,25 +84,6 @@ public struct ApprovedSet: Sendable {
             }
         }
         return out.sorted()
-    }
-
-    /// A file's SHA-256, read in 1 MiB chunks without following a link or blocking on a FIFO.
-    static func sha256(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return Array(hasher.finalize())
     }
 
     // MARK: - CycloneDX

@@ -130,7 +130,7 @@ public struct DigestIndex: Sendable {
     public mutating func addDpkg(info: String, fileRoot: String = "") {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: info) else { return }
         for file in files where file.hasSuffix(".md5sums") {
-            guard let data = FileManager.default.contents(atPath: info + "/" + file).map({ [UInt8]($0) }) else { continue }
+            guard let data = DatabaseFiles.read(info + "/" + file, warn: { _ in }) else { continue }
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 guard line.count > 34, let bytes = Self.hexBytes(line.prefix(32)) else { continue }
                 let path = fileRoot + "/" + String(decoding: line.dropFirst(34), as: UTF8.self)
@@ -142,14 +142,16 @@ public struct DigestIndex: Sendable {
     /// `path,sha256=<urlsafe base64>,size` rows of every `*.dist-info/RECORD`.
     public mutating func addPythonRecords(sitePackages: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: sitePackages) else { return }
+        let prefix = PythonDistributions.installPrefix(of: sitePackages)
         for entry in entries where entry.hasSuffix(".dist-info") {
-            guard let data = FileManager.default.contents(atPath: sitePackages + "/" + entry + "/RECORD").map({ [UInt8]($0) }) else { continue }
+            guard let data = DatabaseFiles.read(sitePackages + "/" + entry + "/RECORD", warn: { _ in }) else { continue }
             for row in data.split(separator: UInt8(ascii: "\n")) {
                 let fields = row.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
                 guard fields.count >= 2, let relative = PythonDistributions.firstCSVField(row), !relative.isEmpty else { continue }
                 let hash = String(decoding: fields[fields.count - 2], as: UTF8.self)
                 guard hash.hasPrefix("sha256="), let bytes = Self.base64URL(String(hash.dropFirst(7))), bytes.count == 32 else { continue }
-                let path = PathText.normalize(relative.hasPrefix("/") ? relative : sitePackages + "/" + relative)
+                // A row naming a file outside the distribution's prefix claims no digest for it.
+                guard case .success(let path) = PythonDistributions.recordedPath(relative, base: sitePackages, prefix: prefix) else { continue }
                 add(path, Digest(algorithm: .sha256, bytes: bytes), source: .pip)
             }
         }

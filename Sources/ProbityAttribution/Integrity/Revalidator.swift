@@ -3,8 +3,8 @@ import Glibc
 #endif
 import Crypto
 import Foundation
-import Synchronization
 import ProbityEvents
+import Synchronization
 
 /// Continuous re-validation: files that packages own are hashed when they are executed or loaded
 /// (executables, shared libraries, Python and Node modules) and compared with the digest their
@@ -27,9 +27,11 @@ public final class Revalidator: @unchecked Sendable {
         public var expected: String?
         public var found: String?
         public var source: String?
+        /// The uid of the process that made the finding, when it came from an event (retention per uid).
+        public var uid: UInt32?
 
         public init(path: String, rule: String, message: String, pid: Int32, executable: String,
-                    expected: String? = nil, found: String? = nil, source: String? = nil) {
+                    expected: String? = nil, found: String? = nil, source: String? = nil, uid: UInt32? = nil) {
             self.path = path
             self.rule = rule
             self.message = message
@@ -38,6 +40,7 @@ public final class Revalidator: @unchecked Sendable {
             self.expected = expected
             self.found = found
             self.source = source
+            self.uid = uid
         }
     }
 
@@ -214,18 +217,27 @@ public final class Revalidator: @unchecked Sendable {
         }
     }
 
-    /// The file's digest, read in 1 MiB chunks.
-    static func digest(of path: String, algorithm: FileHash.Algorithm) -> [UInt8]? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
+    /// The largest file hashed (a sparse file claiming a terabyte is not read to its end).
+    public static let maximumHashedBytes = 4 << 30
+
+    /// The file's digest, read in 1 MiB chunks through ``FileContents/openUntrusted(_:followingLinks:)``:
+    /// a FIFO or device put where a package's file was is refused without blocking the worker,
+    /// and a file past ``maximumHashedBytes`` is not checked.
+    public static func digest(of path: String, algorithm: FileHash.Algorithm) -> [UInt8]? {
+        guard let fd = try? FileContents.openUntrusted(path, followingLinks: true) else { return nil }
+        defer { close(fd) }
         var sha256 = SHA256(), sha1 = Insecure.SHA1(), md5 = Insecure.MD5(), sha512 = SHA512()
-        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            switch algorithm {
-            case .sha256: sha256.update(data: chunk)
-            case .sha1: sha1.update(data: chunk)
-            case .md5: md5.update(data: chunk)
-            case .sha512: sha512.update(data: chunk)
+        do {
+            try FileContents.forEachChunk(fd: fd, limit: maximumHashedBytes, path: path) { chunk in
+                switch algorithm {
+                case .sha256: sha256.update(bufferPointer: chunk)
+                case .sha1: sha1.update(bufferPointer: chunk)
+                case .md5: md5.update(bufferPointer: chunk)
+                case .sha512: sha512.update(bufferPointer: chunk)
+                }
             }
+        } catch {
+            return nil
         }
         switch algorithm {
         case .sha256: return Array(sha256.finalize())

@@ -612,6 +612,6 @@ public struct Evaluator {
             package: attribution?.package.map(PackageReference.init),
             attribution: AttributionReference(
                 reason: (attribution?.reason ?? .unattributed).rawValue, evidence: attribution?.evidence ?? ""),
-            processes: chain, evidence: evidence, ruleLocation: rule.rule.location.description, count: count)
+            processes: chain, evidence: evidence, ruleLocation: rule.rule.location.description, count: count, uid: header.uid)
     }
 }

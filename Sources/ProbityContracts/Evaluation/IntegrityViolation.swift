@@ -20,6 +20,6 @@ public enum IntegrityViolation {
             message: finding.message, package: owner.map(PackageReference.init),
             attribution: AttributionReference(reason: "owner", evidence: finding.path),
             processes: processes.isEmpty ? [ProcessLink(pid: finding.pid, executable: finding.executable, argv: [])] : processes,
-            evidence: evidence, ruleLocation: "(built-in) integrity", count: 1)
+            evidence: evidence, ruleLocation: "(built-in) integrity", count: 1, uid: finding.uid)
     }
 }

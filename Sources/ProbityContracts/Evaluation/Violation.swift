@@ -30,11 +30,15 @@ public struct Violation: Sendable, Hashable, Codable {
     public var ruleLocation: String
     /// How many identical violations (same rule, package and target) this one stands for.
     public var count: Int
+    /// The user id of the offending process (its real uid at the event), when known: probityd
+    /// keeps `retention-rows` per uid, so that one user's flood pushes out only its own.
+    public var uid: UInt32?
 
     public init(
         time: String, bootTimeNanoseconds: UInt64, contract: String, rule: String, category: String, severity: Severity,
         action: RuleAction, enforced: Bool, enforcement: String?, message: String, package: PackageReference?,
-        attribution: AttributionReference, processes: [ProcessLink], evidence: Evidence, ruleLocation: String, count: Int
+        attribution: AttributionReference, processes: [ProcessLink], evidence: Evidence, ruleLocation: String, count: Int,
+        uid: UInt32? = nil
     ) {
         self.time = time
         self.bootTimeNanoseconds = bootTimeNanoseconds
@@ -52,6 +56,7 @@ public struct Violation: Sendable, Hashable, Codable {
         self.evidence = evidence
         self.ruleLocation = ruleLocation
         self.count = count
+        self.uid = uid
     }
 
     /// Violations with the same key are the same finding repeated.
