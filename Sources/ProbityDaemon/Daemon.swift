@@ -97,7 +97,7 @@ public final class Daemon: @unchecked Sendable {
         }
         recorder = ViolationRecorder(store: store, export: export, journal: journal, counters: counters, metrics: metrics, log: log)
         events = EventPublisher(export: export, counters: counters, log: log)
-        integrity = IntegrityFeed(configuration: configuration, catalog: catalog, recorder: recorder)
+        integrity = IntegrityFeed(configuration: configuration, catalog: catalog, recorder: recorder, contracts: contracts)
     }
 
     /// Makes sure `path` is a directory: creates it (and, with `parents`, its missing parents)

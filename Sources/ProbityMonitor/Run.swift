@@ -180,7 +180,7 @@ public enum Run {
         prepared.verifier?.stop()
         state.finish(table: table)
         for finding in prepared.findings.all {
-            state.recordIntegrity(finding, owner: prepared.index.owner(of: finding.path)?.package)
+            state.recordIntegrity(finding, owner: prepared.index.owner(of: finding.path)?.package, contracts: prepared.contracts)
         }
         state.events.flush()
         close(prepared.eventsFD)
@@ -355,8 +355,9 @@ final class RunState: @unchecked Sendable {
     let enforcement: EnforcementSession?
     /// Checks executed and loaded files against the approved sets, on its own thread.
     var verifier: Revalidator?
-    /// The chain of each process that executed or loaded a file the verifier checks, as it was then.
-    private var verifiedChains: [Int32: [ProcessLink]] = [:]
+    /// The chain and the attribution of each process that executed or loaded a file the verifier
+    /// checks, as they were then.
+    private var verifiedProcesses: [Int32: (chain: [ProcessLink], attribution: Attribution?)] = [:]
 
     init(evaluator: Evaluator, eventsFD: Int32, rootPID: Int32, printViolations: Bool, enforcement: EnforcementSession?) {
         self.evaluator = evaluator
@@ -417,14 +418,18 @@ final class RunState: @unchecked Sendable {
         }
         let checked = paths.filter(verifier.wouldCheck)
         guard !checked.isEmpty else { return }
-        if verifiedChains.count > 65_536 { verifiedChains.removeAll() }
-        verifiedChains[event.pid] = chain(monitor.processTable.lineage(of: event.pid)).map(ProcessLink.init)
+        if verifiedProcesses.count > 65_536 { verifiedProcesses.removeAll() }
+        verifiedProcesses[event.pid] = (chain(monitor.processTable.lineage(of: event.pid)).map(ProcessLink.init), context.attribution)
         for path in checked { verifier.consider(path, pid: event.pid, executable: context.process?.executable ?? "") }
     }
 
-    /// An integrity finding of the verifier, as a violation of the built-in `integrity` contract.
-    func recordIntegrity(_ finding: Revalidator.Finding, owner: InstalledPackage?) {
-        record(IntegrityViolation.make(finding, owner: owner, processes: verifiedChains[finding.pid] ?? []))
+    /// An integrity finding of the verifier, as a violation of the `integrity:` rule of the contract
+    /// governing the process that executed or loaded the file; nothing when no rule denies it.
+    func recordIntegrity(_ finding: Revalidator.Finding, owner: InstalledPackage?, contracts: ContractSet) {
+        let process = verifiedProcesses[finding.pid]
+        guard let (rule, contract) = contracts.integrityRule(
+            finding.rule, attribution: process?.attribution, path: finding.path, executable: finding.executable) else { return }
+        record(IntegrityViolation.make(finding, rule: rule, contract: contract, owner: owner, processes: process?.chain ?? []))
     }
 
     /// Kernel kills user space found no violation for (kept at zero by the tests).

@@ -33,7 +33,7 @@ final class ApprovedRunTests: XCTestCase {
                 "run", "--approved", approved, "--report", report, "--", "/bin/sh", "-c", "python3 \(app)/main.py; \(script)",
             ], environment: ["PYTHONDONTWRITEBYTECODE": "1"], directory: dir)
             let list = (try? ProbityCommand.violations(report).list) ?? []
-            return (out.status, list.filter { $0["contract"] as? String == "integrity" }, out.stderr)
+            return (out.status, list.filter { $0["category"] as? String == "integrity" }, out.stderr)
         }
         let clean = try run("clean")
         XCTAssertEqual(clean.status, 0, clean.stderr)

@@ -550,7 +550,7 @@ extension DaemonTests {
         var found: [String: [String: Any]] = [:]
         var mismatched: Set<String> = []
         while found.count < 3 || mismatched.count < 2, let line = try? follower.readObject() {
-            guard let v = line["violation"] as? [String: Any], v["contract"] as? String == "integrity",
+            guard let v = line["violation"] as? [String: Any], v["category"] as? String == "integrity",
                   let path = (v["evidence"] as? [String: Any])?["path"] as? String, path.hasPrefix(daemon.dir) else { continue }
             if v["rule"] as? String == "hash-mismatch" {
                 mismatched.insert(path)

@@ -1,4 +1,5 @@
 import Foundation
+import ProbityAttribution
 import ProbityContracts
 import XCTest
 
@@ -56,7 +57,7 @@ final class PolicyLoaderTests: XCTestCase {
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        action: kill\n        network: none\n",
              6, 17, "`kill` applies to exec, files and secrets rules"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        exec: none\n        network: none\n",
-             5, 9, "needs exactly one of network, files, exec, process, secrets (found 2)"),
+             5, 9, "needs exactly one of network, files, exec, process, secrets, integrity (found 2)"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        network:\n          allow:\n            - cidr: 10.0.0.0/40\n",
              8, 21, "not an address or CIDR network: 10.0.0.0/40"),
             ("contracts:\n  - name: a\n    match: default\n    rules:\n      - id: r\n        network:\n          allow:\n            - port: 99999\n",
@@ -148,5 +149,40 @@ final class ContractStoreTests: XCTestCase {
         XCTAssertEqual(generation, 2)
         let x = Make.package("x")
         XCTAssertEqual(evaluator.check(Make.exec("/usr/bin/true"), x).map(\.rule), ["offline"])
+    }
+}
+
+/// `integrity:` rules: which contract judges a finding (the one governing the code that executed
+/// or loaded the file), and `except` exempting a file.
+final class IntegrityRuleTests: XCTestCase {
+    func testTheGoverningContractsRuleJudgesAFinding() throws {
+        let document = try PolicyLoader.parse("""
+            contracts:
+              - name: default
+                match: default
+                rules:
+                  - id: hash-mismatch
+                    severity: critical
+                    integrity: {changed: deny}
+                    except:
+                      path: [/opt/app/cache/**]
+              - name: lax
+                match: {name: lax}
+                rules:
+                  - id: nothing
+                    integrity: {unlisted: deny}
+            """, file: "p.yaml")
+        let set = try ContractSet(documents: [document], variables: Make.variables)
+        XCTAssertEqual(set.integrityRule("hash-mismatch", attribution: nil, path: "/opt/app/m.py", executable: "/usr/bin/python3")?.rule.id,
+                       "hash-mismatch")
+        XCTAssertNil(set.integrityRule("hash-mismatch", attribution: nil, path: "/opt/app/cache/m.py", executable: ""), "excepted")
+        XCTAssertNil(set.integrityRule("unlisted", attribution: nil, path: "/opt/app/m.py", executable: ""), "no rule denies it")
+        let lax = Attribution(package: InstalledPackage(name: "lax", version: "1", ecosystem: "pypi", source: .pip),
+                              reason: .script, evidence: "", executablePackage: nil)
+        XCTAssertNil(set.integrityRule("hash-mismatch", attribution: lax, path: "/opt/app/m.py", executable: ""), "lax's contract allows it")
+        XCTAssertEqual(set.integrityRule("unlisted", attribution: lax, path: "/x", executable: "")?.contract, "lax")
+        XCTAssertThrowsError(try PolicyLoader.parse("contracts: [{name: d, match: default, rules: [{id: r, integrity: {}}]}]", file: "q.yaml")) {
+            XCTAssertTrue("\($0)".contains("`integrity` forbids nothing"), "\($0)")
+        }
     }
 }

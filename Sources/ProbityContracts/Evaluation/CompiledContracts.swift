@@ -153,6 +153,13 @@ final class CompiledRule: Sendable {
     let exceptPaths: CompiledPatterns
     let exceptDestinations: [NetworkEntryMatcher]
 
+    /// Whether `except` exempts a target `path` or a process running `executable`.
+    func exempts(path: String, executable: String) -> Bool {
+        var path = path, executable = executable
+        if !exceptPaths.isEmpty, path.withUTF8({ exceptPaths.firstMatch(PathSegments($0), packageRoot: nil) != nil }) { return true }
+        return !except.isEmpty && executable.withUTF8 { except.firstMatch(PathSegments($0), packageRoot: nil) != nil }
+    }
+
     // network
     let networkAllow: [NetworkEntryMatcher]?
     let networkDeny: [NetworkEntryMatcher]
@@ -231,6 +238,8 @@ final class CompiledRule: Sendable {
                     executables: CompiledPatterns($0.executables, variables: variables),
                     files: CompiledPatterns($0.files, variables: variables))
             }
+        case .integrity:
+            break  // judged from the hashing thread's findings (ContractSet.integrityRule)
         }
         self.networkAllow = networkAllow
         self.networkDeny = networkDeny
@@ -400,6 +409,8 @@ public struct ContractSet: Sendable {
                 case .process(let p):
                     if p.persistence || p.pythonStartup { c.openRules.append(r) }
                     if p.outlive || p.daemonize || p.unmonitoredSyscalls { c.processRules.append(r) }
+                case .integrity:
+                    break  // no event kind: findings of the hashing thread
                 }
             }
             compiled.append(c)
@@ -490,6 +501,23 @@ public struct ContractSet: Sendable {
             return index
         }
         return defaultIndex
+    }
+
+    /// The rule that denies an integrity finding of `kind` (`hash-mismatch`, `unlisted`,
+    /// `unlisted-executable`) for code attributed as `attribution` (the process that executed or
+    /// loaded the file), with the name of its contract; nil when that contract has none, or when
+    /// the rule's `except` exempts the file or the executable.
+    public func integrityRule(
+        _ kind: String, attribution: Attribution?, path: String, executable: String, baseline: Baseline? = nil
+    ) -> (rule: Rule, contract: String)? {
+        guard let index = contractIndex(for: attribution?.package, workspace: attribution?.isWorkspace ?? false, baseline: baseline)
+        else { return nil }
+        for compiled in contracts[index].allRules {
+            guard case .integrity(let body) = compiled.rule.body, body.denies(kind) else { continue }
+            if compiled.exempts(path: path, executable: executable) { continue }
+            return (compiled.rule, compiled.contract)
+        }
+        return nil
     }
 
     /// The name of the contract that governs `package`.

@@ -156,7 +156,7 @@ public struct EnforcementPlan: Sendable {
                     }
                 case .exec:
                     add(compiled.execDeny.absolute, kill: true, access: .exec)
-                case .network, .process:
+                case .network, .process, .integrity:
                     continue
                 }
                 add(compiled.exceptPaths.absolute, kill: false, access: .all)

@@ -178,6 +178,30 @@ public struct SecretsRule: Sendable, Hashable {
     public var readers: [CredentialReaders] = []
 }
 
+/// `integrity:` — files executed or loaded that are not what was approved. Judged after the
+/// fact, on the hashing thread (docs/integrity.md); the contract of the process that executed or
+/// loaded the file decides.
+public struct IntegrityRule: Sendable, Hashable {
+    /// `changed: deny`: a file whose digest is not the one its package database, SBOM or approved
+    /// set records (`hash-mismatch`).
+    public var changed = false
+    /// `unlisted: deny`: a file in an approved tree that the approved set does not list.
+    public var unlisted = false
+    /// `unlisted-executable: deny`: a program run from inside an application package's directory
+    /// that the package does not list (a dropped binary).
+    public var unlistedExecutable = false
+
+    /// Whether the rule denies the finding `kind` (`hash-mismatch`, `unlisted`, `unlisted-executable`).
+    public func denies(_ kind: String) -> Bool {
+        switch kind {
+        case "hash-mismatch": changed
+        case "unlisted": unlisted
+        case "unlisted-executable": unlistedExecutable
+        default: false
+        }
+    }
+}
+
 /// What a rule governs.
 public enum RuleBody: Sendable, Hashable {
     case network(NetworkRule)
@@ -185,6 +209,7 @@ public enum RuleBody: Sendable, Hashable {
     case exec(ExecRule)
     case process(ProcessRule)
     case secrets(SecretsRule)
+    case integrity(IntegrityRule)
 
     /// The section name in the contract language.
     public var category: String {
@@ -194,6 +219,7 @@ public enum RuleBody: Sendable, Hashable {
         case .exec: "exec"
         case .process: "process"
         case .secrets: "secrets"
+        case .integrity: "integrity"
         }
     }
 }

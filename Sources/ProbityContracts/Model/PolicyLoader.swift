@@ -316,7 +316,7 @@ struct Reader {
         return selector
     }
 
-    static let ruleKinds = ["network", "files", "exec", "process", "secrets"]
+    static let ruleKinds = ["network", "files", "exec", "process", "secrets", "integrity"]
 
     func rule(_ node: Node) throws(ContractError) -> Rule {
         let map = try mapping(
@@ -325,7 +325,7 @@ struct Reader {
         let id = try identifier(idNode, "id")
         let kinds = map.entries.filter { Self.ruleKinds.contains($0.key) }
         guard kinds.count == 1, let (kind, _, bodyNode) = kinds.first else {
-            throw error(node, "rule `\(id)` needs exactly one of network, files, exec, process, secrets (found \(kinds.count))")
+            throw error(node, "rule `\(id)` needs exactly one of network, files, exec, process, secrets, integrity (found \(kinds.count))")
         }
         var severity = Severity.high
         if let n = map["severity"] {
@@ -349,6 +349,7 @@ struct Reader {
         case "files": body = .files(try files(bodyNode))
         case "exec": body = .exec(try exec(bodyNode))
         case "process": body = .process(try process(bodyNode))
+        case "integrity": body = .integrity(try integrity(bodyNode))
         default: body = .secrets(try secrets(bodyNode))
         }
         switch (action, body) {
@@ -499,6 +500,18 @@ struct Reader {
         if let n = map["python-startup"] { rule.pythonStartup = try bool(n, "python-startup") }
         guard rule.outlive || rule.daemonize || rule.persistence || rule.pythonStartup || rule.unmonitoredSyscalls else {
             throw error(node, "`process` forbids nothing: set outlive, daemonize, persistence, python-startup or unmonitored-syscalls to deny")
+        }
+        return rule
+    }
+
+    func integrity(_ node: Node) throws(ContractError) -> IntegrityRule {
+        let map = try mapping(node, "`integrity`", keys: ["changed", "unlisted", "unlisted-executable"])
+        var rule = IntegrityRule()
+        if let n = map["changed"] { rule.changed = try bool(n, "changed") }
+        if let n = map["unlisted"] { rule.unlisted = try bool(n, "unlisted") }
+        if let n = map["unlisted-executable"] { rule.unlistedExecutable = try bool(n, "unlisted-executable") }
+        guard rule.changed || rule.unlisted || rule.unlistedExecutable else {
+            throw error(node, "`integrity` forbids nothing: set changed, unlisted or unlisted-executable to deny")
         }
         return rule
     }
