@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import ProbityAttribution
+import ProbityEvents
 import XCTest
 
 /// The digest table finds a listed file by the name the kernel gives it and by its object: dpkg
@@ -32,7 +33,7 @@ final class DigestIndexObjectTests: XCTestCase {
         XCTAssertEqual(byName.source, .dpkg)
         var info = stat()
         XCTAssertEqual(stat(root + "/opt/x-hardlink", &info), 0)
-        let byObject = try XCTUnwrap(digests.expected(for: DigestIndex.FileObject(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))),
+        let byObject = try XCTUnwrap(digests.expected(for: FileObject(statDevice: UInt64(info.st_dev), inode: UInt64(info.st_ino))),
                                      "another name of the same file")
         XCTAssertEqual(byObject.path, real)
         XCTAssertNil(digests.expected(for: root + "/opt/x-hardlink"), "by name, only the listed one")

@@ -36,16 +36,6 @@ public struct DigestIndex: Sendable {
     /// Directories already resolved while adding: listed → canonical.
     private var resolvedDirectories: [String: String] = [:]
 
-    /// A file's identity on this machine.
-    public struct FileObject: Hashable, Sendable {
-        public var device: UInt64
-        public var inode: UInt64
-        public init(device: UInt64, inode: UInt64) {
-            self.device = device
-            self.inode = inode
-        }
-    }
-
     /// Test hook: keys are `hash & keyMask` (0 makes every path collide). Set it before adding.
     var keyMask: UInt64 {
         get { paths.keyMask }
@@ -113,7 +103,7 @@ public struct DigestIndex: Sendable {
         for (i, path) in entryPaths.enumerated() {
             var info = stat()
             guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            objects[FileObject(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = UInt32(i)
+            objects[FileObject(statDevice: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = UInt32(i)
         }
     }
 

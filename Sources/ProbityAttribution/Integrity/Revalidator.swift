@@ -193,7 +193,7 @@ public final class Revalidator: @unchecked Sendable {
         }
         if cache.count > 200_000 { cache.removeAll(keepingCapacity: true) }
         // By the name the kernel gave, else by the object (a bind mount or hard link of a listed file).
-        let object = DigestIndex.FileObject(device: identity.device, inode: identity.inode)
+        let object = FileObject(statDevice: identity.device, inode: identity.inode)
         guard let (expected, source) = digests.expected(for: path) ?? digests.expected(for: object).map({ ($0.digest, $0.source) }) else {
             if inScope(path) {
                 cache[identity] = false
