@@ -34,8 +34,11 @@ final class ViolationRecorder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let unix = clock.unixNanoseconds(boot: violation.bootTimeNanoseconds)
+        // The store's row id names the violation everywhere it goes (`violations` answers,
+        // followers, the export): a shipper that reads a line twice can be deduplicated by it.
+        var id: Int64?
         do {
-            try store.insert(violation, unixNanoseconds: unix)
+            id = try store.insert(violation, unixNanoseconds: unix)
         } catch {
             counters.storeFailures.add(1, ordering: .relaxed)
             log("\(error)", priority: 3)
@@ -43,8 +46,9 @@ final class ViolationRecorder: @unchecked Sendable {
         counters.violations.add(1, ordering: .relaxed)
         metrics.violation(violation.severity)
         let object = ViolationJSON.object(violation)
-        let line = (try? JSONSerialization.data(
-            withJSONObject: ["violation": object, "unix_ns": unix], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var fields: [String: Any] = ["violation": object, "unix_ns": unix]
+        if let id { fields["id"] = id }
+        let line = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         if let export {
             do { try export.append(Array(line)) } catch {
                 counters.exportFailures.add(1, ordering: .relaxed)
