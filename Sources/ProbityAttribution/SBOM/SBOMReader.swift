@@ -67,18 +67,45 @@ public enum SBOMReader {
             return try SPDXTagValue.read(text, source: source)
         }
         if text.range(of: "spdxVersion:") != nil {
-            let object: Any?
+            let root: Node?
             do {
-                object = try Yams.load(yaml: text)
+                root = try Yams.compose(yaml: text)
             } catch {
                 throw SBOMError(file: source, place: nil, message: "not valid YAML: \(error)")
             }
-            guard let dict = object as? [String: Any] else {
+            guard let dict = try root.map({ (node) throws(SBOMError) in try yamlValue(node, source: source) }) as? [String: Any] else {
                 throw SBOMError(file: source, place: nil, message: "not an SBOM: the YAML document is not a mapping")
             }
             return try SPDX2.read(dict, format: .spdxYAML, source: source)
         }
         throw SBOMError(file: source, place: nil, message: "not an SBOM: no CycloneDX or SPDX document recognised")
+    }
+
+    /// A YAML node as the JSON reader's values (`[String: Any]`, `[Any]`, scalars). Not Yams'
+    /// `load`, which traps on a mapping key that is not a scalar (`? {a: b}: c`, found by fuzzing):
+    /// such a key is an error naming its place.
+    static func yamlValue(_ node: Node, source: String, depth: Int = 0) throws(SBOMError) -> Any {
+        func place(_ node: Node) -> String? { node.mark.map { "line \($0.line), column \($0.column)" } }
+        guard depth < 256 else { throw SBOMError(file: source, place: place(node), message: "YAML nested more than 256 deep") }
+        switch node {
+        case .scalar:
+            return node.any
+        case .mapping(let mapping):
+            var object: [String: Any] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let scalar) = key else {
+                    throw SBOMError(file: source, place: place(key), message: "a YAML mapping key that is not a string")
+                }
+                object[scalar.string] = try yamlValue(value, source: source, depth: depth + 1)
+            }
+            return object
+        case .sequence(let sequence):
+            var array: [Any] = []
+            for item in sequence { array.append(try yamlValue(item, source: source, depth: depth + 1)) }
+            return array
+        case .alias:
+            throw SBOMError(file: source, place: place(node), message: "a YAML alias that was not resolved")
+        }
     }
 
     /// UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark.
