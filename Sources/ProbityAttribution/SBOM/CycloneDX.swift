@@ -210,7 +210,33 @@ enum CycloneDXXML {
         func parser(_ parser: XMLParser, foundCDATA block: Data) { stack.last?.text += String(decoding: block, as: UTF8.self) }
     }
 
+    /// What Foundation's XMLParser (swift-corelibs-foundation) cannot be given: a processing
+    /// instruction without data, `<?name?>`, for which libxml2 passes a NULL that the parser hands
+    /// to strlen (a crash, found by fuzzing); and a DOCTYPE, whose entities could produce one
+    /// (CycloneDX documents have none). Nil when the bytes are safe to parse.
+    static func unsafeForXMLParser(_ data: Data) -> (place: String, message: String)? {
+        let bytes = [UInt8](data)
+        var line = 1, lineStart = 0
+        for i in bytes.indices {
+            if bytes[i] == UInt8(ascii: "\n") { line += 1; lineStart = i + 1; continue }
+            guard bytes[i] == UInt8(ascii: "<"), i + 1 < bytes.count else { continue }
+            let place = "line \(line), column \(i - lineStart + 1)"
+            if bytes[i + 1] == UInt8(ascii: "!"), bytes[(i + 1)...].starts(with: Array("!DOCTYPE".utf8)) {
+                return (place, "a DOCTYPE: CycloneDX documents have none, and its entities are not expanded here")
+            }
+            guard bytes[i + 1] == UInt8(ascii: "?") else { continue }
+            var end = i + 2
+            while end < bytes.count, !" \t\r\n?>".utf8.contains(bytes[end]) { end += 1 }
+            if end > i + 2, end + 1 < bytes.count, bytes[end] == UInt8(ascii: "?"), bytes[end + 1] == UInt8(ascii: ">") {
+                let name = String(decoding: bytes[(i + 2)..<end], as: UTF8.self)
+                return (place, "a processing instruction without data (<?\(name)?>), which Foundation's XML parser cannot read")
+            }
+        }
+        return nil
+    }
+
     static func read(_ data: Data, source: String) throws(SBOMError) -> SBOMDocument {
+        if let (place, message) = unsafeForXMLParser(data) { throw SBOMError(file: source, place: place, message: "not read: \(message)") }
         let parser = XMLParser(data: data)
         parser.shouldProcessNamespaces = true
         let builder = TreeBuilder()
