@@ -19,7 +19,7 @@ BPF_HDRS := bpf/common.bpf.h bpf/enforce.bpf.h Sources/CProbityBPF/include/probi
 SKEL := Sources/CProbityBPF/generated/probity.skel.h
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libsqlite3-dev libxml2-dev \
 	bpftool libbpf-tools socat dnsmasq iproute2 procps liburing-dev gcc \
-	openssh-server rsyslog
+	openssh-server rsyslog systemd
 
 .PHONY: all help deps mounts bpf build run demo test bench install man clean
 

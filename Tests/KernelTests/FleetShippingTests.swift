@@ -31,9 +31,9 @@ final class FleetShippingTests: XCTestCase {
     }
 
     func testRsyslogShipsEveryViolationExactlyOnceAcrossRotationsAndARestart() throws {
+        // Never skipped: `make deps` (the README's test command) installs rsyslog.
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/rsyslogd") else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("rsyslogd is missing: `make deps` installs it") }
-            throw XCTSkip("rsyslogd is not installed (make deps installs it)")
+            return XCTFail("rsyslogd is missing: `make deps` installs it")
         }
         let daemon = try DaemonTests.RunningDaemon(extra: "export-max-bytes: 16384\nexport-keep: 1000\n")
         XCTAssertTrue(daemon.waitFor("READY=1"), daemon.log)
